@@ -1,0 +1,320 @@
+//! Filters that tell a key from something shaped like one.
+//!
+//! The matcher hands every regex-confirmed candidate here with its body (the part after the
+//! prefix) and the bytes that follow it. This module owns the judgement "placeholder, masked
+//! value, identifier or too regular to be random": it knows nothing about files, rules files or
+//! output. Each check is a pure function over bytes so the reasons can be unit tested and shown
+//! by `nmleaks rules check`.
+
+use serde::Deserialize;
+
+/// Per-rule settings, read from the `[rules.filters]` table of a rules file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterSettings {
+    /// Bodies shorter than this are placeholders.
+    #[serde(default = "default_min_body_len")]
+    pub min_body_len: usize,
+    /// Shannon entropy (bits per character) below which a body is too regular to be random.
+    #[serde(default = "default_min_entropy")]
+    pub min_entropy: f64,
+    /// Case-insensitive words that mark a template or documentation value.
+    #[serde(default)]
+    pub placeholder_words: Vec<String>,
+    /// Reject one repeated character or a short repeated cycle.
+    #[serde(default = "yes")]
+    pub reject_repetitive: bool,
+    /// Reject runs of consecutive characters (`0123…`, `abcd…`).
+    #[serde(default = "yes")]
+    pub reject_sequential: bool,
+    /// Reject letter-only bodies shaped like words (`ProductionApiKey…`).
+    #[serde(default = "yes")]
+    pub reject_identifiers: bool,
+    /// Reject masked displays (`…****`, `…••••`, `…...`, `xxxxxx`).
+    #[serde(default = "yes")]
+    pub reject_masked: bool,
+}
+
+fn default_min_body_len() -> usize {
+    24
+}
+fn default_min_entropy() -> f64 {
+    2.5
+}
+fn yes() -> bool {
+    true
+}
+
+impl Default for FilterSettings {
+    fn default() -> Self {
+        FilterSettings {
+            min_body_len: default_min_body_len(),
+            min_entropy: default_min_entropy(),
+            placeholder_words: Vec::new(),
+            reject_repetitive: true,
+            reject_sequential: true,
+            reject_identifiers: true,
+            reject_masked: true,
+        }
+    }
+}
+
+/// Why a candidate is not a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// The body is shorter than the rule's minimum.
+    TooShort,
+    /// The body holds a placeholder word.
+    Placeholder,
+    /// The value is shown masked (`****`, `••••`, `xxxxxx`, a trailing ellipsis).
+    Masked,
+    /// The body's characters are too evenly repeated to be random.
+    LowEntropy,
+    /// One character repeated or a short cycle.
+    Repetitive,
+    /// A run of consecutive characters.
+    Sequential,
+    /// A letter-only body shaped like words.
+    Identifier,
+}
+
+impl Rejection {
+    /// A short lower-case name for messages.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rejection::TooShort => "too short",
+            Rejection::Placeholder => "placeholder",
+            Rejection::Masked => "masked",
+            Rejection::LowEntropy => "low entropy",
+            Rejection::Repetitive => "repetitive",
+            Rejection::Sequential => "sequential",
+            Rejection::Identifier => "identifier",
+        }
+    }
+}
+
+/// A filter set with its placeholder words lower-cased once.
+#[derive(Debug, Clone)]
+pub struct Filters {
+    settings: FilterSettings,
+    words: Vec<Vec<u8>>,
+}
+
+impl Filters {
+    /// Prepares `settings` for repeated use.
+    #[must_use]
+    pub fn new(settings: FilterSettings) -> Filters {
+        let words = settings
+            .placeholder_words
+            .iter()
+            .filter(|w| !w.is_empty())
+            .map(|w| w.to_ascii_lowercase().into_bytes())
+            .collect();
+        Filters { settings, words }
+    }
+
+    /// Judges a candidate: `body` is the match after the literal prefix, `after` the bytes
+    /// that follow the match in the input (possibly empty).
+    ///
+    /// # Errors
+    /// The first reason the candidate is not a key.
+    pub fn check(&self, body: &[u8], after: &[u8]) -> Result<(), Rejection> {
+        let s = &self.settings;
+        if body.len() < s.min_body_len {
+            return Err(Rejection::TooShort);
+        }
+        if s.reject_masked && (is_masked_tail(after) || has_mask_run(body)) {
+            return Err(Rejection::Masked);
+        }
+        if self.words.iter().any(|w| contains_ignore_case(body, w)) {
+            return Err(Rejection::Placeholder);
+        }
+        if s.reject_repetitive && is_repetitive(body) {
+            return Err(Rejection::Repetitive);
+        }
+        if s.reject_sequential && is_sequential(body) {
+            return Err(Rejection::Sequential);
+        }
+        if s.reject_identifiers && is_identifier(body) {
+            return Err(Rejection::Identifier);
+        }
+        if shannon_entropy(body) < s.min_entropy {
+            return Err(Rejection::LowEntropy);
+        }
+        Ok(())
+    }
+}
+
+fn contains_ignore_case(hay: &[u8], needle_lower: &[u8]) -> bool {
+    hay.windows(needle_lower.len())
+        .any(|w| w.eq_ignore_ascii_case(needle_lower))
+}
+
+/// A masked display continues after the visible characters: `****`, `••••`, `…`, `...`.
+fn is_masked_tail(after: &[u8]) -> bool {
+    after.starts_with(b"**")
+        || after.starts_with("•".as_bytes())
+        || after.starts_with("…".as_bytes())
+        || after.starts_with(b"...")
+}
+
+/// Six or more of the same masking character in a row (`xxxxxx`, `XXXXXX`, `000000`).
+fn has_mask_run(body: &[u8]) -> bool {
+    body.chunk_by(|a, b| a == b)
+        .any(|run| run.len() >= 6 && matches!(run[0], b'x' | b'X' | b'0'))
+}
+
+/// One character repeated throughout, or a cycle of period at most half the length.
+#[must_use]
+pub fn is_repetitive(body: &[u8]) -> bool {
+    if body.is_empty() {
+        return false;
+    }
+    if body.chunk_by(|a, b| a == b).any(|run| run.len() >= 8) {
+        return true;
+    }
+    (1..=body.len() / 2).any(|p| body.iter().zip(&body[p..]).all(|(a, b)| a == b))
+}
+
+/// Runs of consecutive characters: half or more of the neighbouring pairs step by one
+/// (`0123456789abcdef…` counts the `9`→`a` jump as a break), or a run of ten.
+#[must_use]
+pub fn is_sequential(body: &[u8]) -> bool {
+    if body.len() < 2 {
+        return false;
+    }
+    let steps = body
+        .windows(2)
+        .filter(|w| w[1].wrapping_sub(w[0]) == 1 || w[0].wrapping_sub(w[1]) == 1)
+        .count();
+    if steps * 2 >= body.len() - 1 {
+        return true;
+    }
+    let mut run = 1;
+    for w in body.windows(2) {
+        if w[1].wrapping_sub(w[0]) == 1 {
+            run += 1;
+            if run >= 10 {
+                return true;
+            }
+        } else {
+            run = 1;
+        }
+    }
+    false
+}
+
+/// A letter-only body made of words: all lower case (`thisisnotakey…`), or capitalised words
+/// of three letters or more (`ProductionApiKey…`). Random base62 is almost never letter-only
+/// *and* free of short runs between capitals.
+#[must_use]
+pub fn is_identifier(body: &[u8]) -> bool {
+    if !body.iter().all(u8::is_ascii_alphabetic) {
+        return false;
+    }
+    // Split before each capital: every word must be at least three letters long.
+    let mut word_len = 0;
+    for (i, &b) in body.iter().enumerate() {
+        if b.is_ascii_uppercase() && i > 0 {
+            if word_len < 3 {
+                return false;
+            }
+            word_len = 0;
+        }
+        word_len += 1;
+    }
+    word_len >= 3
+}
+
+/// Shannon entropy of the byte distribution, in bits per byte.
+#[must_use]
+pub fn shannon_entropy(body: &[u8]) -> f64 {
+    if body.is_empty() {
+        return 0.0;
+    }
+    let mut counts = [0u32; 256];
+    for &b in body {
+        counts[b as usize] += 1;
+    }
+    #[allow(clippy::cast_precision_loss)] // lengths here are far below 2^52
+    let n = body.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkeys::Rng;
+
+    fn filters() -> Filters {
+        Filters::new(FilterSettings {
+            placeholder_words: vec!["yourkey".into(), "example".into(), "changeme".into()],
+            ..FilterSettings::default()
+        })
+    }
+
+    #[test]
+    fn random_base62_and_hex_bodies_are_keys() {
+        let f = filters();
+        let mut rng = Rng::new(1);
+        for _ in 0..20_000 {
+            let b = rng.base62(32);
+            assert_eq!(f.check(b.as_bytes(), b""), Ok(()), "base62 body rejected");
+            let h = rng.hex(32);
+            assert_eq!(f.check(h.as_bytes(), b""), Ok(()), "hex body rejected");
+            let s = rng.base62(24);
+            assert_eq!(
+                f.check(s.as_bytes(), b"\n"),
+                Ok(()),
+                "24-char body rejected"
+            );
+        }
+    }
+
+    #[test]
+    fn each_filter_names_its_reason() {
+        let f = filters();
+        let cases: &[(&str, &str, Rejection)] = &[
+            ("abc", "", Rejection::TooShort),
+            ("Q7rT9kLm2XpV8nBw4ZcY6hJd", "****", Rejection::Masked),
+            ("Q7rT9kLm2XpV8nBw4ZcY6hJd", "•••", Rejection::Masked),
+            ("Q7rT9kLm2XpV8nBw4ZcY6hJd", "...", Rejection::Masked),
+            ("Q7rT9kLmxxxxxxxxxxxxxxxxxxxx", "", Rejection::Masked),
+            ("YOURKEYHEREYOURKEYHERE1234", "", Rejection::Placeholder),
+            ("Q7rT9kLmEXAMPLE2XpV8nBw4ZcY6", "", Rejection::Placeholder),
+            ("aaaaaaaaaaaaaaaaaaaaaaaaaaaa", "", Rejection::Repetitive),
+            ("abcabcabcabcabcabcabcabcabca", "", Rejection::Repetitive),
+            ("a1B2c3D4a1B2c3D4a1B2c3D4a1B2", "", Rejection::Repetitive),
+            ("0123456789abcdefghijklmnopqr", "", Rejection::Sequential),
+            ("zyxwvutsrqponmlkjihgfedcba98", "", Rejection::Sequential),
+            (
+                "ProductionApiKeyForBillingService",
+                "",
+                Rejection::Identifier,
+            ),
+            ("thisisjustalongidentifiername", "", Rejection::Identifier),
+            ("aaccaaccacacacccaaacccaacac1", "", Rejection::LowEntropy),
+        ];
+        for (body, after, want) in cases {
+            assert_eq!(
+                f.check(body.as_bytes(), after.as_bytes()),
+                Err(*want),
+                "body {body}"
+            );
+        }
+    }
+
+    #[test]
+    fn entropy_of_uniform_and_single_symbol() {
+        assert!(shannon_entropy(b"aaaa").abs() < 1e-9);
+        assert!((shannon_entropy(b"abcd") - 2.0).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,312 @@
+//! Findings: one distinct key with every place that holds it.
+//!
+//! This module owns the key's identity (a versioned SHA-256 fingerprint, never the key), its
+//! redacted display, locations (path, line, column, byte offset, origin), and the grouping of
+//! matches by key into a deterministic, sorted list. The key itself lives in [`Secret`], whose
+//! `Debug` is redacted, so that no log, panic or error message can print it by accident.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+
+/// The fingerprint scheme; bump the version if the hashing ever changes.
+pub const FINGERPRINT_SCHEME: &str = "nmleaks/key-sha256/v1";
+
+/// A key found in the input. Only [`Secret::expose`] returns it in full.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Secret(Box<str>);
+
+impl Secret {
+    /// Wraps a key.
+    #[must_use]
+    pub fn new(key: &str) -> Secret {
+        Secret(key.into())
+    }
+
+    /// The full key. Call only to print with `--show-secrets` or to send to the vendor's API.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// `nm_live_…h7Qz`: the prefix, an ellipsis and the last four characters of the body.
+    #[must_use]
+    pub fn redacted(&self, prefix_len: usize) -> String {
+        let key = &*self.0;
+        let prefix_len = prefix_len.min(key.len());
+        let body = &key[prefix_len..];
+        let tail_start = body.len().saturating_sub(4);
+        // Show no more than a quarter of a short body.
+        let tail = if body.len() >= 16 {
+            &body[tail_start..]
+        } else {
+            ""
+        };
+        format!("{}…{}", &key[..prefix_len], tail)
+    }
+
+    /// The stable fingerprint, `nmleaks/key-sha256/v1:<hex>`.
+    #[must_use]
+    pub fn fingerprint(&self) -> Fingerprint {
+        Fingerprint::of(&self.0)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the key: the prefix (up to the second '_') and the length.
+        let shown = self.0.match_indices('_').nth(1).map_or(0, |(i, _)| i + 1);
+        write!(f, "Secret({}…, {} chars)", &self.0[..shown], self.0.len())
+    }
+}
+
+/// A key's identity: SHA-256 of the key bytes, hex, behind the scheme name.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
+pub struct Fingerprint(pub String);
+
+impl Fingerprint {
+    /// The fingerprint of `key`.
+    #[must_use]
+    pub fn of(key: &str) -> Fingerprint {
+        let digest = Sha256::digest(key.as_bytes());
+        let mut s = String::with_capacity(FINGERPRINT_SCHEME.len() + 65);
+        s.push_str(FINGERPRINT_SCHEME);
+        s.push(':');
+        for b in digest {
+            use fmt::Write;
+            let _ = write!(s, "{b:02x}");
+        }
+        Fingerprint(s)
+    }
+
+    /// The hex digest without the scheme.
+    #[must_use]
+    pub fn hex(&self) -> &str {
+        self.0.rsplit(':').next().unwrap_or(&self.0)
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a location's bytes came from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Origin {
+    /// A file on disk (relative paths are relative to the current directory).
+    File(PathBuf),
+    /// Standard input.
+    Stdin,
+    /// A file in a git commit, or a commit's message (`path` is `None` for a message).
+    Git(GitOrigin),
+}
+
+/// A place in git history.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct GitOrigin {
+    /// Commit time, seconds since the epoch (sorts history oldest first).
+    pub time: i64,
+    /// The commit id, hex.
+    pub commit: String,
+    /// The path in the commit; `None` for the commit message.
+    pub path: Option<String>,
+    /// The commit's author name.
+    pub author: String,
+    /// The commit's author email.
+    pub email: String,
+    /// The staged index (`git --staged`) rather than a commit.
+    pub staged: bool,
+}
+
+/// One place that holds a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    /// Where the bytes came from.
+    pub origin: Origin,
+    /// 1-based line.
+    pub line: u64,
+    /// 1-based column in characters (Unicode scalar values).
+    pub column: u64,
+    /// 1-based column in UTF-16 code units (SARIF's default).
+    pub column_utf16: u64,
+    /// Byte offset of the key's first byte.
+    pub offset: u64,
+    /// Length of the key in bytes (keys are ASCII, so also in characters).
+    pub len: u64,
+    /// The input looked binary: show the offset, no snippet.
+    pub binary: bool,
+    /// The line around the key with every key on it redacted (or in full with
+    /// `--show-secrets`); `None` for binary input.
+    pub snippet: Option<String>,
+}
+
+impl Location {
+    /// The display path: a file path, `<stdin>`, or `commit:path` for history.
+    #[must_use]
+    pub fn display_path(&self) -> String {
+        match &self.origin {
+            Origin::File(p) => crate::sanitize::path(p),
+            Origin::Stdin => "<stdin>".to_string(),
+            Origin::Git(g) => match &g.path {
+                Some(p) if g.staged => crate::sanitize::text(p),
+                Some(p) => format!("{}:{}", short_id(&g.commit), crate::sanitize::text(p)),
+                None => format!("{} (commit message)", short_id(&g.commit)),
+            },
+        }
+    }
+
+    fn sort_key(&self) -> (&Origin, u64) {
+        (&self.origin, self.offset)
+    }
+}
+
+/// The first 12 hex digits of an object id.
+#[must_use]
+pub fn short_id(id: &str) -> &str {
+    &id[..id.len().min(12)]
+}
+
+/// One distinct key and all its locations, sorted.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    /// The key's identity.
+    pub fingerprint: Fingerprint,
+    /// Index of the rule in the matcher's rules.
+    pub rule: usize,
+    /// The key (redacted in every output unless `--show-secrets`).
+    pub secret: Secret,
+    /// Every place, sorted by origin then offset.
+    pub locations: Vec<Location>,
+}
+
+/// One match on its way to the collector.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    /// Index of the rule in the matcher's rules.
+    pub rule: usize,
+    /// The key.
+    pub secret: Secret,
+    /// Where it is.
+    pub location: Location,
+}
+
+/// Groups hits by key. Feed it in any order; [`Collector::finish`] sorts.
+#[derive(Debug, Default)]
+pub struct Collector {
+    by_key: BTreeMap<Secret, Finding>,
+}
+
+impl Collector {
+    /// An empty collector.
+    #[must_use]
+    pub fn new() -> Collector {
+        Collector::default()
+    }
+
+    /// Adds one hit.
+    pub fn add(&mut self, hit: Hit) {
+        let Hit {
+            rule,
+            secret,
+            location,
+        } = hit;
+        self.by_key
+            .entry(secret)
+            .or_insert_with_key(|s| Finding {
+                fingerprint: s.fingerprint(),
+                rule,
+                secret: s.clone(),
+                locations: Vec::new(),
+            })
+            .locations
+            .push(location);
+    }
+
+    /// How many distinct keys so far.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.by_key.len()
+    }
+
+    /// Whether no key was added.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+
+    /// The findings: locations sorted and deduplicated, findings ordered by their first
+    /// location, then fingerprint. The order depends only on the input, never on threads.
+    #[must_use]
+    pub fn finish(self) -> Vec<Finding> {
+        let mut out: Vec<Finding> = self
+            .by_key
+            .into_values()
+            .map(|mut f| {
+                f.locations.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+                f.locations.dedup_by(|a, b| a.sort_key() == b.sort_key());
+                f
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            let ka = a.locations.first().map(Location::sort_key);
+            let kb = b.locations.first().map(Location::sort_key);
+            ka.cmp(&kb).then_with(|| a.fingerprint.cmp(&b.fingerprint))
+        });
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkeys::Rng;
+
+    #[test]
+    fn redaction_keeps_prefix_and_last_four() {
+        let key = Rng::new(1).live_key();
+        let s = Secret::new(&key);
+        let r = s.redacted("nm_live_".len());
+        assert_eq!(r, format!("nm_live_…{}", &key[key.len() - 4..]));
+        assert!(!r.contains(&key[8..20]));
+    }
+
+    #[test]
+    fn debug_never_prints_the_key() {
+        let key = Rng::new(2).live_key();
+        let dbg = format!(
+            "{:?}",
+            Hit {
+                rule: 0,
+                secret: Secret::new(&key),
+                location: Location {
+                    origin: Origin::Stdin,
+                    line: 1,
+                    column: 1,
+                    column_utf16: 1,
+                    offset: 0,
+                    len: 40,
+                    binary: false,
+                    snippet: None,
+                },
+            }
+        );
+        assert!(!dbg.contains(&key[8..]), "{dbg}");
+        assert!(dbg.contains("nm_live_…"));
+    }
+
+    #[test]
+    fn fingerprint_is_versioned_sha256() {
+        // SHA-256 of "abc" is a published test vector (FIPS 180-2).
+        assert_eq!(
+            Fingerprint::of("abc").0,
+            "nmleaks/key-sha256/v1:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

@@ -1,0 +1,38 @@
+//! nmleaks finds leaked Nomotic API keys (`nm_live_…`).
+//!
+//! The pipeline, one stage per module:
+//!
+//! ```text
+//!  cli ──► config ──► app ─┬─► rules ──► matcher (prefilter ► regex ► filter)
+//!                          │                 ▲
+//!   source::{worktree,stdin} ─ blobs+origin ─► scan (chunks, lines, snippets)
+//!                          │                 │ hits
+//!                          │                 ▼
+//!                          └──► finding::Collector (group by key, sort)
+//!                                             │
+//!                                 report::{human,json} ──► stdout / --output
+//! ```
+//!
+//! Producers run in parallel; one collector groups hits by key, so output never depends on
+//! thread timing. A key is held in [`finding::Secret`] from the moment it is cut out of the
+//! input and is only shown in full with `--show-secrets`.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod exit;
+pub mod filter;
+pub mod finding;
+pub mod matcher;
+pub mod progress;
+pub mod report;
+pub mod rules;
+pub mod sanitize;
+pub mod scan;
+pub mod source;
+#[doc(hidden)]
+pub mod testkeys;
+
+pub use app::run;
+pub use exit::ExitCode;

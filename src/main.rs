@@ -1,0 +1,34 @@
+//! The `nmleaks` binary: parse flags, run, map the outcome to an exit code.
+
+use clap::Parser;
+use nmleaks::ExitCode;
+
+fn main() -> std::process::ExitCode {
+    let cli = match nmleaks::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::Error
+            } else {
+                ExitCode::Clean
+            }
+            .into();
+        }
+    };
+    match nmleaks::run(cli.into_config()) {
+        Ok(code) => code.into(),
+        Err(e) if is_broken_pipe(&e) => ExitCode::Clean.into(),
+        Err(e) => {
+            eprintln!("nmleaks: error: {e:#}");
+            ExitCode::Error.into()
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

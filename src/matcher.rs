@@ -1,0 +1,360 @@
+//! The one matcher: prefilter, confirm, filter.
+//!
+//! 1. **Prefilter.** A literal search over raw bytes finds candidate offsets. When every rule's
+//!    prefix shares a stem of three or more bytes (`nm_` for `nm_live_` and `nm_test_`), the
+//!    stem is searched as a single pattern with `memchr::memmem` (one pattern keeps the SIMD
+//!    fast path; several patterns in aho-corasick run several times slower) and each hit is
+//!    checked against the full prefixes. Otherwise aho-corasick searches all prefixes at once.
+//! 2. **Left boundary.** A prefix glued to a word on its left (`unm_live_`, `fm_nm_live_`) is
+//!    an identifier, unless the glue is the tail of an escape sequence (`\n`, `\u0020`, `%20`,
+//!    `%3D`, `\x20`): a key inside a JSON string or URL-encoded text is still a key.
+//! 3. **Confirm.** The rule's regex, anchored at the hit, gives the key's extent.
+//! 4. **Filter.** [`crate::filter`] drops placeholders, masked values, identifiers and bodies
+//!    too regular to be random.
+//!
+//! The matcher works on a byte slice and a range of start offsets within it, so that chunked
+//! readers can pass overlap bytes as context without reporting a key twice. It knows nothing
+//! about files, lines or output; [`crate::finding`] turns offsets into locations.
+
+use std::ops::Range;
+
+use aho_corasick::AhoCorasick;
+use memchr::memmem;
+
+use crate::filter::Rejection;
+use crate::rules::Rule;
+
+/// How many bytes before a hit the left-boundary check may look at (`\u0020`).
+pub const LOOKBEHIND: usize = 6;
+
+/// A confirmed key: `hay[start..end]`, found by rule number `rule`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Match {
+    /// Index of the rule in [`Matcher::rules`].
+    pub rule: usize,
+    /// Offset of the key's first byte.
+    pub start: usize,
+    /// Offset one past the key's last byte.
+    pub end: usize,
+}
+
+/// A shape-valid candidate and the filters' verdict, for `rules check` and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Candidate {
+    /// The key's extent and rule.
+    pub m: Match,
+    /// `Ok` when it is reported, else why not.
+    pub verdict: Result<(), Rejection>,
+}
+
+#[derive(Debug)]
+enum Prefilter {
+    /// All prefixes share `stem`: one memmem search, full prefixes checked at each hit.
+    Stem(Box<memmem::Finder<'static>>),
+    /// No usable common stem: aho-corasick over the distinct prefixes.
+    Multi(AhoCorasick),
+}
+
+/// Prefilter plus compiled rules. Cheap to share between threads (`Sync`).
+#[derive(Debug)]
+pub struct Matcher {
+    rules: Vec<Rule>,
+    /// Distinct prefixes, each with the rules that use it.
+    prefixes: Vec<(Vec<u8>, Vec<usize>)>,
+    prefilter: Prefilter,
+}
+
+impl Matcher {
+    /// Builds the matcher for `rules` (at least one).
+    ///
+    /// # Panics
+    /// If `rules` is empty or aho-corasick cannot be built (rule loading prevents both).
+    #[must_use]
+    pub fn new(rules: Vec<Rule>) -> Matcher {
+        assert!(!rules.is_empty(), "a matcher needs at least one rule");
+        let mut prefixes: Vec<(Vec<u8>, Vec<usize>)> = Vec::new();
+        for (i, rule) in rules.iter().enumerate() {
+            let p = rule.prefix.as_bytes();
+            match prefixes.iter_mut().find(|(q, _)| q == p) {
+                Some((_, ids)) => ids.push(i),
+                None => prefixes.push((p.to_vec(), vec![i])),
+            }
+        }
+        let stem = prefixes
+            .iter()
+            .map(|(p, _)| p.as_slice())
+            .reduce(common_prefix)
+            .unwrap_or_default();
+        let prefilter = if stem.len() >= 3 {
+            Prefilter::Stem(Box::new(memmem::Finder::new(stem).into_owned()))
+        } else {
+            let ac = AhoCorasick::builder()
+                .build(prefixes.iter().map(|(p, _)| p))
+                .expect("rule prefixes are short literals");
+            Prefilter::Multi(ac)
+        };
+        Matcher {
+            rules,
+            prefixes,
+            prefilter,
+        }
+    }
+
+    /// The rules, in the order match indices refer to.
+    #[must_use]
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Calls `f` for every key that starts inside `range`; bytes of `hay` outside `range` are
+    /// context only. When `complete` is false, `hay` is a chunk cut short and a key running to
+    /// its very end is left for the next chunk (the caller's overlap must exceed any key).
+    pub fn find(&self, hay: &[u8], range: Range<usize>, complete: bool, mut f: impl FnMut(Match)) {
+        self.candidates(hay, range, complete, |c| {
+            if c.verdict.is_ok() {
+                f(c.m);
+            }
+        });
+    }
+
+    /// Every key in `hay`, in order.
+    #[must_use]
+    pub fn find_all(&self, hay: &[u8]) -> Vec<Match> {
+        let mut out = Vec::new();
+        self.find(hay, 0..hay.len(), true, |m| out.push(m));
+        out
+    }
+
+    /// Every shape-valid candidate in `hay` with the filters' verdict.
+    #[must_use]
+    pub fn explain(&self, hay: &[u8]) -> Vec<Candidate> {
+        let mut out = Vec::new();
+        self.candidates(hay, 0..hay.len(), true, |c| out.push(c));
+        out
+    }
+
+    fn candidates(
+        &self,
+        hay: &[u8],
+        range: Range<usize>,
+        complete: bool,
+        mut f: impl FnMut(Candidate),
+    ) {
+        let start = range.start.min(hay.len());
+        let end = range.end.min(hay.len());
+        if start >= end {
+            return;
+        }
+        match &self.prefilter {
+            Prefilter::Stem(finder) => {
+                // Let a hit that starts at `end - 1` still be seen whole.
+                let window_end = (end + finder.needle().len() - 1).min(hay.len());
+                for hit in finder.find_iter(&hay[start..window_end]) {
+                    let at = start + hit;
+                    for (prefix, ids) in &self.prefixes {
+                        if hay[at..].starts_with(prefix) {
+                            self.confirm(hay, at, ids, complete, &mut f);
+                        }
+                    }
+                }
+            }
+            Prefilter::Multi(ac) => {
+                let longest = self
+                    .prefixes
+                    .iter()
+                    .map(|(p, _)| p.len())
+                    .max()
+                    .unwrap_or(1);
+                let window_end = (end + longest - 1).min(hay.len());
+                for hit in ac.find_overlapping_iter(&hay[start..window_end]) {
+                    let at = start + hit.start();
+                    if at < end {
+                        let ids = &self.prefixes[hit.pattern().as_usize()].1;
+                        self.confirm(hay, at, ids, complete, &mut f);
+                    }
+                }
+            }
+        }
+    }
+
+    fn confirm(
+        &self,
+        hay: &[u8],
+        at: usize,
+        ids: &[usize],
+        complete: bool,
+        f: &mut impl FnMut(Candidate),
+    ) {
+        if !left_boundary_ok(hay, at) {
+            return;
+        }
+        for &rule_ix in ids {
+            let rule = &self.rules[rule_ix];
+            let Some(m) = rule.anchored.find(&hay[at..]) else {
+                continue;
+            };
+            let end = at + m.end();
+            if !complete && end == hay.len() {
+                continue;
+            }
+            let body = &hay[(at + rule.prefix.len()).min(end)..end];
+            let after = &hay[end..(end + 4).min(hay.len())];
+            f(Candidate {
+                m: Match {
+                    rule: rule_ix,
+                    start: at,
+                    end,
+                },
+                verdict: rule.filters.check(body, after),
+            });
+        }
+    }
+}
+
+fn common_prefix<'a>(a: &'a [u8], b: &[u8]) -> &'a [u8] {
+    let n = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    &a[..n]
+}
+
+/// Is the byte before `at` a boundary? A word character there makes the prefix part of an
+/// identifier, unless that character ends an escape sequence.
+fn left_boundary_ok(hay: &[u8], at: usize) -> bool {
+    let Some(&prev) = at.checked_sub(1).and_then(|i| hay.get(i)) else {
+        return true;
+    };
+    if !(prev.is_ascii_alphanumeric() || prev == b'_') {
+        return true;
+    }
+    let hex = |i: usize| hay[i].is_ascii_hexdigit();
+    // `\n`, `\t`, `\r`: a backslash escape whose backslash is not itself escaped.
+    if at >= 2 && hay[at - 2] == b'\\' && prev.is_ascii_alphabetic() && escapes(hay, at - 2) {
+        return true;
+    }
+    // `%20`, `%3D`: URL encoding.
+    if at >= 3 && hay[at - 3] == b'%' && hex(at - 2) && hex(at - 1) {
+        return true;
+    }
+    // `\x20`.
+    if at >= 4 && hay[at - 4] == b'\\' && hay[at - 3] == b'x' && hex(at - 2) && hex(at - 1) {
+        return escapes(hay, at - 4);
+    }
+    // `\u0020`.
+    if at >= 6 && hay[at - 6] == b'\\' && hay[at - 5] == b'u' && (at - 4..at).all(hex) {
+        return escapes(hay, at - 6);
+    }
+    false
+}
+
+/// Does the backslash at `i` start an escape (an odd run of backslashes ends at `i`)?
+fn escapes(hay: &[u8], i: usize) -> bool {
+    let run = hay[..=i].iter().rev().take_while(|&&b| b == b'\\').count();
+    run % 2 == 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkeys::Rng;
+
+    fn matcher() -> Matcher {
+        Matcher::new(crate::rules::load(&[] as &[&str]).unwrap())
+    }
+
+    fn keys(m: &Matcher, hay: &str) -> Vec<String> {
+        m.find_all(hay.as_bytes())
+            .iter()
+            .map(|k| hay[k.start..k.end].to_string())
+            .collect()
+    }
+
+    #[test]
+    fn builtin_rules_share_a_stem_and_use_memmem() {
+        assert!(matches!(matcher().prefilter, Prefilter::Stem(_)));
+    }
+
+    #[test]
+    fn left_boundary_rejects_glued_prefixes_but_accepts_escapes() {
+        let m = matcher();
+        let key = Rng::new(3).live_key();
+        assert!(keys(&m, &format!("u{key}")).is_empty());
+        assert!(keys(&m, &format!("fm_{key}")).is_empty());
+        assert!(
+            keys(&m, &format!("\\\\n{key}")).is_empty(),
+            "escaped backslash, then n"
+        );
+        for ctx in [
+            "\\n", "\\t", "\\r", "%20", "%3D", "%3d", "\\x20", "\\u0020", "=", " ", "\"",
+        ] {
+            assert_eq!(
+                keys(&m, &format!("a{ctx}{key}")),
+                vec![key.clone()],
+                "after {ctx}"
+            );
+        }
+        assert_eq!(keys(&m, &key), vec![key.clone()], "at offset 0");
+    }
+
+    #[test]
+    fn body_ends_at_first_character_outside_the_set() {
+        let m = matcher();
+        let key = Rng::new(4).live_key();
+        assert_eq!(keys(&m, &format!("{key}_suffix")), vec![key.clone()]);
+        assert_eq!(keys(&m, &format!("{key}-x")), vec![key.clone()]);
+        assert_eq!(keys(&m, &format!("'{key}'")), vec![key]);
+    }
+
+    #[test]
+    fn two_keys_on_a_line_and_both_rules() {
+        let m = matcher();
+        let mut rng = Rng::new(5);
+        let (a, b) = (rng.live_key(), rng.test_key());
+        let found = m.find_all(format!("{a},{b}").as_bytes());
+        assert_eq!(found.len(), 2);
+        assert_eq!(m.rules()[found[0].rule].id, "nomotic-live-api-key");
+        assert_eq!(m.rules()[found[1].rule].id, "nomotic-test-api-key");
+    }
+
+    #[test]
+    fn range_limits_starts_and_incomplete_chunks_defer_keys_at_the_cut() {
+        let m = matcher();
+        let key = Rng::new(6).live_key();
+        let hay = format!("xx {key} yy");
+        let start = 3;
+        let mut got = Vec::new();
+        m.find(hay.as_bytes(), 0..start, true, |k| got.push(k));
+        assert!(
+            got.is_empty(),
+            "key starts at the range end: not this range's"
+        );
+        m.find(hay.as_bytes(), start..start + 1, true, |k| got.push(k));
+        assert_eq!(got.len(), 1);
+        let cut = &hay.as_bytes()[..start + key.len()];
+        got.clear();
+        m.find(cut, 0..cut.len(), false, |k| got.push(k));
+        assert!(
+            got.is_empty(),
+            "a key touching the end of an incomplete chunk waits"
+        );
+    }
+
+    #[test]
+    fn aho_corasick_path_is_used_without_a_common_stem() {
+        let extra = r#"
+[[rules]]
+id = "other"
+name = "Other"
+description = "d"
+severity = "low"
+security_severity = "3.0"
+prefix = "zz_key_"
+pattern = "zz_key_[A-Za-z0-9]{24,}"
+"#;
+        let mut rules = crate::rules::parse(crate::rules::BUILTIN, "builtin").unwrap();
+        rules.extend(crate::rules::parse(extra, "extra").unwrap());
+        let m = Matcher::new(rules);
+        assert!(matches!(m.prefilter, Prefilter::Multi(_)));
+        let mut rng = Rng::new(7);
+        let (a, b) = (rng.live_key(), format!("zz_key_{}", rng.base62(30)));
+        assert_eq!(keys(&m, &format!("{a} {b}")), vec![a, b]);
+    }
+}

@@ -1,0 +1,148 @@
+//! The JSON report, schema version 1 (documented in the README).
+//!
+//! Stable field names; new fields may be added within a version, none removed or renamed.
+//! Keys appear only in redacted form unless `--show-secrets`, and `secrets_shown` says which.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use super::Report;
+use crate::finding::{Finding, Location, Origin};
+
+/// The schema version written in every report.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+struct Doc<'a> {
+    version: u32,
+    tool: Tool,
+    command: &'a str,
+    secrets_shown: bool,
+    findings: Vec<JsonFinding<'a>>,
+    summary: JsonSummary,
+}
+
+#[derive(Serialize)]
+struct Tool {
+    name: &'static str,
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+struct JsonFinding<'a> {
+    fingerprint: &'a str,
+    rule_id: &'a str,
+    rule_name: &'a str,
+    severity: &'static str,
+    key: String,
+    location_count: usize,
+    locations: Vec<JsonLocation>,
+}
+
+#[derive(Serialize)]
+struct JsonLocation {
+    path: String,
+    line: u64,
+    column: u64,
+    column_utf16: u64,
+    offset: u64,
+    length: u64,
+    binary: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    snippet: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    git: Option<JsonGit>,
+}
+
+#[derive(Serialize)]
+struct JsonGit {
+    commit: String,
+    author: String,
+    email: String,
+    time: i64,
+    commit_message: bool,
+    staged: bool,
+}
+
+#[derive(Serialize)]
+struct JsonSummary {
+    keys: usize,
+    locations: usize,
+    blobs_scanned: u64,
+    bytes_scanned: u64,
+    errors: u64,
+    warnings: u64,
+}
+
+fn location(loc: &Location) -> JsonLocation {
+    let (path, git) = match &loc.origin {
+        Origin::File(p) => (crate::sanitize::path(p), None),
+        Origin::Stdin => ("<stdin>".to_string(), None),
+        Origin::Git(g) => (
+            g.path
+                .as_deref()
+                .map(crate::sanitize::text)
+                .unwrap_or_default(),
+            Some(JsonGit {
+                commit: g.commit.clone(),
+                author: crate::sanitize::text(&g.author),
+                email: crate::sanitize::text(&g.email),
+                time: g.time,
+                commit_message: g.path.is_none(),
+                staged: g.staged,
+            }),
+        ),
+    };
+    JsonLocation {
+        path,
+        line: loc.line,
+        column: loc.column,
+        column_utf16: loc.column_utf16,
+        offset: loc.offset,
+        length: loc.len,
+        binary: loc.binary,
+        snippet: loc.snippet.clone(),
+        git,
+    }
+}
+
+fn finding<'a>(r: &'a Report<'_>, f: &'a Finding) -> JsonFinding<'a> {
+    let rule = r.rule(f);
+    JsonFinding {
+        fingerprint: &f.fingerprint.0,
+        rule_id: &rule.id,
+        rule_name: &rule.name,
+        severity: rule.severity.as_str(),
+        key: r.key(f),
+        location_count: f.locations.len(),
+        locations: f.locations.iter().map(location).collect(),
+    }
+}
+
+/// Writes the JSON report (pretty-printed, one trailing newline).
+///
+/// # Errors
+/// Writing to `w` failed.
+pub fn write(r: &Report<'_>, w: &mut dyn Write) -> io::Result<()> {
+    let doc = Doc {
+        version: SCHEMA_VERSION,
+        tool: Tool {
+            name: env!("CARGO_PKG_NAME"),
+            version: env!("CARGO_PKG_VERSION"),
+        },
+        command: r.command,
+        secrets_shown: r.show_secrets,
+        findings: r.findings.iter().map(|f| finding(r, f)).collect(),
+        summary: JsonSummary {
+            keys: r.findings.len(),
+            locations: r.location_count(),
+            blobs_scanned: r.summary.blobs,
+            bytes_scanned: r.summary.bytes,
+            errors: r.summary.errors,
+            warnings: r.summary.warnings,
+        },
+    };
+    serde_json::to_writer_pretty(&mut *w, &doc)?;
+    writeln!(w)
+}

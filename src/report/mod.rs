@@ -1,0 +1,111 @@
+//! Reporters: one writer per format over sorted findings.
+//!
+//! A [`Report`] is everything a writer may show: the findings (already grouped by key and
+//! sorted), the rules they refer to and what the run covered. Writers never see a key unless
+//! [`Report::show_secrets`] is set: they ask [`Report::key`] for its display form. Writing to
+//! `--output FILE` goes through a temporary file renamed into place, so a failed run never
+//! leaves a partial report behind.
+
+pub mod human;
+pub mod json;
+
+use std::io::{self, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::finding::Finding;
+use crate::rules::Rule;
+
+/// What a run covered, for summaries.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// Files or blobs scanned.
+    pub blobs: u64,
+    /// Bytes scanned.
+    pub bytes: u64,
+    /// Inputs that could not be scanned.
+    pub errors: u64,
+    /// Inputs skipped by design.
+    pub warnings: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// The input of every writer.
+#[derive(Debug)]
+pub struct Report<'a> {
+    /// The command, for machine outputs (`scan`).
+    pub command: &'a str,
+    /// Findings, sorted.
+    pub findings: &'a [Finding],
+    /// Rules, indexed by `Finding::rule`.
+    pub rules: &'a [Rule],
+    /// Print keys in full.
+    pub show_secrets: bool,
+    /// Coverage and problems.
+    pub summary: Summary,
+}
+
+impl Report<'_> {
+    /// The key as it may be shown: in full with `--show-secrets`, else redacted.
+    #[must_use]
+    pub fn key(&self, f: &Finding) -> String {
+        if self.show_secrets {
+            f.secret.expose().to_string()
+        } else {
+            f.secret.redacted(self.rules[f.rule].prefix.len())
+        }
+    }
+
+    /// The rule of a finding.
+    #[must_use]
+    pub fn rule(&self, f: &Finding) -> &Rule {
+        &self.rules[f.rule]
+    }
+
+    /// How many places hold a key, over all findings.
+    #[must_use]
+    pub fn location_count(&self) -> usize {
+        self.findings.iter().map(|f| f.locations.len()).sum()
+    }
+}
+
+/// Writes with `render` to `output`, or to stdout when `None`. A file is written to a
+/// temporary sibling and renamed into place only when `render` succeeds.
+///
+/// # Errors
+/// The file cannot be created, written or renamed; or stdout fails (a broken pipe included:
+/// the caller treats that as success).
+pub fn emit(
+    output: Option<&Path>,
+    render: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> anyhow::Result<()> {
+    let Some(path) = output else {
+        let stdout = io::stdout();
+        let mut lock = io::BufWriter::new(stdout.lock());
+        render(&mut lock)?;
+        lock.flush()?;
+        return Ok(());
+    };
+    let shown = crate::sanitize::path(path);
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".nmleaks-report")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot write report to {shown}"))?;
+    {
+        let mut w = io::BufWriter::new(tmp.as_file_mut());
+        render(&mut w).with_context(|| format!("cannot write report to {shown}"))?;
+        w.flush()
+            .with_context(|| format!("cannot write report to {shown}"))?;
+    }
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot write report to {shown}"))?;
+    Ok(())
+}

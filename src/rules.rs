@@ -1,0 +1,333 @@
+//! Detection rules as data.
+//!
+//! This module owns reading `rules/*.toml` (the built-in file is compiled in with
+//! `include_str!`; `--rules FILE` adds more), validating each rule and compiling its anchored
+//! regex. It also owns `rules check`: every rule's `examples` must yield a key of that rule and
+//! no `negative_examples` entry may. Matching itself lives in [`crate::matcher`].
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use regex::bytes::Regex;
+use serde::Deserialize;
+
+use crate::error::RuleError;
+use crate::filter::{FilterSettings, Filters};
+
+/// The rules shipped with nmleaks.
+pub const BUILTIN: &str = include_str!("../rules/nomotic.toml");
+
+/// How serious a finding of a rule is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Informational.
+    Low,
+    /// Worth fixing.
+    Medium,
+    /// A working production credential.
+    High,
+}
+
+impl Severity {
+    /// The lower-case name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesFile {
+    rules: Vec<RuleSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleSpec {
+    id: String,
+    name: String,
+    description: String,
+    severity: Severity,
+    security_severity: String,
+    prefix: String,
+    pattern: String,
+    #[serde(default)]
+    filters: FilterSettings,
+    #[serde(default)]
+    examples: Vec<String>,
+    #[serde(default)]
+    negative_examples: Vec<String>,
+}
+
+/// A validated, compiled rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// Stable identifier (never changes once released).
+    pub id: String,
+    /// Short human name.
+    pub name: String,
+    /// What the key is and why it matters.
+    pub description: String,
+    /// Severity of a finding.
+    pub severity: Severity,
+    /// The score GitHub code scanning shows (`"9.5"`).
+    pub security_severity: String,
+    /// The literal every key of this rule starts with.
+    pub prefix: String,
+    /// The pattern as written in the rules file.
+    pub pattern: String,
+    /// `\A(?:pattern)`: tried at each prefix hit.
+    pub(crate) anchored: Regex,
+    /// Placeholder, masking and randomness filters.
+    pub(crate) filters: Filters,
+    /// Strings that must yield a key of this rule.
+    pub examples: Vec<String>,
+    /// Strings that must not.
+    pub negative_examples: Vec<String>,
+    /// Where the rule was read from (`builtin` or a path).
+    pub source: String,
+}
+
+/// Parses and validates the rules in `text`, read from `source` (named in errors).
+///
+/// # Errors
+/// A [`RuleError`] naming the source and, where it applies, the rule id.
+pub fn parse(text: &str, source: &str) -> Result<Vec<Rule>, RuleError> {
+    let file: RulesFile = toml::from_str(text).map_err(|e| RuleError::Syntax {
+        source_name: source.to_string(),
+        message: e.message().to_string(),
+    })?;
+    if file.rules.is_empty() {
+        return Err(RuleError::Empty {
+            source_name: source.to_string(),
+        });
+    }
+    file.rules
+        .into_iter()
+        .map(|spec| compile(spec, source))
+        .collect()
+}
+
+fn compile(spec: RuleSpec, source: &str) -> Result<Rule, RuleError> {
+    let invalid = |message: String| RuleError::Invalid {
+        source_name: source.to_string(),
+        id: spec.id.clone(),
+        message,
+    };
+    let id_ok = !spec.id.is_empty()
+        && spec
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if !id_ok {
+        return Err(invalid(
+            "an id is letters, digits, '-', '_' and '.' only".into(),
+        ));
+    }
+    if spec.prefix.len() < 3 || !spec.prefix.is_ascii() {
+        return Err(invalid(
+            "a prefix is at least 3 ASCII characters (the prefilter searches for it)".into(),
+        ));
+    }
+    if !spec.pattern.starts_with(&regex::escape(&spec.prefix)) {
+        return Err(invalid(
+            "the pattern must begin with the rule's prefix, written literally".into(),
+        ));
+    }
+    if spec.security_severity.parse::<f64>().is_err() {
+        return Err(invalid(
+            "security_severity is a number written as a string, such as \"9.5\"".into(),
+        ));
+    }
+    let anchored = regex::bytes::RegexBuilder::new(&format!(r"\A(?:{})", spec.pattern))
+        .unicode(false)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| invalid(format!("the pattern does not compile: {e}")))?;
+    Ok(Rule {
+        filters: Filters::new(spec.filters),
+        id: spec.id,
+        name: spec.name,
+        description: spec.description,
+        severity: spec.severity,
+        security_severity: spec.security_severity,
+        prefix: spec.prefix,
+        pattern: spec.pattern,
+        anchored,
+        examples: spec.examples,
+        negative_examples: spec.negative_examples,
+        source: source.to_string(),
+    })
+}
+
+/// The built-in rules followed by the rules of each file in `extra`.
+///
+/// # Errors
+/// An unreadable or invalid file, or two rules sharing an id.
+pub fn load(extra: &[impl AsRef<Path>]) -> Result<Vec<Rule>, RuleError> {
+    let mut rules = parse(BUILTIN, "builtin")?;
+    for path in extra {
+        let path = path.as_ref();
+        let name = crate::sanitize::path(path);
+        let text = std::fs::read_to_string(path).map_err(|e| RuleError::Read {
+            source_name: name.clone(),
+            error: e,
+        })?;
+        rules.extend(parse(&text, &name)?);
+    }
+    let mut seen = HashSet::new();
+    for rule in &rules {
+        if !seen.insert(rule.id.as_str()) {
+            return Err(RuleError::DuplicateId {
+                id: rule.id.clone(),
+                source_name: rule.source.clone(),
+            });
+        }
+    }
+    Ok(rules)
+}
+
+/// Proves each rule's examples against a matcher built from all of `rules`: every example
+/// yields a key of its rule covering the whole example key, no negative example yields a key
+/// of its rule. Returns one line per failure; messages name rules and example numbers, never
+/// the example text (an example is key-shaped).
+#[must_use]
+pub fn check(rules: &[Rule]) -> Vec<String> {
+    let matcher = crate::matcher::Matcher::new(rules.to_vec());
+    let mut failures = Vec::new();
+    for (ix, rule) in rules.iter().enumerate() {
+        if rule.examples.is_empty() {
+            failures.push(format!(
+                "rule {} ({}) has no examples: a rule must prove it finds something",
+                rule.id, rule.source
+            ));
+        }
+        for (n, example) in rule.examples.iter().enumerate() {
+            let candidates = matcher.explain(example.as_bytes());
+            let mine: Vec<_> = candidates.iter().filter(|c| c.m.rule == ix).collect();
+            if !mine.iter().any(|c| c.verdict.is_ok()) {
+                let why = match mine.first() {
+                    Some(c) => match c.verdict {
+                        Err(r) => format!("dropped by the {} filter", r.as_str()),
+                        Ok(()) => unreachable!("an accepted candidate was found"),
+                    },
+                    None => "not matched by the prefix and pattern".to_string(),
+                };
+                failures.push(format!(
+                    "rule {} ({}): example {} is not found: {why}",
+                    rule.id,
+                    rule.source,
+                    n + 1
+                ));
+            }
+        }
+        for (n, example) in rule.negative_examples.iter().enumerate() {
+            let found = matcher
+                .find_all(example.as_bytes())
+                .iter()
+                .any(|m| m.rule == ix);
+            if found {
+                failures.push(format!(
+                    "rule {} ({}): negative example {} is reported as a key",
+                    rule.id,
+                    rule.source,
+                    n + 1
+                ));
+            }
+        }
+    }
+    failures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_rules_prove_their_examples() {
+        let rules = load(&[] as &[&str]).unwrap();
+        assert!(
+            rules
+                .iter()
+                .all(|r| !r.examples.is_empty() && !r.negative_examples.is_empty())
+        );
+        assert_eq!(check(&rules), Vec::<String>::new());
+    }
+
+    #[test]
+    fn builtin_rule_ids_are_stable() {
+        let ids: Vec<_> = parse(BUILTIN, "builtin")
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(ids, ["nomotic-live-api-key", "nomotic-test-api-key"]);
+    }
+
+    #[test]
+    fn check_reports_a_failing_example_without_printing_it() {
+        let text = r#"
+[[rules]]
+id = "weak"
+name = "Weak"
+description = "d"
+severity = "low"
+security_severity = "2.0"
+prefix = "wk_"
+pattern = "wk_[a-z]{4,}"
+examples = ["wk_aaaaaaaaaaaa"]
+negative_examples = ["wk_qzmvkrtpxe"]
+[rules.filters]
+min_body_len = 4
+reject_identifiers = false
+"#;
+        let rules = parse(text, "weak.toml").unwrap();
+        let failures = check(&rules);
+        assert_eq!(failures.len(), 2, "{failures:?}");
+        assert!(failures[0].contains("example 1 is not found"));
+        assert!(failures[0].contains("repetitive filter"), "{failures:?}");
+        assert!(failures[1].contains("negative example 1 is reported"));
+        assert!(
+            failures
+                .iter()
+                .all(|f| !f.contains("aaaa") && !f.contains("qzmv"))
+        );
+    }
+
+    #[test]
+    fn invalid_rules_are_refused_with_a_reason() {
+        let base = |extra: &str| {
+            format!(
+                "[[rules]]\nid = \"x\"\nname = \"n\"\ndescription = \"d\"\nseverity = \"low\"\n\
+                 security_severity = \"1.0\"\n{extra}"
+            )
+        };
+        let cases = [
+            (
+                base("prefix = \"ab_\"\npattern = \"ab_[\""),
+                "does not compile",
+            ),
+            (
+                base("prefix = \"ab_\"\npattern = \"zz_[a-z]+\""),
+                "must begin with",
+            ),
+            (base("prefix = \"a\"\npattern = \"a[a-z]+\""), "at least 3"),
+            (
+                base("prefix = \"ab_\"\npattern = \"ab_\"\nunknown = 1"),
+                "unknown field",
+            ),
+            ("rules = []".to_string(), "defines no"),
+            ("not toml at all [".to_string(), "not valid"),
+        ];
+        for (text, want) in cases {
+            let err = parse(&text, "t.toml").unwrap_err().to_string();
+            assert!(err.contains(want), "{err} lacks {want}");
+        }
+    }
+}

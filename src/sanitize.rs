@@ -1,0 +1,70 @@
+//! Escaping of untrusted text before it reaches a terminal or a report.
+//!
+//! File names and file contents are attacker-controlled: an ANSI escape in a file name can
+//! rewrite the terminal, a bidi control can make a line read differently from what it is.
+//! Every path and snippet passes through here on its way out: control characters (C0, DEL, C1),
+//! bidi and other invisible format characters become `\u{…}`, bytes that are not UTF-8 become
+//! `\xNN`. Ordinary text, including CJK and emoji, is kept.
+
+use std::fmt::Write;
+use std::path::Path;
+
+/// A path for display: the escaped bytes of the OS string.
+#[must_use]
+pub fn path(p: &Path) -> String {
+    bytes(p.as_os_str().as_encoded_bytes())
+}
+
+/// Escapes bytes that may not be UTF-8.
+#[must_use]
+pub fn bytes(b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len());
+    for chunk in b.utf8_chunks() {
+        push_escaped(&mut out, chunk.valid());
+        for byte in chunk.invalid() {
+            let _ = write!(out, "\\x{byte:02x}");
+        }
+    }
+    out
+}
+
+/// Escapes a string.
+#[must_use]
+pub fn text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    push_escaped(&mut out, s);
+    out
+}
+
+fn push_escaped(out: &mut String, s: &str) {
+    for c in s.chars() {
+        if needs_escape(c) {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+}
+
+/// Control characters, bidi controls and invisible format characters.
+#[must_use]
+pub fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2069}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_ansi_bidi_and_invalid_bytes_but_keeps_cjk_and_emoji() {
+        assert_eq!(text("a\u{1b}[31mb"), "a\\u{1b}[31mb");
+        assert_eq!(text("x\u{202E}y\u{2066}"), "x\\u{202e}y\\u{2066}");
+        assert_eq!(text("tab\there\r\n"), "tab\\u{9}here\\u{d}\\u{a}");
+        assert_eq!(text("日本語 😀"), "日本語 😀");
+        assert_eq!(bytes(b"ok\xff\xfe.txt"), "ok\\xff\\xfe.txt");
+    }
+}

@@ -1,0 +1,416 @@
+//! Bytes in, hits out: runs the matcher over one blob and turns offsets into locations.
+//!
+//! A blob arrives either whole (a git object) or as a reader (a file, stdin). Readers are
+//! scanned in fixed-size chunks with an overlap, so memory stays bounded whatever the file's
+//! size and a key that straddles a chunk boundary is still found exactly once. This module
+//! owns line and column counting (1-based; columns in characters and in UTF-16 code units),
+//! binary detection and the redacted snippet. It does not know where blobs come from.
+
+use std::io::{self, Read};
+
+use memchr::{memchr, memmem, memrchr};
+
+use crate::finding::{Hit, Location, Origin, Secret};
+use crate::matcher::{LOOKBEHIND, Match, Matcher};
+
+/// Bytes read per chunk.
+pub const CHUNK: usize = 4 << 20;
+/// Bytes of each chunk scanned again at the start of the next: longer than any key.
+pub const OVERLAP: usize = 64 << 10;
+/// A NUL byte in the first this-many bytes marks a blob as binary (as git and ripgrep do).
+const BINARY_PROBE: usize = 8 << 10;
+/// Bytes of context shown on each side of a key in a snippet.
+const SNIPPET_CONTEXT: usize = 60;
+
+/// One worker's scanner: a matcher reference and a reusable chunk buffer.
+#[derive(Debug)]
+pub struct Scanner<'m> {
+    matcher: &'m Matcher,
+    show_secrets: bool,
+    buf: Vec<u8>,
+    found: Vec<Match>,
+}
+
+impl<'m> Scanner<'m> {
+    /// A scanner over `matcher`; `show_secrets` keeps keys in snippets in full.
+    #[must_use]
+    pub fn new(matcher: &'m Matcher, show_secrets: bool) -> Scanner<'m> {
+        Scanner {
+            matcher,
+            show_secrets,
+            buf: Vec::new(),
+            found: Vec::new(),
+        }
+    }
+
+    /// Scans a blob held in memory, appending hits to `out`.
+    pub fn scan_bytes(&mut self, bytes: &[u8], origin: &Origin, out: &mut Vec<Hit>) {
+        let binary = is_binary(bytes);
+        let mut lines = LineTracker::default();
+        self.scan_region(
+            bytes,
+            0..bytes.len(),
+            true,
+            0,
+            binary,
+            &mut lines,
+            origin,
+            out,
+        );
+    }
+
+    /// Scans everything `reader` yields, in chunks, appending hits to `out` as they are found
+    /// (so a read error midway keeps what was found before it). Returns the bytes read.
+    ///
+    /// # Errors
+    /// The reader's error; hits found before it stay in `out`.
+    pub fn scan_reader(
+        &mut self,
+        mut reader: impl Read,
+        origin: &Origin,
+        out: &mut Vec<Hit>,
+    ) -> io::Result<u64> {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.resize(CHUNK + OVERLAP + LOOKBEHIND, 0);
+        let result = self.scan_chunks(&mut reader, &mut buf, origin, out);
+        self.buf = buf;
+        result
+    }
+
+    fn scan_chunks(
+        &mut self,
+        reader: &mut impl Read,
+        buf: &mut [u8],
+        origin: &Origin,
+        out: &mut Vec<Hit>,
+    ) -> io::Result<u64> {
+        let mut carry = 0; // bytes kept at the front of `buf` from the previous chunk
+        let mut report_from = 0; // keys starting before this were reported already
+        let mut base = 0u64; // absolute offset of buf[0]
+        let mut lines = LineTracker::default();
+        let mut binary = None;
+        loop {
+            let (n, eof) = fill(reader, &mut buf[carry..])?;
+            let len = carry + n;
+            let binary = *binary.get_or_insert_with(|| is_binary(&buf[..len]));
+            let commit = if eof { len } else { len - OVERLAP };
+            let hay = &buf[..len];
+            self.scan_region(
+                hay,
+                report_from..commit,
+                eof,
+                base,
+                binary,
+                &mut lines,
+                origin,
+                out,
+            );
+            if eof {
+                return Ok(base + len as u64);
+            }
+            lines.advance(hay, base, base + commit as u64);
+            let keep = commit - LOOKBEHIND;
+            buf.copy_within(keep..len, 0);
+            carry = len - keep;
+            report_from = LOOKBEHIND;
+            base += keep as u64;
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)] // one private call path; a struct would only rename them
+    fn scan_region(
+        &mut self,
+        hay: &[u8],
+        range: std::ops::Range<usize>,
+        complete: bool,
+        base: u64,
+        binary: bool,
+        lines: &mut LineTracker,
+        origin: &Origin,
+        out: &mut Vec<Hit>,
+    ) {
+        self.found.clear();
+        let found = &mut self.found;
+        self.matcher.find(hay, range, complete, |m| found.push(m));
+        // Aho-corasick reports by end offset; line counting needs starts in order.
+        found.sort_unstable_by_key(|m| (m.start, m.rule));
+        for m in &self.found {
+            let at = base + m.start as u64;
+            lines.advance(hay, base, at);
+            let key = String::from_utf8_lossy(&hay[m.start..m.end]);
+            let snippet = (!binary).then(|| self.snippet(hay, m.start, m.end));
+            out.push(Hit {
+                rule: m.rule,
+                secret: Secret::new(&key),
+                location: Location {
+                    origin: origin.clone(),
+                    line: lines.line,
+                    column: lines.chars + 1,
+                    column_utf16: lines.utf16 + 1,
+                    offset: at,
+                    len: (m.end - m.start) as u64,
+                    binary,
+                    snippet,
+                },
+            });
+        }
+    }
+
+    /// The key's line, cut to some context each side, with every key-like run redacted.
+    fn snippet(&self, hay: &[u8], start: usize, end: usize) -> String {
+        let line_start = memrchr(b'\n', &hay[..start]).map_or(0, |i| i + 1);
+        let line_end = memchr(b'\n', &hay[end..]).map_or(hay.len(), |i| end + i);
+        let mut from = start.saturating_sub(SNIPPET_CONTEXT).max(line_start);
+        let mut to = (end + SNIPPET_CONTEXT).min(line_end);
+        while from > line_start && is_continuation(hay[from]) {
+            from -= 1;
+        }
+        while to < line_end && is_continuation(hay[to]) {
+            to += 1;
+        }
+        let line = &hay[line_start..line_end];
+        let mut text = String::new();
+        if from > line_start {
+            text.push('…');
+        }
+        let window = (from - line_start)..(to - line_start);
+        text.push_str(&self.redact_window(line, window));
+        if to < line_end {
+            text.push('…');
+        }
+        text.trim_end_matches('\r').trim_end().to_string()
+    }
+
+    /// Sanitises `line[window]`, replacing each prefix-plus-alphanumerics run that touches the
+    /// window by its redacted form. Runs are measured on the whole line, so a key cut by the
+    /// window edge is still redacted whole.
+    fn redact_window(&self, line: &[u8], window: std::ops::Range<usize>) -> String {
+        if self.show_secrets {
+            return crate::sanitize::bytes(&line[window]);
+        }
+        let mut spans: Vec<(usize, usize, usize)> = Vec::new(); // start, end, prefix length
+        for rule in self.matcher.rules() {
+            let prefix = rule.prefix.as_bytes();
+            for at in memmem::find_iter(line, prefix) {
+                let body_end = line[at + prefix.len()..]
+                    .iter()
+                    .position(|b| !b.is_ascii_alphanumeric())
+                    .map_or(line.len(), |i| at + prefix.len() + i);
+                spans.push((at, body_end, prefix.len()));
+            }
+        }
+        spans.sort_unstable();
+        let mut out = String::new();
+        let mut pos = window.start;
+        for (s, e, plen) in spans {
+            if e <= pos || s >= window.end || e - s - plen < 8 {
+                continue;
+            }
+            out.push_str(&crate::sanitize::bytes(&line[pos..s.max(pos)]));
+            let run = String::from_utf8_lossy(&line[s..e]);
+            out.push_str(&Secret::new(&run).redacted(plen));
+            pos = e;
+        }
+        if pos < window.end {
+            out.push_str(&crate::sanitize::bytes(&line[pos..window.end]));
+        }
+        out
+    }
+}
+
+fn is_continuation(b: u8) -> bool {
+    b & 0xC0 == 0x80
+}
+
+/// Whether the start of a blob holds a NUL byte.
+#[must_use]
+pub fn is_binary(bytes: &[u8]) -> bool {
+    memchr(0, &bytes[..bytes.len().min(BINARY_PROBE)]).is_some()
+}
+
+/// Reads until `buf` is full or the reader is exhausted; returns the count and whether the
+/// end was reached.
+fn fill(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<(usize, bool)> {
+    let mut n = 0;
+    while n < buf.len() {
+        match reader.read(&mut buf[n..]) {
+            Ok(0) => return Ok((n, true)),
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((n, false))
+}
+
+/// Line and column at an absolute offset, advanced forward only.
+#[derive(Debug, Clone)]
+struct LineTracker {
+    offset: u64,
+    line: u64,
+    /// Characters between the line start and `offset`.
+    chars: u64,
+    /// UTF-16 code units between the line start and `offset`.
+    utf16: u64,
+}
+
+impl Default for LineTracker {
+    fn default() -> Self {
+        LineTracker {
+            offset: 0,
+            line: 1,
+            chars: 0,
+            utf16: 0,
+        }
+    }
+}
+
+impl LineTracker {
+    /// Moves to absolute offset `to`; `hay` starts at absolute offset `base` and must hold
+    /// every byte from the current offset to `to`.
+    fn advance(&mut self, hay: &[u8], base: u64, to: u64) {
+        if to <= self.offset {
+            return;
+        }
+        let from = usize::try_from(self.offset - base).expect("offset within the chunk");
+        let to_rel = usize::try_from(to - base).expect("offset within the chunk");
+        let span = &hay[from..to_rel];
+        let newlines = bytecount::count(span, b'\n') as u64;
+        let tail = if newlines > 0 {
+            self.line += newlines;
+            self.chars = 0;
+            self.utf16 = 0;
+            &span[memrchr(b'\n', span).map_or(0, |i| i + 1)..]
+        } else {
+            span
+        };
+        let (chars, utf16) = count_chars(tail);
+        self.chars += chars;
+        self.utf16 += utf16;
+        self.offset = to;
+    }
+}
+
+/// Characters and UTF-16 code units in UTF-8 bytes (each invalid byte counts as one).
+fn count_chars(bytes: &[u8]) -> (u64, u64) {
+    let chars = bytes.iter().filter(|&&b| !is_continuation(b)).count() as u64;
+    let astral = bytes.iter().filter(|&&b| b >= 0xF0).count() as u64;
+    (chars, chars + astral)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkeys::Rng;
+
+    fn matcher() -> Matcher {
+        Matcher::new(crate::rules::load(&[] as &[&str]).unwrap())
+    }
+
+    /// A reader that returns at most `step` bytes per call, to exercise short reads.
+    struct Trickle<'a>(&'a [u8], usize);
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.len().min(buf.len()).min(self.1);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn keys_straddling_chunk_boundaries_are_found_once_with_right_lines() {
+        let m = matcher();
+        let mut rng = Rng::new(11);
+        // Keys that straddle each place where a chunk is cut (the buffer's end) and where
+        // the next chunk starts reporting (the commit point), on lines of 100 bytes.
+        let lb = LOOKBEHIND;
+        let starts = [
+            CHUNK + lb - 20,
+            CHUNK + OVERLAP + lb - 20,
+            2 * CHUNK + lb,
+            2 * CHUNK + OVERLAP + lb - 1,
+        ];
+        let mut data = Vec::new();
+        let mut want = Vec::new();
+        let mut line = 1u64;
+        for start in starts {
+            while data.len() + 100 <= start {
+                data.extend_from_slice(&[b'a'; 99]);
+                data.push(b'\n');
+                line += 1;
+            }
+            data.resize(start, b' ');
+            let col = (start - data.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)) as u64;
+            let key = rng.live_key();
+            want.push((key.clone(), line, start as u64, col + 1));
+            data.extend_from_slice(key.as_bytes());
+            data.push(b'\n');
+            line += 1;
+        }
+        data.extend_from_slice(b"tail");
+        for step in [usize::MAX, 7919] {
+            let mut out = Vec::new();
+            let mut s = Scanner::new(&m, true);
+            let n = s
+                .scan_reader(Trickle(&data, step), &Origin::Stdin, &mut out)
+                .unwrap();
+            assert_eq!(n, data.len() as u64);
+            let got: Vec<_> = out
+                .iter()
+                .map(|h| {
+                    let l = &h.location;
+                    (h.secret.expose().to_string(), l.line, l.offset, l.column)
+                })
+                .collect();
+            assert_eq!(got, want);
+        }
+    }
+
+    #[test]
+    fn columns_count_characters_and_utf16_units() {
+        let m = matcher();
+        let key = Rng::new(12).live_key();
+        let text = format!("first\r\né😀日 {key}\n");
+        let mut out = Vec::new();
+        Scanner::new(&m, false).scan_bytes(text.as_bytes(), &Origin::Stdin, &mut out);
+        let loc = &out[0].location;
+        assert_eq!((loc.line, loc.column, loc.column_utf16), (2, 5, 6));
+        assert!(!loc.binary);
+        assert_eq!(
+            loc.snippet.as_deref(),
+            Some(format!("é😀日 nm_live_…{}", &key[key.len() - 4..]).as_str())
+        );
+    }
+
+    #[test]
+    fn binary_blobs_have_offsets_but_no_snippet() {
+        let m = matcher();
+        let key = Rng::new(13).live_key();
+        let mut data = vec![0u8, 1, 2, 3];
+        data.extend_from_slice(key.as_bytes());
+        let mut out = Vec::new();
+        Scanner::new(&m, false).scan_bytes(&data, &Origin::Stdin, &mut out);
+        assert_eq!(out[0].location.offset, 4);
+        assert!(out[0].location.binary && out[0].location.snippet.is_none());
+    }
+
+    #[test]
+    fn snippet_redacts_every_key_on_the_line_even_when_cut() {
+        let m = matcher();
+        let mut rng = Rng::new(14);
+        let (a, b) = (rng.live_key(), rng.live_key());
+        let pad = "p".repeat(SNIPPET_CONTEXT - 10);
+        let text = format!("{a}{pad} {b}");
+        let mut out = Vec::new();
+        Scanner::new(&m, false).scan_bytes(text.as_bytes(), &Origin::Stdin, &mut out);
+        for hit in &out {
+            let snip = hit.location.snippet.as_deref().unwrap();
+            assert!(
+                !snip.contains(&a[8..20]) && !snip.contains(&b[8..20]),
+                "{snip}"
+            );
+            assert!(!snip.contains(&b[8..14]), "no part of a cut key: {snip}");
+        }
+    }
+}

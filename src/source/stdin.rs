@@ -1,0 +1,24 @@
+//! Standard input as one blob (`nmleaks scan -`), read in chunks like a large file.
+
+use crossbeam_channel::Sender;
+
+use super::{Event, Problem, Stats};
+use crate::finding::Origin;
+use crate::matcher::Matcher;
+use crate::scan::Scanner;
+
+/// Scans standard input to its end.
+pub fn scan(matcher: &Matcher, show_secrets: bool, stats: &Stats, tx: &Sender<Event>) {
+    let mut scanner = Scanner::new(matcher, show_secrets);
+    let mut hits = Vec::new();
+    let result = scanner.scan_reader(std::io::stdin().lock(), &Origin::Stdin, &mut hits);
+    if !hits.is_empty() {
+        let _ = tx.send(Event::Hits(hits));
+    }
+    match result {
+        Ok(n) => stats.add(n),
+        Err(e) => {
+            let _ = tx.send(Problem::error(format!("cannot read standard input: {e}")));
+        }
+    }
+}

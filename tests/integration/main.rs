@@ -1,0 +1,7 @@
+//! The one integration-test binary: runs the real `nmleaks` over temp trees and repositories.
+//!
+//! Every key here is built at run time from a seeded generator ([`nmleaks::testkeys`]), so the
+//! repository itself holds no key and scans clean.
+
+mod scan;
+mod util;

@@ -1,0 +1,513 @@
+//! `nmleaks scan`: contexts keys live in, filters, walking rules, output and exit codes.
+
+use crate::util::{TestEnv, locations};
+
+/// Reference line and column (1-based, in characters) of the first `key` in `text`.
+fn line_col(text: &str, key: &str) -> (u64, u64) {
+    let at = text.find(key).expect("key planted");
+    let before = &text[..at];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (
+        before.matches('\n').count() as u64 + 1,
+        before[line_start..].chars().count() as u64 + 1,
+    )
+}
+
+/// The redacted form every output shows by default.
+fn redacted(key: &str) -> String {
+    format!("nm_live_…{}", &key[key.len() - 4..])
+}
+
+#[test]
+fn finds_a_key_in_every_context_it_lives_in() {
+    let mut env = TestEnv::new();
+    let k: Vec<String> = (0..20).map(|_| env.live_key()).collect();
+    let minified = format!(
+        "{}var a={{k:\"{}\"}};{}",
+        "x=1;".repeat(50_000),
+        k[9],
+        "y=2;".repeat(1000)
+    );
+    let cases: Vec<(&str, String)> = vec![
+        (".env", format!("A=1\nNOMOTIC_API_KEY={}\n", k[0])),
+        (
+            "config.json",
+            format!("{{\n  \"nomotic\": {{\"key\": \"{}\"}}\n}}\n", k[1]),
+        ),
+        ("values.yaml", format!("nomotic:\n  apiKey: {}\n", k[2])),
+        ("settings.toml", format!("[nomotic]\nkey = \"{}\"\n", k[3])),
+        ("client.rs", format!("const KEY: &str = \"{}\";\n", k[4])),
+        (
+            "deploy.sh",
+            format!("#!/bin/sh\nexport NOMOTIC_KEY={}\n", k[5]),
+        ),
+        (
+            "Dockerfile",
+            format!("FROM alpine\nENV NOMOTIC_KEY={}\n", k[6]),
+        ),
+        (
+            "call.sh",
+            format!(
+                "curl -H 'Authorization: Bearer {}' https://amp.nomotic.ai/api/v1/agents\n",
+                k[7]
+            ),
+        ),
+        (
+            "link.txt",
+            format!("https://example.test/cb?token={}&x=1\n", k[8]),
+        ),
+        ("bundle.min.js", minified.clone()),
+        ("crlf.ini", format!("[a]\r\nkey={}\r\nb=2\r\n", k[10])),
+        ("utf8.md", format!("# Clé d'accès 🔑 日本語: {}\n", k[11])),
+        (
+            "nb.ipynb",
+            format!(
+                "{{\"cells\": [{{\"source\": [\"import os\\n\", \"key = '{}'\\n\"]}}]}}\n",
+                k[12]
+            ),
+        ),
+        ("two.txt", format!("a={} b={}\n", k[13], k[14])),
+        ("eof.txt", format!("last line key={}", k[15])),
+        (
+            "escaped.json",
+            format!("{{\"log\": \"line one\\n{}\"}}\n", k[16]),
+        ),
+        ("encoded.txt", format!("Authorization=Bearer%20{}\n", k[17])),
+    ];
+    for (name, contents) in &cases {
+        env.write(name, contents);
+    }
+    let mut binary = vec![0u8, 159, 146, 150, 0, 0];
+    binary.extend_from_slice(k[18].as_bytes());
+    binary.extend_from_slice(&[0, 1, 2]);
+    env.write("blob.bin", &binary);
+
+    let run = env.run(&["scan", "--format", "json"]).expect(1);
+    let json = run.json();
+    let found = locations(&json);
+    // Case i holds key i; two.txt (case 13) holds keys 13 and 14, so later cases shift by one.
+    let key_of = |i: usize| if i <= 13 { &k[i] } else { &k[i + 1] };
+    for (i, (name, contents)) in cases.iter().enumerate() {
+        let (line, col) = line_col(contents, key_of(i));
+        assert!(
+            found
+                .iter()
+                .any(|(p, l, c)| p == name && *l == line && *c == col),
+            "{name}: want {line}:{col}, got {found:?}"
+        );
+    }
+    let second = line_col(&cases[13].1, &k[14]);
+    assert!(
+        found.contains(&("two.txt".to_string(), second.0, second.1)),
+        "second key on a line"
+    );
+    let bin = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["locations"].as_array().unwrap())
+        .find(|l| l["path"] == "blob.bin")
+        .expect("binary file reported");
+    assert_eq!(bin["offset"], 6);
+    assert_eq!(bin["binary"], true);
+    assert!(bin.get("snippet").is_none(), "no snippet for binary");
+    assert_eq!(json["summary"]["keys"], 19);
+    for key in &k[..19] {
+        run.assert_no_key(key);
+    }
+}
+
+#[test]
+fn stdin_is_scanned_with_a_dash() {
+    let mut env = TestEnv::new();
+    let key = env.live_key();
+    let run = env
+        .run_with_stdin(&["scan", "-"], format!("one\ntwo {key}\n").as_bytes())
+        .expect(1);
+    assert!(run.stdout().contains(&format!(
+        "<stdin>:2:5: nomotic-live-api-key {}",
+        redacted(&key)
+    )));
+    run.assert_no_key(&key);
+}
+
+#[test]
+fn placeholders_masked_values_and_identifiers_are_not_reported() {
+    let env = TestEnv::new();
+    let lines = [
+        "Authorization: Bearer nm_live_your_key_here",
+        "NOMOTIC_API_KEY=nm_live_...",
+        "NOMOTIC_API_KEY=nm_live_<YOUR_KEY>",
+        "NOMOTIC_API_KEY=nm_live_${NOMOTIC_KEY}",
+        "key: nm_live_{{ .Values.key }}",
+        "key: nm_live_REPLACE_ME",
+        "key: nm_live_EXAMPLEEXAMPLEEXAMPLEEXAMPLE",
+        "key: nm_live_CHANGEMEchangemeCHANGEMEchangeme",
+        "key: nm_live_************************",
+        "key: nm_live_••••••••••••••••••••",
+        "key: nm_live_xxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "key: nm_live_aaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "key: nm_live_abababababababababababababab",
+        "key: nm_live_0123456789abcdefghijklmnopqrstuv",
+        "key: nm_live_abcdefghijklmnopqrstuvwxyzABCD",
+        "key: nm_live_ProductionApiKeyForBillingService",
+        "key: nm_live_Q7rT9kLm2Xp",
+        "unm_live_Q7rT9kLm2XpV8nBw4ZcY6hJdQ7rT9kLm",
+        "git push fm_nm_live_pushed_tip",
+        "NM_LIVE_KEY=1",
+    ];
+    env.write("docs.md", lines.join("\n"));
+    let run = env.run(&["scan"]).expect(0);
+    assert!(
+        run.stdout().contains("no Nomotic keys found"),
+        "{}",
+        run.stdout()
+    );
+}
+
+#[test]
+fn random_base62_and_hex_bodies_are_keys() {
+    let mut env = TestEnv::new();
+    let b62 = format!("nm_live_{}", env.rng.base62(32));
+    let hex = format!("nm_live_{}", env.rng.hex(32));
+    env.write("k.txt", format!("{b62}\n{hex}\n"));
+    let json = env.run(&["scan", "--format", "json"]).expect(1).json();
+    assert_eq!(json["summary"]["keys"], 2);
+}
+
+#[test]
+fn test_keys_are_reported_under_their_own_rule_at_lower_severity() {
+    let mut env = TestEnv::new();
+    let key = env.rng.test_key();
+    env.write("dev.env", format!("K={key}\n"));
+    let json = env.run(&["scan", "--format", "json"]).expect(1).json();
+    assert_eq!(json["findings"][0]["rule_id"], "nomotic-test-api-key");
+    assert_eq!(json["findings"][0]["severity"], "medium");
+}
+
+#[test]
+fn one_finding_per_key_with_every_location_sorted() {
+    let mut env = TestEnv::new();
+    let (a, b) = (env.live_key(), env.live_key());
+    env.write("z.txt", format!("{a}\n"));
+    env.write("a.txt", format!("x\n{a}\n{b}\n"));
+    env.write("m/n.txt", format!("{b} {a}\n"));
+    let json = env.run(&["scan", "--format", "json"]).expect(1).json();
+    let f = json["findings"].as_array().unwrap();
+    assert_eq!(f.len(), 2);
+    assert_eq!(f[0]["location_count"], 3);
+    assert_eq!(
+        locations(&json),
+        [
+            ("a.txt".to_string(), 2, 1),
+            ("m/n.txt".to_string(), 1, 42),
+            ("z.txt".to_string(), 1, 1),
+            ("a.txt".to_string(), 3, 1),
+            ("m/n.txt".to_string(), 1, 1),
+        ]
+    );
+    let fp = f[0]["fingerprint"].as_str().unwrap();
+    assert!(fp.starts_with("nmleaks/key-sha256/v1:") && fp.len() == 22 + 64);
+}
+
+#[test]
+fn output_is_identical_across_runs_and_thread_counts() {
+    let mut env = TestEnv::new();
+    for i in 0..200 {
+        let key = env.live_key();
+        env.write(
+            &format!("d{}/f{i}.txt", i % 7),
+            format!("k={key}\nagain {key}\n"),
+        );
+    }
+    let one = env
+        .run(&["scan", "-j", "1", "--format", "json"])
+        .expect(1)
+        .stdout();
+    for threads in ["2", "8"] {
+        for _ in 0..2 {
+            let other = env
+                .run(&["scan", "-j", threads, "--format", "json"])
+                .expect(1)
+                .stdout();
+            assert_eq!(one, other, "differs with {threads} threads");
+        }
+    }
+    let human1 = env.run(&["scan", "-j", "1"]).stdout();
+    assert_eq!(human1, env.run(&["scan", "-j", "4"]).stdout());
+}
+
+#[test]
+fn keys_are_redacted_everywhere_unless_show_secrets() {
+    let mut env = TestEnv::new();
+    let key = env.live_key();
+    env.write("a.env", format!("K={key}\n"));
+    for format in ["human", "json"] {
+        let run = env.run(&["scan", "--format", format]).expect(1);
+        run.assert_no_key(&key);
+        assert!(run.stdout().contains(&redacted(&key)));
+        let shown = env
+            .run(&["scan", "--format", format, "--show-secrets"])
+            .expect(1);
+        assert!(
+            shown.stdout().contains(&key),
+            "--show-secrets prints the key"
+        );
+    }
+}
+
+#[test]
+fn gitignore_ignore_and_nmleaksignore_are_honoured_and_no_ignore_audits() {
+    let mut env = TestEnv::new();
+    let keys: Vec<String> = (0..5).map(|_| env.live_key()).collect();
+    env.write(".gitignore", "build/\n");
+    env.write(".ignore", "*.log\n");
+    env.write(".nmleaksignore", "# test fixtures\nfixtures/\n");
+    env.write("build/out.txt", &keys[0]);
+    env.write("app.log", &keys[1]);
+    env.write("fixtures/key.txt", &keys[2]);
+    env.write(".env", &keys[3]);
+    env.write(".git/config", &keys[4]);
+    let json = env.run(&["scan", "--format", "json"]).expect(1).json();
+    let paths: Vec<String> = locations(&json).into_iter().map(|l| l.0).collect();
+    assert_eq!(
+        paths,
+        [".env"],
+        "hidden files scanned, ignored ones and .git/ not"
+    );
+    let json = env
+        .run(&["scan", "--no-ignore", "--format", "json"])
+        .expect(1)
+        .json();
+    let mut paths: Vec<String> = locations(&json).into_iter().map(|l| l.0).collect();
+    paths.sort();
+    assert_eq!(
+        paths,
+        [".env", "app.log", "build/out.txt", "fixtures/key.txt"]
+    );
+}
+
+#[test]
+fn a_path_named_explicitly_shows_as_given() {
+    let mut env = TestEnv::new();
+    let key = env.live_key();
+    env.write("sub/a.txt", &key);
+    let json = env
+        .run(&["scan", "./sub", "--format", "json"])
+        .expect(1)
+        .json();
+    assert_eq!(locations(&json)[0].0, "./sub/a.txt");
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinks_are_not_followed_unless_asked_and_broken_ones_are_reported() {
+    let mut env = TestEnv::new();
+    let key = env.live_key();
+    env.write("outside/k.txt", format!("{key}\n"));
+    std::fs::create_dir_all(env.path("tree")).unwrap();
+    std::os::unix::fs::symlink(env.path("outside/k.txt"), env.path("tree/link.txt")).unwrap();
+    std::os::unix::fs::symlink(env.path("nowhere"), env.path("tree/broken")).unwrap();
+    let run = env.run(&["scan", "tree"]).expect(0);
+    assert!(
+        run.stderr()
+            .contains("tree/broken: broken symbolic link, skipped"),
+        "{}",
+        run.stderr()
+    );
+    let run = env.run(&["scan", "--follow", "tree"]).expect(2);
+    assert!(
+        run.stdout().contains("tree/link.txt:1:1"),
+        "{}",
+        run.stdout()
+    );
+    assert!(run.stderr().contains("tree/broken"), "{}", run.stderr());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_is_skipped_with_a_warning_and_does_not_block() {
+    let mut env = TestEnv::new();
+    let key = env.live_key();
+    env.write("k.txt", &key);
+    let fifo = env.path("pipe");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let run = env.run(&["scan"]).expect(1);
+    assert!(
+        run.stderr().contains("pipe: not a regular file"),
+        "{}",
+        run.stderr()
+    );
+}
+
+#[test]
+fn a_missing_path_is_an_error_but_other_results_are_kept() {
+    let mut env = TestEnv::new();
+    let key = env.live_key();
+    env.write("k.txt", &key);
+    let run = env.run(&["scan", "k.txt", "missing-dir"]).expect(2);
+    assert!(run.stderr().contains("missing-dir"), "{}", run.stderr());
+    assert!(run.stdout().contains("k.txt:1:1"), "{}", run.stdout());
+}
+
+#[test]
+fn invalid_flags_and_rules_files_exit_2_with_one_sentence() {
+    let env = TestEnv::new();
+    let run = env.run(&["scan", "--no-such-flag"]).expect(2);
+    assert!(
+        run.stderr()
+            .starts_with("error: unexpected argument '--no-such-flag'")
+    );
+    env.write("bad.toml", "[[rules]]\nid = 3\n");
+    let run = env.run(&["scan", "--rules", "bad.toml"]).expect(2);
+    let err = run.stderr();
+    assert!(
+        err.starts_with("nmleaks: error: rules file bad.toml is not valid"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let run = env.run(&["scan", "--rules", "missing.toml"]).expect(2);
+    assert!(run.stderr().contains("cannot read rules file missing.toml"));
+}
+
+#[test]
+fn extra_rules_files_add_rules() {
+    let mut env = TestEnv::new();
+    env.write(
+        "extra.toml",
+        r#"
+[[rules]]
+id = "acme-token"
+name = "Acme token"
+description = "An Acme token."
+severity = "low"
+security_severity = "3.0"
+prefix = "acme_"
+pattern = "acme_[A-Za-z0-9]{24,}"
+examples = ["acme_Q7rT9kLm2XpV8nBw4ZcY6hJdQ7"]
+"#,
+    );
+    let token = format!("acme_{}", env.rng.base62(30));
+    env.write("a.txt", &token);
+    let json = env
+        .run(&["scan", "--rules", "extra.toml", "--format", "json", "a.txt"])
+        .expect(1)
+        .json();
+    assert_eq!(json["findings"][0]["rule_id"], "acme-token");
+    env.run(&["rules", "check", "extra.toml"]).expect(0);
+}
+
+#[test]
+fn rules_check_fails_on_a_broken_example() {
+    let env = TestEnv::new();
+    env.write(
+        "weak.toml",
+        r#"
+[[rules]]
+id = "weak"
+name = "Weak"
+description = "d"
+severity = "low"
+security_severity = "2.0"
+prefix = "wk_"
+pattern = "wk_[a-z0-9]{24,}"
+examples = ["wk_aaaaaaaaaaaaaaaaaaaaaaaaaaaa"]
+"#,
+    );
+    let run = env.run(&["rules", "check", "weak.toml"]).expect(1);
+    assert!(
+        run.stdout()
+            .contains("FAIL rule weak (weak.toml): example 1 is not found"),
+        "{}",
+        run.stdout()
+    );
+    assert!(!run.stdout().contains("aaaaaaaa"));
+}
+
+#[test]
+fn output_file_is_written_and_stdout_stays_empty() {
+    let mut env = TestEnv::new();
+    let key = env.live_key();
+    env.write("a.txt", &key);
+    let run = env
+        .run(&["scan", "a.txt", "--format", "json", "-o", "out/report.json"])
+        .expect(2);
+    assert!(
+        run.stderr()
+            .contains("cannot write report to out/report.json"),
+        "{}",
+        run.stderr()
+    );
+    std::fs::create_dir(env.path("out")).unwrap();
+    let run = env
+        .run(&["scan", "a.txt", "--format", "json", "-o", "out/report.json"])
+        .expect(1);
+    assert!(run.stdout().is_empty());
+    let text = std::fs::read_to_string(env.path("out/report.json")).unwrap();
+    assert!(text.contains("\"version\": 1") && !text.contains(&key[8..]));
+    let leftovers = std::fs::read_dir(env.path("out")).unwrap().count();
+    assert_eq!(leftovers, 1, "no temporary file left behind");
+}
+
+#[test]
+fn control_and_bidi_characters_in_paths_and_lines_are_escaped() {
+    let mut env = TestEnv::new();
+    let key = env.live_key();
+    env.write(
+        "evil\u{1b}[31m\u{202e}.txt",
+        format!("x=\u{1b}[2J\u{2066}{key}\n"),
+    );
+    let run = env.run(&["scan", "--color", "never"]).expect(1);
+    let out = run.stdout();
+    assert!(
+        !out.contains('\u{1b}') && !out.contains('\u{202e}') && !out.contains('\u{2066}'),
+        "{out:?}"
+    );
+    assert!(out.contains("evil\\u{1b}[31m\\u{202e}.txt:1:"), "{out}");
+    assert!(out.contains("x=\\u{1b}[2J\\u{2066}nm_live_…"), "{out}");
+}
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    let mut env = TestEnv::new();
+    let key = env.live_key();
+    env.write("a.txt", &key);
+    assert!(
+        !env.run(&["scan"]).stdout().contains('\u{1b}'),
+        "not a terminal: no colour"
+    );
+    assert!(
+        env.run(&["scan", "--color", "always"])
+            .stdout()
+            .contains("\u{1b}[")
+    );
+}
+
+#[test]
+fn a_large_file_is_scanned_in_bounded_chunks_and_keys_at_the_cut_are_found() {
+    let mut env = TestEnv::new();
+    let (a, b) = (env.live_key(), env.live_key());
+    // 12 MiB of text lines with a key near the end of each 4 MiB chunk and at the very end.
+    let mut data = Vec::with_capacity(13 << 20);
+    let line = [b'.'; 63];
+    let mut at_chunk = 0;
+    while data.len() < 12 << 20 {
+        data.extend_from_slice(&line);
+        data.push(b'\n');
+        if data.len() >= (4 << 20) * (at_chunk + 1) - 30 && at_chunk < 2 {
+            data.extend_from_slice(a.as_bytes());
+            data.push(b'\n');
+            at_chunk += 1;
+        }
+    }
+    data.extend_from_slice(b.as_bytes());
+    env.write("big.log", &data);
+    let json = env.run(&["scan", "--format", "json"]).expect(1).json();
+    assert_eq!(json["findings"][0]["location_count"], 2);
+    assert_eq!(json["findings"][1]["location_count"], 1);
+    assert_eq!(json["summary"]["bytes_scanned"], data.len());
+}
