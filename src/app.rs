@@ -17,6 +17,7 @@ use crate::progress::Progress;
 use crate::report::{self, Report, Summary};
 use crate::rules::{self, Rule};
 use crate::source::{self, Event, Level, Stats};
+use crate::suppress::{self, Baseline};
 
 /// Runs one command.
 ///
@@ -26,6 +27,7 @@ use crate::source::{self, Event, Level, Stats};
 pub fn run(config: Config) -> anyhow::Result<ExitCode> {
     match config {
         Config::Scan(cfg) => scan(&cfg),
+        Config::BaselineCreate(cfg) => baseline_create(&cfg),
         Config::RulesList { rules } => rules_list(&rules),
         Config::RulesCheck { files } => rules_check(&files),
     }
@@ -83,9 +85,27 @@ fn collect(
     }
 }
 
+/// Loads the `--baseline` file, if any, before any work starts.
+fn load_baseline(common: &Common) -> anyhow::Result<Option<Baseline>> {
+    Ok(common.baseline.as_deref().map(Baseline::load).transpose()?)
+}
+
 fn scan(cfg: &ScanConfig) -> anyhow::Result<ExitCode> {
     let rules = rules::load(&cfg.common.rules)?;
+    let baseline = load_baseline(&cfg.common)?;
     let matcher = Matcher::new(rules);
+    let collected = scan_tree(cfg, &matcher);
+    finish(
+        "scan",
+        &cfg.common,
+        matcher.rules(),
+        baseline.as_ref(),
+        collected,
+    )
+}
+
+/// Walks the paths (and stdin) of `cfg` and collects what they hold.
+fn scan_tree(cfg: &ScanConfig, matcher: &Matcher) -> Collected {
     let opts = source::worktree::WalkOptions {
         no_ignore: cfg.no_ignore,
         follow: cfg.follow,
@@ -93,13 +113,45 @@ fn scan(cfg: &ScanConfig) -> anyhow::Result<ExitCode> {
         show_secrets: cfg.common.show_secrets,
         strip_dot: cfg.implicit_root,
     };
-    let collected = collect(&cfg.common, |tx, stats| {
+    collect(&cfg.common, |tx, stats| {
         if cfg.stdin {
-            source::stdin::scan(&matcher, cfg.common.show_secrets, stats, tx);
+            source::stdin::scan(matcher, cfg.common.show_secrets, stats, tx);
         }
-        source::worktree::walk(&cfg.paths, &opts, &matcher, stats, tx);
-    });
-    finish("scan", &cfg.common, matcher.rules(), &collected)
+        source::worktree::walk(&cfg.paths, &opts, matcher, stats, tx);
+    })
+}
+
+fn baseline_create(cfg: &ScanConfig) -> anyhow::Result<ExitCode> {
+    let rules = rules::load(&cfg.common.rules)?;
+    let out = cfg
+        .common
+        .output
+        .as_deref()
+        .expect("cli sets a default path");
+    let previous = if out.exists() {
+        Some(Baseline::load(out).context("cannot keep the notes of the existing baseline")?)
+    } else {
+        None
+    };
+    let matcher = Matcher::new(rules);
+    let collected = scan_tree(cfg, &matcher);
+    let findings: Vec<&Finding> = collected.findings.iter().collect();
+    let baseline = Baseline::of(&findings, matcher.rules(), previous.as_ref());
+    report::emit(Some(out), |w| {
+        serde_json::to_writer_pretty(&mut *w, &baseline)?;
+        writeln!(w)
+    })?;
+    eprintln!(
+        "nmleaks: baseline {} lists {} key{}",
+        crate::sanitize::path(out),
+        baseline.entries.len(),
+        if baseline.entries.len() == 1 { "" } else { "s" }
+    );
+    Ok(if collected.summary.errors > 0 {
+        ExitCode::Error
+    } else {
+        ExitCode::Clean
+    })
 }
 
 /// Writes the report and turns the outcome into an exit code.
@@ -107,11 +159,14 @@ fn finish(
     command: &str,
     common: &Common,
     rules: &[Rule],
-    c: &Collected,
+    baseline: Option<&Baseline>,
+    c: Collected,
 ) -> anyhow::Result<ExitCode> {
+    let outcome = suppress::apply(c.findings, baseline);
     let report = Report {
         command,
-        findings: &c.findings,
+        findings: &outcome.active,
+        suppressed: &outcome.suppressed,
         rules,
         show_secrets: common.show_secrets,
         summary: c.summary.clone(),
@@ -121,7 +176,7 @@ fn finish(
         Format::Json => report::json::write(&report, w),
     })?;
     let mut code = ExitCode::Clean;
-    if !c.findings.is_empty() {
+    if !outcome.active.is_empty() {
         code = code.merge(ExitCode::Findings);
     }
     if c.summary.errors > 0 {

@@ -30,6 +30,18 @@ enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Manage the baseline: the keys already known, hidden from later scans.
+    Baseline {
+        #[command(subcommand)]
+        command: BaselineCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BaselineCommand {
+    /// Scan (same arguments as `scan`) and write the fingerprint of every key found to the
+    /// `-o` file (default nmleaks-baseline.json). Notes of keys already in that file are kept.
+    Create(ScanArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,6 +95,9 @@ struct CommonArgs {
     /// When to colour the human report.
     #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
     color: ColorArg,
+    /// Hide the keys listed in this baseline file (see `nmleaks baseline create`).
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -125,6 +140,33 @@ impl CommonArgs {
             color,
             threads,
             stderr_tty: std::io::stderr().is_terminal(),
+            baseline: self.baseline,
+        }
+    }
+}
+
+impl ScanArgs {
+    fn into_scan_config(self) -> ScanConfig {
+        let a = self;
+        let stdin = a.paths.iter().any(|p| p.as_os_str() == "-");
+        let mut paths: Vec<PathBuf> = a
+            .paths
+            .iter()
+            .filter(|p| p.as_os_str() != "-")
+            .cloned()
+            .collect();
+        // Like ripgrep: no path means the current directory, shown without `./`.
+        let implicit_root = a.paths.is_empty();
+        if implicit_root {
+            paths.push(PathBuf::from("."));
+        }
+        ScanConfig {
+            common: a.common.into_common(),
+            paths,
+            stdin,
+            no_ignore: a.no_ignore,
+            follow: a.follow,
+            implicit_root,
         }
     }
 }
@@ -134,27 +176,15 @@ impl Cli {
     #[must_use]
     pub fn into_config(self) -> Config {
         match self.command {
-            Command::Scan(a) => {
-                let stdin = a.paths.iter().any(|p| p.as_os_str() == "-");
-                let mut paths: Vec<PathBuf> = a
-                    .paths
-                    .iter()
-                    .filter(|p| p.as_os_str() != "-")
-                    .cloned()
-                    .collect();
-                // Like ripgrep: no path means the current directory, shown without `./`.
-                let implicit_root = a.paths.is_empty();
-                if implicit_root {
-                    paths.push(PathBuf::from("."));
-                }
-                Config::Scan(ScanConfig {
-                    common: a.common.into_common(),
-                    paths,
-                    stdin,
-                    no_ignore: a.no_ignore,
-                    follow: a.follow,
-                    implicit_root,
-                })
+            Command::Scan(a) => Config::Scan(a.into_scan_config()),
+            Command::Baseline {
+                command: BaselineCommand::Create(a),
+            } => {
+                let mut cfg = a.into_scan_config();
+                cfg.common
+                    .output
+                    .get_or_insert_with(|| PathBuf::from("nmleaks-baseline.json"));
+                Config::BaselineCreate(cfg)
             }
             Command::Rules {
                 command: RulesCommand::List { rules },

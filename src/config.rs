@@ -32,6 +32,8 @@ pub struct Common {
     pub threads: usize,
     /// Stderr is a terminal: progress and the final summary line may be drawn.
     pub stderr_tty: bool,
+    /// Hide the keys listed in this baseline file.
+    pub baseline: Option<PathBuf>,
 }
 
 /// `nmleaks scan`.
@@ -56,6 +58,8 @@ pub struct ScanConfig {
 pub enum Config {
     /// Scan files, directories and standard input.
     Scan(ScanConfig),
+    /// Scan like `Scan`, then write the fingerprints of every key found to `common.output`.
+    BaselineCreate(ScanConfig),
     /// List the rules in force.
     RulesList {
         /// Extra rules files.

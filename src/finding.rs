@@ -145,6 +145,8 @@ pub struct Location {
     /// The line around the key with every key on it redacted (or in full with
     /// `--show-secrets`); `None` for binary input.
     pub snippet: Option<String>,
+    /// The key's line carries an inline `nmleaks:allow` comment.
+    pub inline_allow: bool,
 }
 
 impl Location {
@@ -294,6 +296,7 @@ mod tests {
                     len: 40,
                     binary: false,
                     snippet: None,
+                    inline_allow: false,
                 },
             }
         );

@@ -31,6 +31,7 @@ pub mod rules;
 pub mod sanitize;
 pub mod scan;
 pub mod source;
+pub mod suppress;
 #[doc(hidden)]
 pub mod testkeys;
 

@@ -19,6 +19,8 @@ pub const CHUNK: usize = 4 << 20;
 pub const OVERLAP: usize = 64 << 10;
 /// A NUL byte in the first this-many bytes marks a blob as binary (as git and ripgrep do).
 const BINARY_PROBE: usize = 8 << 10;
+/// A comment holding this on a key's line hides that location (`# nmleaks:allow`).
+pub const ALLOW_MARKER: &str = "nmleaks:allow";
 /// Bytes of context shown on each side of a key in a snippet.
 const SNIPPET_CONTEXT: usize = 60;
 
@@ -138,10 +140,22 @@ impl<'m> Scanner<'m> {
             let at = base + m.start as u64;
             lines.advance(hay, base, at);
             let key = String::from_utf8_lossy(&hay[m.start..m.end]);
-            let snippet = (!binary).then(|| self.snippet(hay, m.start, m.end));
+            let (line_start, line_end) = line_bounds(hay, m.start, m.end);
+            let line = &hay[line_start..line_end];
+            let snippet =
+                (!binary).then(|| self.snippet(line, m.start - line_start, m.end - line_start));
+            let secret = Secret::new(&key);
+            let inline_allow = memmem::find(line, ALLOW_MARKER.as_bytes()).is_some() && {
+                let on_line = self
+                    .found
+                    .iter()
+                    .filter(|o| (line_start..line_end).contains(&o.start))
+                    .count();
+                allows(line, &secret, on_line)
+            };
             out.push(Hit {
                 rule: m.rule,
-                secret: Secret::new(&key),
+                secret,
                 location: Location {
                     origin: origin.clone(),
                     line: lines.line,
@@ -151,31 +165,29 @@ impl<'m> Scanner<'m> {
                     len: (m.end - m.start) as u64,
                     binary,
                     snippet,
+                    inline_allow,
                 },
             });
         }
     }
 
-    /// The key's line, cut to some context each side, with every key-like run redacted.
-    fn snippet(&self, hay: &[u8], start: usize, end: usize) -> String {
-        let line_start = memrchr(b'\n', &hay[..start]).map_or(0, |i| i + 1);
-        let line_end = memchr(b'\n', &hay[end..]).map_or(hay.len(), |i| end + i);
-        let mut from = start.saturating_sub(SNIPPET_CONTEXT).max(line_start);
-        let mut to = (end + SNIPPET_CONTEXT).min(line_end);
-        while from > line_start && is_continuation(hay[from]) {
+    /// The key's line (`line[start..end]` is the key), cut to some context each side, with
+    /// every key-like run redacted.
+    fn snippet(&self, line: &[u8], start: usize, end: usize) -> String {
+        let mut from = start.saturating_sub(SNIPPET_CONTEXT);
+        let mut to = (end + SNIPPET_CONTEXT).min(line.len());
+        while from > 0 && is_continuation(line[from]) {
             from -= 1;
         }
-        while to < line_end && is_continuation(hay[to]) {
+        while to < line.len() && is_continuation(line[to]) {
             to += 1;
         }
-        let line = &hay[line_start..line_end];
         let mut text = String::new();
-        if from > line_start {
+        if from > 0 {
             text.push('…');
         }
-        let window = (from - line_start)..(to - line_start);
-        text.push_str(&self.redact_window(line, window));
-        if to < line_end {
+        text.push_str(&self.redact_window(line, from..to));
+        if to < line.len() {
             text.push('…');
         }
         text.trim_end_matches('\r').trim_end().to_string()
@@ -216,6 +228,35 @@ impl<'m> Scanner<'m> {
         }
         out
     }
+}
+
+/// Does an allow comment on `line` cover `secret`? `nmleaks:allow` alone covers the line's
+/// key only when the line holds exactly one (so a key added later to an allowed line is still
+/// reported); `nmleaks:allow:1a2b3c4d,5e6f7a8b` names keys by fingerprint prefixes (8 hex
+/// digits or more, as the JSON report's `fingerprint` shows them).
+fn allows(line: &[u8], secret: &Secret, keys_on_line: usize) -> bool {
+    let fp = secret.fingerprint();
+    let marker = ALLOW_MARKER.as_bytes();
+    memmem::find_iter(line, marker).any(|at| {
+        let rest = &line[at + marker.len()..];
+        let Some(list) = rest.strip_prefix(b":") else {
+            return keys_on_line == 1;
+        };
+        list.split(|&b| b == b',')
+            .map(|item| {
+                let n = item.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+                &item[..n]
+            })
+            .take_while(|hex| !hex.is_empty())
+            .any(|hex| hex.len() >= 8 && fp.hex().as_bytes().starts_with(&hex.to_ascii_lowercase()))
+    })
+}
+
+/// The line holding `hay[start..end]`, without its newline, as offsets into `hay`.
+fn line_bounds(hay: &[u8], start: usize, end: usize) -> (usize, usize) {
+    let line_start = memrchr(b'\n', &hay[..start]).map_or(0, |i| i + 1);
+    let line_end = memchr(b'\n', &hay[end..]).map_or(hay.len(), |i| end + i);
+    (line_start, line_end)
 }
 
 fn is_continuation(b: u8) -> bool {

@@ -102,6 +102,31 @@ pub fn write(r: &Report<'_>, color: bool, w: &mut dyn Write) -> io::Result<()> {
             }
         }
     }
+    if !r.suppressed.is_empty() {
+        let count = |kind: &str| {
+            r.suppressed
+                .iter()
+                .filter(|s| s.reason.kind() == kind)
+                .count()
+        };
+        let parts: Vec<String> = [
+            ("baseline", "by the baseline"),
+            ("inline", "by nmleaks:allow"),
+        ]
+        .iter()
+        .filter_map(|(kind, how)| {
+            let n = count(kind);
+            (n > 0).then(|| format!("{n} {how}"))
+        })
+        .collect();
+        writeln!(
+            w,
+            "{}suppressed, not shown: {}{:#}",
+            p.dim,
+            parts.join(", "),
+            p.dim
+        )?;
+    }
     let keys = r.findings.len();
     if keys == 0 {
         writeln!(w, "no Nomotic keys found")?;

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::Report;
 use crate::finding::{Finding, Location, Origin};
+use crate::suppress::Reason;
 
 /// The schema version written in every report.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -20,6 +21,7 @@ struct Doc<'a> {
     command: &'a str,
     secrets_shown: bool,
     findings: Vec<JsonFinding<'a>>,
+    suppressed: Vec<JsonSuppressed<'a>>,
     summary: JsonSummary,
 }
 
@@ -38,6 +40,20 @@ struct JsonFinding<'a> {
     key: String,
     location_count: usize,
     locations: Vec<JsonLocation>,
+}
+
+#[derive(Serialize)]
+struct JsonSuppressed<'a> {
+    #[serde(flatten)]
+    finding: JsonFinding<'a>,
+    suppression: JsonSuppression<'a>,
+}
+
+#[derive(Serialize)]
+struct JsonSuppression<'a> {
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -71,6 +87,7 @@ struct JsonSummary {
     locations: usize,
     blobs_scanned: u64,
     bytes_scanned: u64,
+    suppressed: usize,
     errors: u64,
     warnings: u64,
 }
@@ -134,11 +151,26 @@ pub fn write(r: &Report<'_>, w: &mut dyn Write) -> io::Result<()> {
         command: r.command,
         secrets_shown: r.show_secrets,
         findings: r.findings.iter().map(|f| finding(r, f)).collect(),
+        suppressed: r
+            .suppressed
+            .iter()
+            .map(|s| JsonSuppressed {
+                finding: finding(r, &s.finding),
+                suppression: JsonSuppression {
+                    kind: s.reason.kind(),
+                    note: match &s.reason {
+                        Reason::Baseline(note) => note.as_deref(),
+                        Reason::Inline => None,
+                    },
+                },
+            })
+            .collect(),
         summary: JsonSummary {
             keys: r.findings.len(),
             locations: r.location_count(),
             blobs_scanned: r.summary.blobs,
             bytes_scanned: r.summary.bytes,
+            suppressed: r.suppressed.len(),
             errors: r.summary.errors,
             warnings: r.summary.warnings,
         },

@@ -17,6 +17,7 @@ use anyhow::Context;
 
 use crate::finding::Finding;
 use crate::rules::Rule;
+use crate::suppress::Suppressed;
 
 /// What a run covered, for summaries.
 #[derive(Debug, Clone, Default)]
@@ -40,6 +41,8 @@ pub struct Report<'a> {
     pub command: &'a str,
     /// Findings, sorted.
     pub findings: &'a [Finding],
+    /// Findings (or locations) hidden by the baseline or an inline allow comment.
+    pub suppressed: &'a [Suppressed],
     /// Rules, indexed by `Finding::rule`.
     pub rules: &'a [Rule],
     /// Print keys in full.

@@ -4,4 +4,5 @@
 //! repository itself holds no key and scans clean.
 
 mod scan;
+mod suppress;
 mod util;

@@ -1,0 +1,195 @@
+//! Suppressions: the baseline file and inline `nmleaks:allow` comments.
+//!
+//! A baseline lists the fingerprints of keys already known (`nmleaks baseline create`); it
+//! hides exactly those keys wherever they appear, so moving lines or files never invalidates
+//! it, and a different key on the same line is still reported. An inline allow comment hides
+//! the one location on its line. This module owns the baseline format (versioned JSON: no
+//! keys, no line numbers) and the split of findings into active and suppressed ones; it does
+//! not decide exit codes or formats.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::UsageError;
+use crate::finding::{Finding, Fingerprint};
+use crate::rules::Rule;
+
+/// The baseline format version this nmleaks reads and writes.
+pub const BASELINE_VERSION: u32 = 1;
+
+/// A baseline file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Baseline {
+    /// Format version ([`BASELINE_VERSION`]).
+    pub version: u32,
+    /// Known keys, sorted by fingerprint.
+    pub entries: Vec<BaselineEntry>,
+}
+
+/// One known key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineEntry {
+    /// The key's fingerprint (`nmleaks/key-sha256/v1:…`).
+    pub fingerprint: Fingerprint,
+    /// The rule that found it, for people reading the file.
+    pub rule_id: String,
+    /// The redacted key, for people reading the file.
+    pub redacted: String,
+    /// Why the key is accepted; kept when the baseline is created again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Baseline {
+    /// Reads and validates a baseline file.
+    ///
+    /// # Errors
+    /// A one-sentence [`UsageError`] naming the file: unreadable, not JSON of this schema,
+    /// another version, or a malformed fingerprint.
+    pub fn load(path: &Path) -> Result<Baseline, UsageError> {
+        let shown = crate::sanitize::path(path);
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| UsageError(format!("cannot read baseline file {shown}: {e}")))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| UsageError(format!("baseline file {shown} is not valid JSON: {e}")))?;
+        let version = value.get("version").and_then(serde_json::Value::as_u64);
+        if version != Some(u64::from(BASELINE_VERSION)) {
+            let found =
+                version.map_or_else(|| "no version".to_string(), |v| format!("version {v}"));
+            return Err(UsageError(format!(
+                "baseline file {shown} has {found}; this nmleaks reads version {BASELINE_VERSION} \
+                 (create it again with `nmleaks baseline create`)"
+            )));
+        }
+        let mut baseline: Baseline = serde_json::from_value(value).map_err(|e| {
+            UsageError(format!(
+                "baseline file {shown} is not a valid nmleaks baseline: {e}"
+            ))
+        })?;
+        for entry in &baseline.entries {
+            let ok = entry
+                .fingerprint
+                .0
+                .strip_prefix(crate::finding::FINGERPRINT_SCHEME)
+                .and_then(|rest| rest.strip_prefix(':'))
+                .is_some_and(|hex| hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()));
+            if !ok {
+                return Err(UsageError(format!(
+                    "baseline file {shown} holds a malformed fingerprint; expected {}:<64 hex digits>",
+                    crate::finding::FINGERPRINT_SCHEME
+                )));
+            }
+        }
+        baseline
+            .entries
+            .sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
+        Ok(baseline)
+    }
+
+    /// A baseline of `findings`, keeping the notes of `previous` entries for the same keys.
+    #[must_use]
+    pub fn of(findings: &[&Finding], rules: &[Rule], previous: Option<&Baseline>) -> Baseline {
+        let notes: BTreeMap<&Fingerprint, &String> = previous
+            .into_iter()
+            .flat_map(|b| &b.entries)
+            .filter_map(|e| e.note.as_ref().map(|n| (&e.fingerprint, n)))
+            .collect();
+        let mut entries: Vec<BaselineEntry> = findings
+            .iter()
+            .map(|f| BaselineEntry {
+                fingerprint: f.fingerprint.clone(),
+                rule_id: rules[f.rule].id.clone(),
+                redacted: f.secret.redacted(rules[f.rule].prefix.len()),
+                note: notes.get(&f.fingerprint).map(|n| (*n).clone()),
+            })
+            .collect();
+        entries.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
+        entries.dedup_by(|a, b| a.fingerprint == b.fingerprint);
+        Baseline {
+            version: BASELINE_VERSION,
+            entries,
+        }
+    }
+
+    /// The entry for `fp`, if the baseline lists it.
+    fn entry(&self, fp: &Fingerprint) -> Option<&BaselineEntry> {
+        // Entries are sorted by `load` and `of`.
+        self.entries
+            .binary_search_by(|e| e.fingerprint.cmp(fp))
+            .ok()
+            .map(|i| &self.entries[i])
+    }
+}
+
+/// Why a finding is hidden.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// Its fingerprint is in the baseline (with the entry's note).
+    Baseline(Option<String>),
+    /// Its locations carry `nmleaks:allow`.
+    Inline,
+}
+
+impl Reason {
+    /// `baseline` or `inline`.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Reason::Baseline(_) => "baseline",
+            Reason::Inline => "inline",
+        }
+    }
+}
+
+/// A hidden finding (or the hidden locations of one).
+#[derive(Debug, Clone)]
+pub struct Suppressed {
+    /// The key and the hidden locations.
+    pub finding: Finding,
+    /// Why.
+    pub reason: Reason,
+}
+
+/// Findings split by suppression.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// Reported and counted for the exit code.
+    pub active: Vec<Finding>,
+    /// Hidden; shown as dismissed in SARIF, with the reason in JSON, as a count in text.
+    pub suppressed: Vec<Suppressed>,
+}
+
+/// Splits `findings`: a baseline match hides the whole key; an inline allow hides its own
+/// location, and the key stays active wherever else it appears.
+#[must_use]
+pub fn apply(findings: Vec<Finding>, baseline: Option<&Baseline>) -> Outcome {
+    let mut out = Outcome::default();
+    for mut f in findings {
+        if let Some(entry) = baseline.and_then(|b| b.entry(&f.fingerprint)) {
+            out.suppressed.push(Suppressed {
+                reason: Reason::Baseline(entry.note.clone()),
+                finding: f,
+            });
+            continue;
+        }
+        let (allowed, kept): (Vec<_>, Vec<_>) = f.locations.drain(..).partition(|l| l.inline_allow);
+        if !allowed.is_empty() {
+            out.suppressed.push(Suppressed {
+                finding: Finding {
+                    locations: allowed,
+                    ..f.clone()
+                },
+                reason: Reason::Inline,
+            });
+        }
+        if !kept.is_empty() {
+            f.locations = kept;
+            out.active.push(f);
+        }
+    }
+    out
+}

@@ -1,0 +1,197 @@
+//! Suppressions: inline `nmleaks:allow` comments and baseline files.
+
+use crate::util::TestEnv;
+
+#[test]
+fn inline_allow_hides_that_location_only() {
+    let mut env = TestEnv::new();
+    let key = env.live_key();
+    env.write("a.py", format!("KEY = '{key}'  # nmleaks:allow\n"));
+    env.write("b.py", format!("KEY = '{key}'\n"));
+    let json = env.run(&["scan", "--format", "json"]).expect(1).json();
+    let f = &json["findings"][0];
+    assert_eq!(f["location_count"], 1);
+    assert_eq!(f["locations"][0]["path"], "b.py");
+    assert_eq!(json["suppressed"][0]["suppression"]["kind"], "inline");
+    assert_eq!(json["suppressed"][0]["locations"][0]["path"], "a.py");
+    std::fs::remove_file(env.path("b.py")).unwrap();
+    let run = env.run(&["scan"]).expect(0);
+    assert!(
+        run.stdout()
+            .contains("suppressed, not shown: 1 by nmleaks:allow"),
+        "{}",
+        run.stdout()
+    );
+}
+
+#[test]
+fn inline_allow_does_not_hide_a_second_key_added_to_the_line() {
+    let mut env = TestEnv::new();
+    let (old, new) = (env.live_key(), env.live_key());
+    env.write("a.env", format!("K={old} # nmleaks:allow\n"));
+    env.run(&["scan"]).expect(0);
+    env.write("a.env", format!("K={old} J={new} # nmleaks:allow\n"));
+    let json = env.run(&["scan", "--format", "json"]).expect(1).json();
+    assert_eq!(
+        json["summary"]["keys"], 2,
+        "a bare allow covers a line with one key only"
+    );
+}
+
+#[test]
+fn inline_allow_can_name_keys_by_fingerprint_prefix() {
+    let mut env = TestEnv::new();
+    let (a, b) = (env.live_key(), env.live_key());
+    env.write("x.env", format!("A={a} B={b}\n"));
+    let json = env.run(&["scan", "--format", "json"]).expect(1).json();
+    let fp_of = |i: usize| {
+        json["findings"][i]["fingerprint"]
+            .as_str()
+            .unwrap()
+            .rsplit(':')
+            .next()
+            .unwrap()[..10]
+            .to_string()
+    };
+    let (fa, fb) = (fp_of(0), fp_of(1));
+    env.write("x.env", format!("A={a} B={b} # nmleaks:allow:{fa}\n"));
+    let json = env.run(&["scan", "--format", "json"]).expect(1).json();
+    assert_eq!(json["summary"]["keys"], 1);
+    assert!(
+        json["findings"][0]["fingerprint"]
+            .as_str()
+            .unwrap()
+            .contains(&fb)
+    );
+    env.write("x.env", format!("A={a} B={b} # nmleaks:allow:{fa},{fb}\n"));
+    env.run(&["scan"]).expect(0);
+}
+
+#[test]
+fn baseline_hides_known_keys_wherever_they_move_but_not_a_new_key_on_the_same_line() {
+    let mut env = TestEnv::new();
+    let (known, new) = (env.live_key(), env.live_key());
+    env.write("app/config.env", format!("A=1\nKEY={known}\n"));
+    let run = env
+        .run(&["baseline", "create", "-o", "nmleaks-baseline.json"])
+        .expect(0);
+    assert!(run.stderr().contains("lists 1 key"), "{}", run.stderr());
+    let text = std::fs::read_to_string(env.path("nmleaks-baseline.json")).unwrap();
+    assert!(!text.contains(&known[8..]), "no key in the baseline");
+    assert!(
+        !text.contains("\"line\""),
+        "no line numbers in the baseline"
+    );
+
+    env.run(&["scan", "--baseline", "nmleaks-baseline.json"])
+        .expect(0);
+    // Moved to another file and line: still hidden.
+    std::fs::remove_file(env.path("app/config.env")).unwrap();
+    env.write("moved/other.yaml", format!("x: 1\ny: 2\nkey: {known}\n"));
+    let run = env
+        .run(&["scan", "--baseline", "nmleaks-baseline.json"])
+        .expect(0);
+    assert!(
+        run.stdout().contains("1 by the baseline"),
+        "{}",
+        run.stdout()
+    );
+    // A different key on the same line is reported.
+    env.write(
+        "moved/other.yaml",
+        format!("x: 1\ny: 2\nkey: {known} {new}\n"),
+    );
+    let json = env
+        .run(&[
+            "scan",
+            "--baseline",
+            "nmleaks-baseline.json",
+            "--format",
+            "json",
+        ])
+        .expect(1)
+        .json();
+    assert_eq!(json["summary"]["keys"], 1);
+    assert_eq!(json["findings"][0]["locations"][0]["column"], 7 + 40);
+    assert_eq!(json["suppressed"][0]["suppression"]["kind"], "baseline");
+}
+
+#[test]
+fn baseline_create_keeps_notes_of_known_keys() {
+    let mut env = TestEnv::new();
+    let (a, b) = (env.live_key(), env.live_key());
+    env.write("a.env", format!("K={a}\n"));
+    env.run(&["baseline", "create"]).expect(0);
+    let path = env.path("nmleaks-baseline.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    doc["entries"][0]["note"] = "rotated 2026-11; test fixture".into();
+    std::fs::write(&path, serde_json::to_string(&doc).unwrap()).unwrap();
+    env.write("b.env", format!("K={b}\n"));
+    env.run(&["baseline", "create"]).expect(0);
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let entries = doc["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e["note"] == "rotated 2026-11; test fixture")
+            .count(),
+        1
+    );
+    let json = env
+        .run(&[
+            "scan",
+            "--baseline",
+            "nmleaks-baseline.json",
+            "--format",
+            "json",
+        ])
+        .expect(0)
+        .json();
+    let notes: Vec<&str> = json["suppressed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["suppression"]["note"].as_str())
+        .collect();
+    assert_eq!(notes, ["rotated 2026-11; test fixture"]);
+}
+
+#[test]
+fn a_bad_baseline_is_one_sentence_and_exit_2() {
+    let mut env = TestEnv::new();
+    let key = env.live_key();
+    env.write("a.env", &key);
+    let cases = [
+        ("not-json.json", "{ nope", "is not valid JSON"),
+        (
+            "v9.json",
+            r#"{"version": 9, "entries": []}"#,
+            "has version 9; this nmleaks reads version 1",
+        ),
+        ("noversion.json", r#"{"entries": []}"#, "has no version"),
+        (
+            "badfp.json",
+            r#"{"version": 1, "entries": [{"fingerprint": "x", "rule_id": "r", "redacted": "r"}]}"#,
+            "malformed fingerprint",
+        ),
+    ];
+    for (name, text, want) in cases {
+        env.write(name, text);
+        let run = env.run(&["scan", "--baseline", name]).expect(2);
+        let err = run.stderr();
+        assert!(err.contains(want), "{name}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            run.stdout().is_empty(),
+            "no scan output before a usage error"
+        );
+    }
+    let run = env.run(&["scan", "--baseline", "missing.json"]).expect(2);
+    assert!(
+        run.stderr()
+            .contains("cannot read baseline file missing.json")
+    );
+}
