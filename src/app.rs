@@ -95,11 +95,14 @@ fn scan(cfg: &ScanConfig) -> anyhow::Result<ExitCode> {
     let baseline = load_baseline(&cfg.common)?;
     let matcher = Matcher::new(rules);
     let collected = scan_tree(cfg, &matcher);
+    let root = std::env::current_dir().context("cannot read the current directory")?;
+    let rules = matcher.rules();
     finish(
         "scan",
         &cfg.common,
-        matcher.rules(),
+        rules,
         baseline.as_ref(),
+        &root,
         collected,
     )
 }
@@ -160,6 +163,7 @@ fn finish(
     common: &Common,
     rules: &[Rule],
     baseline: Option<&Baseline>,
+    root: &std::path::Path,
     c: Collected,
 ) -> anyhow::Result<ExitCode> {
     let outcome = suppress::apply(c.findings, baseline);
@@ -170,10 +174,12 @@ fn finish(
         rules,
         show_secrets: common.show_secrets,
         summary: c.summary.clone(),
+        root: root.to_path_buf(),
     };
     report::emit(common.output.as_deref(), |w| match common.format {
         Format::Human => report::human::write(&report, common.color, w),
         Format::Json => report::json::write(&report, w),
+        Format::Sarif => report::sarif::write(&report, w),
     })?;
     let mut code = ExitCode::Clean;
     if !outcome.active.is_empty() {

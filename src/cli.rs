@@ -104,6 +104,7 @@ struct CommonArgs {
 enum FormatArg {
     Human,
     Json,
+    Sarif,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -134,6 +135,7 @@ impl CommonArgs {
             format: match self.format {
                 FormatArg::Human => Format::Human,
                 FormatArg::Json => Format::Json,
+                FormatArg::Sarif => Format::Sarif,
             },
             output: self.output,
             show_secrets: self.show_secrets,

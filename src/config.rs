@@ -13,6 +13,8 @@ pub enum Format {
     Human,
     /// The documented JSON schema (`version` 1).
     Json,
+    /// SARIF 2.1.0 for GitHub code scanning.
+    Sarif,
 }
 
 /// Settings shared by every scanning command.

@@ -147,6 +147,9 @@ pub struct Location {
     pub snippet: Option<String>,
     /// The key's line carries an inline `nmleaks:allow` comment.
     pub inline_allow: bool,
+    /// GitHub's `primaryLocationLineHash` for the key's line, when the scanned bytes were at
+    /// hand (blobs from git); for files on disk the SARIF writer computes it from the file.
+    pub line_hash: Option<String>,
 }
 
 impl Location {
@@ -297,6 +300,7 @@ mod tests {
                     binary: false,
                     snippet: None,
                     inline_allow: false,
+                    line_hash: None,
                 },
             }
         );

@@ -49,16 +49,18 @@ impl<'m> Scanner<'m> {
     pub fn scan_bytes(&mut self, bytes: &[u8], origin: &Origin, out: &mut Vec<Hit>) {
         let binary = is_binary(bytes);
         let mut lines = LineTracker::default();
-        self.scan_region(
-            bytes,
-            0..bytes.len(),
-            true,
-            0,
-            binary,
-            &mut lines,
-            origin,
-            out,
-        );
+        let first = out.len();
+        let all = 0..bytes.len();
+        self.scan_region(bytes, all, true, 0, binary, &mut lines, origin, out);
+        // The blob is in memory now and may not be later (git): hash the key lines for SARIF.
+        let new = &mut out[first..];
+        if !new.is_empty() && !binary {
+            let lines: Vec<u64> = new.iter().map(|h| h.location.line).collect();
+            let hashes = crate::report::linehash::line_hashes(bytes, &lines);
+            for (hit, hash) in new.iter_mut().zip(hashes) {
+                hit.location.line_hash = hash;
+            }
+        }
     }
 
     /// Scans everything `reader` yields, in chunks, appending hits to `out` as they are found
@@ -166,6 +168,7 @@ impl<'m> Scanner<'m> {
                     binary,
                     snippet,
                     inline_allow,
+                    line_hash: None,
                 },
             });
         }

@@ -8,6 +8,8 @@
 
 pub mod human;
 pub mod json;
+pub mod linehash;
+pub mod sarif;
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -49,6 +51,8 @@ pub struct Report<'a> {
     pub show_secrets: bool,
     /// Coverage and problems.
     pub summary: Summary,
+    /// The absolute directory that relative paths start from (SARIF's `%SRCROOT%`).
+    pub root: std::path::PathBuf,
 }
 
 impl Report<'_> {

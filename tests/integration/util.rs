@@ -133,3 +133,36 @@ pub fn locations(json: &serde_json::Value) -> Vec<(String, u64, u64)> {
         })
         .collect()
 }
+
+/// Runs Microsoft's SARIF Multitool (installed by `scripts/test-tools.sh`, path in
+/// `NMLEAKS_SARIF_MULTITOOL`) with GitHub's and SARIF's rules over `file`, and returns every
+/// problem it reports (the tool exits 0 either way; its findings are the results it writes).
+pub fn sarif_problems(file: &Path) -> Vec<String> {
+    let tool = std::env::var_os("NMLEAKS_SARIF_MULTITOOL").expect(
+        "NMLEAKS_SARIF_MULTITOOL is not set: run the tests with `bash scripts/test.sh`, \
+         which installs the SARIF validator",
+    );
+    let out = file.with_extension("validation.sarif");
+    let status = std::process::Command::new(tool)
+        .arg("validate")
+        .arg(file)
+        .arg("-o")
+        .arg(&out)
+        .args(["--rule-kind", "Gh;Sarif", "--level", "Error;Warning"])
+        .args(["--log", "ForceOverwrite"])
+        .output()
+        .expect("the SARIF Multitool runs");
+    assert!(
+        status.status.success(),
+        "Sarif.Multitool failed: {}",
+        String::from_utf8_lossy(&status.stdout)
+    );
+    let log: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    log["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|run| run["results"].as_array().cloned().unwrap_or_default())
+        .map(|r| format!("{} {}: {}", r["ruleId"], r["level"], r["message"]))
+        .collect()
+}
