@@ -184,6 +184,16 @@ pub struct Finding {
     pub secret: Secret,
     /// Every place, sorted by origin then offset.
     pub locations: Vec<Location>,
+    /// What the Nomotic API said about the key; `None` unless `--verify` ran.
+    pub verification: Option<crate::verify::Verification>,
+}
+
+impl Finding {
+    /// The verification status, if the key was verified: what reporters and policies read.
+    #[must_use]
+    pub fn status(&self) -> Option<crate::verify::Status> {
+        self.verification.as_ref().map(|v| v.status)
+    }
 }
 
 /// One match on its way to the collector.
@@ -224,6 +234,7 @@ impl Collector {
                 rule,
                 secret: s.clone(),
                 locations: Vec::new(),
+                verification: None,
             })
             .locations
             .push(location);

@@ -33,6 +33,7 @@ pub mod scan;
 pub mod source;
 #[doc(hidden)]
 pub mod testkeys;
+pub mod verify;
 
 pub use app::run;
 pub use exit::ExitCode;
