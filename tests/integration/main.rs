@@ -3,5 +3,7 @@
 //! Every key here is built at run time from a seeded generator ([`nmleaks::testkeys`]), so the
 //! repository itself holds no key and scans clean.
 
+mod api;
 mod scan;
 mod util;
+mod verify;
