@@ -114,6 +114,9 @@ fn finish(
     if let Some(settings) = &common.verify {
         verify(common, settings, rules, &mut c);
     }
+    // Suppressions (baseline, inline allow) belong here, after verification and over every
+    // finding, suppressed or not: a finding whose `status()` is live is never hidden, it is
+    // reported with a note that its suppression was overridden (issue 5).
     let report = Report {
         command,
         findings: &c.findings,
