@@ -1,7 +1,7 @@
 //! Orchestration: runs a [`Config`] and says how it went.
 //!
 //! Each command is wired here from the stages: rules → matcher → a source feeding one
-//! collector → a reporter. Producers run on their own threads; this thread collects, prints
+//! collector → (with `--verify`) verification → a reporter. Producers run on their own threads; this thread collects, prints
 //! problems as they come, draws progress, and writes the report once everything is sorted.
 
 use std::time::Instant;
@@ -13,11 +13,12 @@ use crate::config::{Common, Config, Format, ScanConfig};
 use crate::exit::ExitCode;
 use crate::finding::{Collector, Finding};
 use crate::matcher::Matcher;
-use crate::progress::Progress;
-use crate::report::{self, Report, Summary};
+use crate::progress::{Progress, VerifyProgress};
+use crate::report::{self, Report, Summary, VerifySummary};
 use crate::rules::{self, Rule};
 use crate::source::{self, Event, Level, Stats};
 use crate::suppress::{self, Baseline};
+use crate::verify;
 
 /// Runs one command.
 ///
@@ -157,15 +158,20 @@ fn baseline_create(cfg: &ScanConfig) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Writes the report and turns the outcome into an exit code.
+/// Verifies the findings if `--verify` asked for it, writes the report and turns the outcome
+/// into an exit code (`--fail-on` picks the findings that count).
 fn finish(
     command: &str,
     common: &Common,
     rules: &[Rule],
     baseline: Option<&Baseline>,
     root: &std::path::Path,
-    c: Collected,
+    mut c: Collected,
 ) -> anyhow::Result<ExitCode> {
+    if let Some(settings) = &common.verify {
+        verify(common, settings, rules, &mut c);
+    }
+    // After verification and over every finding: a key verified live is never hidden.
     let outcome = suppress::apply(c.findings, baseline);
     let report = Report {
         command,
@@ -182,13 +188,29 @@ fn finish(
         Format::Sarif => report::sarif::write(&report, w),
     })?;
     let mut code = ExitCode::Clean;
-    if !outcome.active.is_empty() {
+    if outcome.active.iter().any(|f| common.fail_on.fails(f)) {
         code = code.merge(ExitCode::Findings);
     }
     if c.summary.errors > 0 {
         code = code.merge(ExitCode::Error);
     }
     Ok(code)
+}
+
+/// The only place the network is used: asks the API about each distinct key.
+fn verify(common: &Common, settings: &verify::Settings, rules: &[Rule], c: &mut Collected) {
+    let progress = VerifyProgress::new(common.stderr_tty, settings.rate_per_minute);
+    let outcome = verify::verify_all(&mut c.findings, rules, settings, &progress);
+    progress.finish();
+    for w in &outcome.warnings {
+        eprintln!("nmleaks: warning: {w}");
+    }
+    c.summary.warnings += outcome.warnings.len() as u64;
+    c.summary.verification = Some(VerifySummary {
+        api: settings.api.to_string(),
+        requests: outcome.requests,
+        cache_hits: outcome.cache_hits,
+    });
 }
 
 fn rules_list(extra: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {

@@ -6,10 +6,12 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{Common, Config, Format, ScanConfig};
+use crate::config::{Common, Config, FailOn, Format, ScanConfig};
+use crate::verify::{self, ApiUrl};
 
 /// Finds leaked Nomotic API keys (`nm_live_…`) in files, standard input and git history.
 #[derive(Debug, Parser)]
@@ -23,7 +25,8 @@ pub struct Cli {
 enum Command {
     /// Scan files and directories (default: the current directory); `-` reads standard input.
     ///
-    /// Exit codes: 0 nothing found, 1 keys found, 2 an error (an error outranks findings).
+    /// Exit codes: 0 nothing found, 1 keys found (those `--fail-on` selects), 2 an error (an
+    /// error outranks findings).
     Scan(ScanArgs),
     /// Show or check the detection rules.
     Rules {
@@ -98,6 +101,145 @@ struct CommonArgs {
     /// Hide the keys listed in this baseline file (see `nmleaks baseline create`).
     #[arg(long, value_name = "FILE")]
     baseline: Option<PathBuf>,
+    #[command(flatten)]
+    verify: VerifyArgs,
+}
+
+/// `--verify` and its settings. Without `--verify` none of them makes a network call.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Verification")]
+struct VerifyArgs {
+    /// Ask the Nomotic API whether each distinct key is live: one `GET {api}/agents` per key
+    /// with the key as a bearer token. Without it nmleaks makes no network call.
+    #[arg(long)]
+    verify: bool,
+    /// Which findings make the exit code 1: `any` finding, keys verified `live` (including
+    /// insufficient scope), or `unknown` (live or not proven revoked). `live` and `unknown`
+    /// need --verify.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHICH",
+        default_value_t = FailOnArg::Any,
+        requires_ifs = [("live", "verify"), ("unknown", "verify")]
+    )]
+    fail_on: FailOnArg,
+    /// The Nomotic API base URL; https://, or http:// to a loopback host only.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "NMLEAKS_API_URL",
+        default_value = verify::DEFAULT_API_URL,
+        value_parser = parse_api_url
+    )]
+    api_url: ApiUrl,
+    /// Requests per minute for the whole run: 60 on the Free plan, 500 Team, 2000 Business.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = verify::DEFAULT_RATE,
+        value_parser = clap::value_parser!(u32).range(1..=1_000_000)
+    )]
+    verify_rate: u32,
+    /// Verify at most N keys over the network; the rest are reported `unknown (budget)`.
+    #[arg(long, value_name = "N")]
+    max_verifications: Option<u64>,
+    /// Give up connecting (DNS, TCP, TLS) after this long: `500ms`, `5s`, `1m`.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    verify_connect_timeout: Duration,
+    /// Give up waiting for the response (its head, then its body) after this long.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    verify_read_timeout: Duration,
+    /// Retries of a key answered 429 (rate limited) before it is `unknown (rate limited)`.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 3,
+        value_parser = clap::value_parser!(u32).range(0..=20)
+    )]
+    verify_retries: u32,
+    /// The longest single wait after a 429, whatever its Retry-After asks.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    verify_max_wait: Duration,
+    /// How long a cached `revoked` answer is trusted (a `live` one: 10 minutes at most).
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_duration)]
+    verify_cache_ttl: Duration,
+    /// Neither read nor write the verification cache.
+    #[arg(long)]
+    no_verify_cache: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FailOnArg {
+    Live,
+    Unknown,
+    Any,
+}
+
+fn parse_api_url(s: &str) -> Result<ApiUrl, String> {
+    ApiUrl::parse(s).map_err(|e| e.to_string())
+}
+
+/// `250ms`, `5s`, `2m`, `24h`, `7d`, or a bare number of seconds.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration such as 500ms, 5s, 2m, 24h or 7d"))?;
+    let secs = |k: u64| Duration::from_secs(n.saturating_mul(k));
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "" | "s" => Ok(secs(1)),
+        "m" => Ok(secs(60)),
+        "h" => Ok(secs(3600)),
+        "d" => Ok(secs(86_400)),
+        _ => Err(format!(
+            "{s:?} has an unknown unit; use ms, s, m, h or d (500ms, 5s, 2m, 24h, 7d)"
+        )),
+    }
+}
+
+impl VerifyArgs {
+    fn into_settings(self) -> (Option<Box<verify::Settings>>, FailOn) {
+        let fail_on = match self.fail_on {
+            FailOnArg::Live => FailOn::Live,
+            FailOnArg::Unknown => FailOn::Unknown,
+            FailOnArg::Any => FailOn::Any,
+        };
+        if !self.verify {
+            return (None, fail_on);
+        }
+        // NMLEAKS_CACHE_DIR moves the cache (tests point it at a temporary directory).
+        let cache_dir = std::env::var_os("NMLEAKS_CACHE_DIR")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(verify::cache::default_dir);
+        let cache = match cache_dir {
+            Some(dir) if !self.no_verify_cache => Some(verify::CacheSettings {
+                dir,
+                ttl: self.verify_cache_ttl,
+            }),
+            _ => None,
+        };
+        let settings = verify::Settings {
+            api: self.api_url,
+            rate_per_minute: self.verify_rate,
+            workers: verify::WORKERS,
+            max_verifications: self.max_verifications,
+            timeouts: verify::Timeouts {
+                connect: self.verify_connect_timeout,
+                read: self.verify_read_timeout,
+            },
+            retry: verify::RetryPolicy {
+                retries: self.verify_retries,
+                max_wait: self.verify_max_wait,
+            },
+            cache,
+        };
+        (Some(Box::new(settings)), fail_on)
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -130,7 +272,10 @@ impl CommonArgs {
             || std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             usize::from,
         );
+        let (verify, fail_on) = self.verify.into_settings();
         Common {
+            verify,
+            fail_on,
             rules: self.rules,
             format: match self.format {
                 FormatArg::Human => Format::Human,
@@ -194,6 +339,25 @@ impl Cli {
             Command::Rules {
                 command: RulesCommand::Check { files },
             } => Config::RulesCheck { files },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_a_unit_or_mean_seconds() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86_400)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert_eq!(parse_duration("0s"), Ok(Duration::ZERO));
+        for bad in ["", "s", "5 x", "1.5s", "-1s", "5sec"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
     }
 }

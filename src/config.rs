@@ -6,6 +6,9 @@
 
 use std::path::PathBuf;
 
+use crate::finding::Finding;
+use crate::verify::Status;
+
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -36,6 +39,33 @@ pub struct Common {
     pub stderr_tty: bool,
     /// Hide the keys listed in this baseline file.
     pub baseline: Option<PathBuf>,
+    /// `--verify` and its settings; `None` means no network call at all.
+    pub verify: Option<Box<crate::verify::Settings>>,
+    /// Which findings make the exit code 1.
+    pub fail_on: FailOn,
+}
+
+/// `--fail-on`: which findings make the exit code 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailOn {
+    /// Keys verified live, with or without the scope to list agents.
+    Live,
+    /// Keys that are live or not proven revoked (an unverified key counts as unknown).
+    Unknown,
+    /// Every finding, verified or not.
+    Any,
+}
+
+impl FailOn {
+    /// Whether `f` makes the exit code 1 under this policy.
+    #[must_use]
+    pub fn fails(self, f: &Finding) -> bool {
+        match (self, f.status()) {
+            (FailOn::Any, _) | (FailOn::Unknown, None) => true,
+            (FailOn::Live, s) => s.is_some_and(Status::is_live),
+            (FailOn::Unknown, Some(s)) => s != Status::Revoked,
+        }
+    }
 }
 
 /// `nmleaks scan`.

@@ -189,6 +189,19 @@ pub struct Finding {
     pub secret: Secret,
     /// Every place, sorted by origin then offset.
     pub locations: Vec<Location>,
+    /// What the Nomotic API said about the key; `None` unless `--verify` ran.
+    pub verification: Option<crate::verify::Verification>,
+    /// The baseline or an allow comment would hide this key, but it was verified live, so it
+    /// is reported anyway: `baseline` or `inline`.
+    pub suppression_overridden: Option<&'static str>,
+}
+
+impl Finding {
+    /// The verification status, if the key was verified: what reporters and policies read.
+    #[must_use]
+    pub fn status(&self) -> Option<crate::verify::Status> {
+        self.verification.as_ref().map(|v| v.status)
+    }
 }
 
 /// One match on its way to the collector.
@@ -229,6 +242,8 @@ impl Collector {
                 rule,
                 secret: s.clone(),
                 locations: Vec::new(),
+                verification: None,
+                suppression_overridden: None,
             })
             .locations
             .push(location);

@@ -34,6 +34,7 @@ pub mod source;
 pub mod suppress;
 #[doc(hidden)]
 pub mod testkeys;
+pub mod verify;
 
 pub use app::run;
 pub use exit::ExitCode;

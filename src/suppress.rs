@@ -164,11 +164,22 @@ pub struct Outcome {
 }
 
 /// Splits `findings`: a baseline match hides the whole key; an inline allow hides its own
-/// location, and the key stays active wherever else it appears.
+/// location, and the key stays active wherever else it appears. A key verified live is never
+/// hidden: it stays active with a note that its suppression was overridden.
 #[must_use]
 pub fn apply(findings: Vec<Finding>, baseline: Option<&Baseline>) -> Outcome {
     let mut out = Outcome::default();
     for mut f in findings {
+        let listed = baseline.is_some_and(|b| b.entry(&f.fingerprint).is_some());
+        if f.status().is_some_and(crate::verify::Status::is_live) {
+            if listed {
+                f.suppression_overridden = Some("baseline");
+            } else if f.locations.iter().any(|l| l.inline_allow) {
+                f.suppression_overridden = Some("inline");
+            }
+            out.active.push(f);
+            continue;
+        }
         if let Some(entry) = baseline.and_then(|b| b.entry(&f.fingerprint)) {
             out.suppressed.push(Suppressed {
                 reason: Reason::Baseline(entry.note.clone()),

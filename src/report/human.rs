@@ -4,6 +4,9 @@
 //! config/.env:3:14: nomotic-live-api-key nm_live_…h7Qz (2 more places hold this key)
 //!     NOMOTIC_API_KEY=nm_live_…h7Qz
 //! ```
+//! With `--verify` each line carries the key's status (`[live]`, `[revoked]`,
+//! `[unknown (timeout)]`) and the summary counts them; without it the summary says, once, that
+//! no network call was made.
 //! Paths and snippets were sanitised when they were made (control and bidi characters
 //! escaped); colour, when on, wraps only text this module writes.
 
@@ -12,7 +15,8 @@ use std::io::{self, Write};
 use anstyle::{AnsiColor, Style};
 
 use super::Report;
-use crate::finding::Origin;
+use crate::finding::{Finding, Origin};
+use crate::verify::Status;
 
 /// Colours for each part of a line; all plain when colour is off.
 struct Palette {
@@ -21,6 +25,8 @@ struct Palette {
     rule: Style,
     key: Style,
     dim: Style,
+    live: Style,
+    unknown: Style,
 }
 
 impl Palette {
@@ -33,6 +39,8 @@ impl Palette {
                 rule: p,
                 key: p,
                 dim: p,
+                live: p,
+                unknown: p,
             };
         }
         Palette {
@@ -41,6 +49,16 @@ impl Palette {
             rule: AnsiColor::Yellow.on_default(),
             key: AnsiColor::Red.on_default().bold(),
             dim: Style::new().dimmed(),
+            live: AnsiColor::Red.on_default().bold(),
+            unknown: AnsiColor::Yellow.on_default(),
+        }
+    }
+
+    fn status(&self, s: Status) -> Style {
+        match s.rank() {
+            2 => self.live,
+            1 => self.unknown,
+            _ => self.dim,
         }
     }
 }
@@ -52,54 +70,8 @@ impl Palette {
 pub fn write(r: &Report<'_>, color: bool, w: &mut dyn Write) -> io::Result<()> {
     let p = Palette::new(color);
     for f in r.findings {
-        let key = r.key(f);
-        let rule = r.rule(f);
-        let others = f.locations.len() - 1;
         for loc in &f.locations {
-            let path = loc.display_path();
-            let (path_s, pos_s, rule_s, key_s) = (p.path, p.pos, p.rule, p.key);
-            if loc.binary {
-                write!(
-                    w,
-                    "{path_s}{path}{path_s:#}: {pos_s}byte {}{pos_s:#} (binary)",
-                    loc.offset
-                )?;
-            } else {
-                write!(
-                    w,
-                    "{path_s}{path}{path_s:#}:{pos_s}{}:{}{pos_s:#}",
-                    loc.line, loc.column
-                )?;
-            }
-            write!(w, ": {rule_s}{}{rule_s:#} {key_s}{key}{key_s:#}", rule.id)?;
-            if let Origin::Git(g) = &loc.origin
-                && !g.staged
-            {
-                write!(
-                    w,
-                    " {}by {} <{}>{:#}",
-                    p.dim,
-                    crate::sanitize::text(&g.author),
-                    crate::sanitize::text(&g.email),
-                    p.dim
-                )?;
-            }
-            if others > 0 {
-                let (s, verb) = if others == 1 {
-                    ("", "holds")
-                } else {
-                    ("s", "hold")
-                };
-                write!(
-                    w,
-                    " {}({others} more place{s} {verb} this key){:#}",
-                    p.dim, p.dim
-                )?;
-            }
-            writeln!(w)?;
-            if let Some(snippet) = &loc.snippet {
-                writeln!(w, "    {snippet}")?;
-            }
+            write_location(w, &p, r, f, loc)?;
         }
     }
     if !r.suppressed.is_empty() {
@@ -132,12 +104,130 @@ pub fn write(r: &Report<'_>, color: bool, w: &mut dyn Write) -> io::Result<()> {
         writeln!(w, "no Nomotic keys found")?;
     } else {
         let places = r.location_count();
-        writeln!(
+        write!(
             w,
-            "{keys} distinct key{} in {places} place{}; keys were not verified (no network call was made)",
+            "{keys} distinct key{} in {places} place{}; ",
             if keys == 1 { "" } else { "s" },
             if places == 1 { "" } else { "s" },
         )?;
+        match &r.summary.verification {
+            None => writeln!(w, "keys were not verified (no network call was made)")?,
+            Some(verified) => {
+                let plural = if verified.requests == 1 { "" } else { "s" };
+                writeln!(
+                    w,
+                    "verified: {}; {} request{plural} to {}, {} answered from cache",
+                    status_counts(r.findings),
+                    verified.requests,
+                    crate::sanitize::text(&verified.api),
+                    verified.cache_hits
+                )?;
+            }
+        }
     }
     Ok(())
+}
+
+/// One place: `path:line:col: rule key [status] (N more places…)`, then the snippet.
+#[allow(clippy::many_single_char_names)] // writer, palette, report, finding: as in `write`
+fn write_location(
+    w: &mut dyn Write,
+    p: &Palette,
+    r: &Report<'_>,
+    f: &Finding,
+    loc: &crate::finding::Location,
+) -> io::Result<()> {
+    let key = r.key(f);
+    let rule = r.rule(f);
+    let others = f.locations.len() - 1;
+    let path = loc.display_path();
+    let (path_s, pos_s, rule_s, key_s) = (p.path, p.pos, p.rule, p.key);
+    if loc.binary {
+        write!(
+            w,
+            "{path_s}{path}{path_s:#}: {pos_s}byte {}{pos_s:#} (binary)",
+            loc.offset
+        )?;
+    } else {
+        write!(
+            w,
+            "{path_s}{path}{path_s:#}:{pos_s}{}:{}{pos_s:#}",
+            loc.line, loc.column
+        )?;
+    }
+    write!(w, ": {rule_s}{}{rule_s:#} {key_s}{key}{key_s:#}", rule.id)?;
+    if let Some(v) = &f.verification {
+        let st = p.status(v.status);
+        let cached = if v.cached { ", cached" } else { "" };
+        write!(w, " {st}[{}{cached}]{st:#}", v.status)?;
+    }
+    if let Some(kind) = f.suppression_overridden {
+        let how = if kind == "baseline" {
+            "the baseline"
+        } else {
+            "nmleaks:allow"
+        };
+        write!(
+            w,
+            " {st}(not hidden by {how}: the key is live){st:#}",
+            st = p.key
+        )?;
+    }
+    if let Origin::Git(g) = &loc.origin
+        && !g.staged
+    {
+        write!(
+            w,
+            " {}by {} <{}>{:#}",
+            p.dim,
+            crate::sanitize::text(&g.author),
+            crate::sanitize::text(&g.email),
+            p.dim
+        )?;
+    }
+    if others > 0 {
+        let (s, verb) = if others == 1 {
+            ("", "holds")
+        } else {
+            ("s", "hold")
+        };
+        write!(
+            w,
+            " {}({others} more place{s} {verb} this key){:#}",
+            p.dim, p.dim
+        )?;
+    }
+    writeln!(w)?;
+    if let Some(snippet) = &loc.snippet {
+        writeln!(w, "    {snippet}")?;
+    }
+    Ok(())
+}
+
+/// `1 live, 2 revoked (revoked, malformed or never valid), 1 unknown`, live first.
+fn status_counts(findings: &[Finding]) -> String {
+    let count = |pred: &dyn Fn(Status) -> bool| {
+        findings
+            .iter()
+            .filter(|f| f.status().is_some_and(pred))
+            .count()
+    };
+    let parts = [
+        (count(&|s| s == Status::Live), "live"),
+        (
+            count(&|s| s == Status::LiveInsufficientScope),
+            "live (insufficient scope)",
+        ),
+        (
+            count(&|s| s == Status::Revoked),
+            "revoked (revoked, malformed or never valid)",
+        ),
+        (count(&|s| matches!(s, Status::Unknown(_))), "unknown"),
+    ];
+    parts
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, label)| format!("{n} {label}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -2,6 +2,8 @@
 //!
 //! Stable field names; new fields may be added within a version, none removed or renamed.
 //! Keys appear only in redacted form unless `--show-secrets`, and `secrets_shown` says which.
+//! Each finding's `verification` is `null` unless `--verify` ran; then it holds the status
+//! code, the reason of an `unknown`, the HTTP status and whether the answer came from cache.
 
 use std::io::{self, Write};
 
@@ -10,6 +12,7 @@ use serde::Serialize;
 use super::Report;
 use crate::finding::{Finding, Location, Origin};
 use crate::suppress::Reason;
+use crate::verify::Verification;
 
 /// The schema version written in every report.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -40,6 +43,38 @@ struct JsonFinding<'a> {
     key: String,
     location_count: usize,
     locations: Vec<JsonLocation>,
+    verification: Option<JsonVerification>,
+    /// `baseline` or `inline` when a suppression would hide a key verified live.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suppression_overridden: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct JsonVerification {
+    /// `live`, `live_insufficient_scope`, `revoked` or `unknown`.
+    status: &'static str,
+    /// For `unknown`: `rate_limited`, `server_error`, `timeout`, `budget`, …
+    reason: Option<&'static str>,
+    /// The last HTTP status the API answered with, if any.
+    http_status: Option<u16>,
+    /// The answer came from the verification cache.
+    cached: bool,
+    /// What the status means, for people.
+    description: &'static str,
+    /// For a network failure: what failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+}
+
+fn verification(v: &Verification) -> JsonVerification {
+    JsonVerification {
+        status: v.status.code(),
+        reason: v.status.reason().map(crate::verify::Reason::code),
+        http_status: v.http_status,
+        cached: v.cached,
+        description: v.status.meaning(),
+        detail: v.detail.clone(),
+    }
 }
 
 #[derive(Serialize)]
@@ -90,6 +125,14 @@ struct JsonSummary {
     suppressed: usize,
     errors: u64,
     warnings: u64,
+    verification: Option<JsonVerifySummary>,
+}
+
+#[derive(Serialize)]
+struct JsonVerifySummary {
+    api_url: String,
+    requests: u64,
+    cache_hits: usize,
 }
 
 fn location(loc: &Location) -> JsonLocation {
@@ -134,6 +177,8 @@ fn finding<'a>(r: &'a Report<'_>, f: &'a Finding) -> JsonFinding<'a> {
         key: r.key(f),
         location_count: f.locations.len(),
         locations: f.locations.iter().map(location).collect(),
+        verification: f.verification.as_ref().map(verification),
+        suppression_overridden: f.suppression_overridden,
     }
 }
 
@@ -173,6 +218,11 @@ pub fn write(r: &Report<'_>, w: &mut dyn Write) -> io::Result<()> {
             suppressed: r.suppressed.len(),
             errors: r.summary.errors,
             warnings: r.summary.warnings,
+            verification: r.summary.verification.as_ref().map(|v| JsonVerifySummary {
+                api_url: v.api.clone(),
+                requests: v.requests,
+                cache_hits: v.cache_hits,
+            }),
         },
     };
     serde_json::to_writer_pretty(&mut *w, &doc)?;

@@ -34,6 +34,19 @@ pub struct Summary {
     pub warnings: u64,
     /// Wall time.
     pub elapsed: Duration,
+    /// What `--verify` did; `None` when it was not asked for.
+    pub verification: Option<VerifySummary>,
+}
+
+/// What a `--verify` run cost.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifySummary {
+    /// The API base URL the keys were sent to.
+    pub api: String,
+    /// HTTP requests sent (retries included).
+    pub requests: u64,
+    /// Keys answered from the cache.
+    pub cache_hits: usize,
 }
 
 /// The input of every writer.

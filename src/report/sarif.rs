@@ -154,6 +154,15 @@ struct ResultProperties {
     fingerprint: String,
     location_count: usize,
     related_locations_omitted: usize,
+    /// `live`, `live_insufficient_scope`, `revoked`, `unknown`; absent without --verify.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verification: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verification_reason: Option<String>,
+    #[serde(rename = "security-severity")]
+    security_severity: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suppression_overridden: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -214,6 +223,12 @@ struct Suppression {
     kind: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     justification: Option<String>,
+}
+
+/// The lower of a rule's security severity and `max`, written as GitHub expects ("7.0").
+fn capped(rule_severity: &str, max: f64) -> String {
+    let v = rule_severity.parse::<f64>().unwrap_or(max).min(max);
+    format!("{v:.1}")
 }
 
 /// Rule names in SARIF are `PascalCase` identifiers (`NomoticLiveApiKey`).
@@ -457,14 +472,28 @@ fn result(
         1 => " The same key is in 1 more place.".to_string(),
         n => format!(" The same key is in {n} more places."),
     };
+    // Live (or not verified) keys are errors at the rule's severity; a key the API could not
+    // judge ranks next; a revoked key is a note: rewrite history at leisure.
+    let status = f.status();
+    let (level, security_severity) = match status {
+        None => ("error", rule.security_severity.clone()),
+        Some(s) if s.is_live() => ("error", rule.security_severity.clone()),
+        Some(crate::verify::Status::Unknown(_)) => {
+            ("warning", capped(&rule.security_severity, 7.0))
+        }
+        Some(_) => ("note", capped(&rule.security_severity, 2.0)),
+    };
     SarifResult {
         rule_id: rule.id.clone(),
         rule_index: f.rule,
-        level: "error",
+        level,
         message: Text {
             text: format!(
-                "{} {key} found. Revoke it in Settings → API Keys and rotate it.{also}",
-                rule.name
+                "{} {key} found{}. Revoke it in Settings → API Keys and rotate it.{also}",
+                rule.name,
+                status
+                    .map(|s| format!(" (verified: {s})"))
+                    .unwrap_or_default()
             ),
         },
         locations: vec![location(primary, &r.root, None)],
@@ -490,6 +519,12 @@ fn result(
             fingerprint: f.fingerprint.0.clone(),
             location_count: places,
             related_locations_omitted: omitted,
+            verification: status.map(crate::verify::Status::code),
+            verification_reason: status
+                .and_then(crate::verify::Status::reason)
+                .map(|r| r.to_string()),
+            security_severity,
+            suppression_overridden: f.suppression_overridden,
         },
     }
 }

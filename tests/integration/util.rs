@@ -8,9 +8,11 @@ use std::process::Output;
 use assert_cmd::Command;
 use nmleaks::testkeys::Rng;
 
-/// A temporary tree plus a key generator.
+/// A temporary tree plus a key generator, and a cache directory of its own outside the tree
+/// (so no test ever reads or writes the user's verification cache).
 pub struct TestEnv {
     dir: tempfile::TempDir,
+    cache: tempfile::TempDir,
     pub rng: Rng,
 }
 
@@ -25,12 +27,21 @@ impl TestEnv {
                 .prefix("nmleaks-test")
                 .tempdir()
                 .unwrap(),
+            cache: tempfile::Builder::new()
+                .prefix("nmleaks-cache")
+                .tempdir()
+                .unwrap(),
             rng: Rng::new(seed),
         }
     }
 
     pub fn root(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The verification cache directory runs use (`NMLEAKS_CACHE_DIR`).
+    pub fn cache_dir(&self) -> &Path {
+        self.cache.path()
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -57,15 +68,32 @@ impl TestEnv {
     }
 
     pub fn run_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Run {
-        let out = Command::cargo_bin("nmleaks")
-            .unwrap()
-            .current_dir(self.root())
+        self.run_with_env(args, stdin, &[])
+    }
+
+    /// Runs with extra environment variables. The API URL and proxies of the calling
+    /// environment are removed: nothing a test runs can reach beyond this machine.
+    pub fn run_with_env(&self, args: &[&str], stdin: &[u8], vars: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::cargo_bin("nmleaks").unwrap();
+        cmd.current_dir(self.root())
             .env_remove("NO_COLOR")
+            .env_remove("NMLEAKS_API_URL")
             .env("NMLEAKS_TEST", "1")
-            .args(args)
-            .write_stdin(stdin.to_vec())
-            .output()
-            .unwrap();
+            .env("NMLEAKS_CACHE_DIR", self.cache_dir());
+        for proxy in [
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "ALL_PROXY",
+            "http_proxy",
+            "https_proxy",
+            "all_proxy",
+        ] {
+            cmd.env_remove(proxy);
+        }
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        let out = cmd.args(args).write_stdin(stdin.to_vec()).output().unwrap();
         Run(out)
     }
 }

@@ -1,0 +1,526 @@
+//! Optional key verification (`--verify`): asks the Nomotic API whether each distinct key works.
+//!
+//! This module owns what a verification means ([`Status`], [`Verification`]) and how a run of
+//! them goes: which findings are asked about (only keys of the built-in Nomotic rules, once per
+//! distinct key), the cache consulted first, the `--max-verifications` budget, a few worker
+//! threads sharing one rate limiter, and retries after a 429. Its parts:
+//!
+//! ```text
+//!  verify_all ─► cache (status + time per hashed key) ─► budget ─► workers ─┐
+//!                                                                           │ one limiter
+//!        client: GET {api}/agents, Authorization: Bearer <key> ◄── retry ◄──┘ (429 pauses all)
+//! ```
+//!
+//! Nothing here runs without `--verify`: no client is built and no connection is made. The key
+//! leaves [`Secret`] only for the `Authorization` header of the one request; every message,
+//! error and `Debug` output here names the failure, never the key or the request headers.
+//!
+//! Reporters read the outcome from [`crate::finding::Finding::verification`]: a SARIF writer
+//! maps [`Status::rank`] to `level` / `security-severity`; a suppression step must not hide a
+//! finding whose [`Status::is_live`] is true.
+
+pub mod api;
+pub mod cache;
+pub mod client;
+pub mod limiter;
+pub mod retry;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use crate::finding::{Finding, Secret};
+use crate::rules::Rule;
+
+pub use api::{ApiUrl, DEFAULT_API_URL};
+pub use cache::CacheSettings;
+pub use client::Timeouts;
+pub use retry::RetryPolicy;
+
+/// Requests a minute when `--verify-rate` is not given: the Free plan's limit.
+pub const DEFAULT_RATE: u32 = 60;
+/// How many requests may be in flight at once.
+pub const WORKERS: usize = 4;
+/// `--verify-connect-timeout` default.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// `--verify-read-timeout` default.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// `--verify-cache-ttl` default.
+pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// What the API said about a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// HTTP 200: the key works.
+    Live,
+    /// HTTP 403 with the API's JSON: the key authenticates but lacks this endpoint's scope. It
+    /// is a working credential.
+    LiveInsufficientScope,
+    /// HTTP 401: revoked, malformed or never valid (the API does not tell these apart).
+    Revoked,
+    /// No definite answer.
+    Unknown(Reason),
+}
+
+/// Why a key's status is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Reason {
+    /// Still HTTP 429 after the retries.
+    RateLimited,
+    /// HTTP 5xx.
+    ServerError,
+    /// A status the API does not document for this call (404, 418, …).
+    UnexpectedStatus,
+    /// HTTP 3xx: not followed, a redirect could carry the key elsewhere.
+    Redirect,
+    /// A 200, 401 or 403 whose body is not JSON (a captive portal, a proxy's error page).
+    NotApiJson,
+    /// Connecting or reading timed out.
+    Timeout,
+    /// The TLS handshake failed.
+    Tls,
+    /// The API host name did not resolve.
+    Dns,
+    /// The connection was refused, reset or closed.
+    Connection,
+    /// Another network failure.
+    Network,
+    /// `--max-verifications` was spent before this key.
+    Budget,
+    /// The key is of a rule from a `--rules` file: it is not sent to Nomotic.
+    NotNomotic,
+}
+
+impl Reason {
+    /// The stable code in machine outputs.
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        match self {
+            Reason::RateLimited => "rate_limited",
+            Reason::ServerError => "server_error",
+            Reason::UnexpectedStatus => "unexpected_status",
+            Reason::Redirect => "redirect",
+            Reason::NotApiJson => "not_api_json",
+            Reason::Timeout => "timeout",
+            Reason::Tls => "tls",
+            Reason::Dns => "dns",
+            Reason::Connection => "connection",
+            Reason::Network => "network",
+            Reason::Budget => "budget",
+            Reason::NotNomotic => "not_nomotic",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Reason::RateLimited => "rate limited",
+            Reason::ServerError => "server error",
+            Reason::UnexpectedStatus => "unexpected HTTP status",
+            Reason::Redirect => "redirect not followed",
+            Reason::NotApiJson => "not the API's JSON",
+            Reason::Timeout => "timeout",
+            Reason::Tls => "TLS failure",
+            Reason::Dns => "DNS failure",
+            Reason::Connection => "connection failed",
+            Reason::Network => "network error",
+            Reason::Budget => "budget",
+            Reason::NotNomotic => "not a Nomotic rule",
+        })
+    }
+}
+
+impl Status {
+    /// A working credential: `live` or `live (insufficient scope)`.
+    #[must_use]
+    pub fn is_live(self) -> bool {
+        matches!(self, Status::Live | Status::LiveInsufficientScope)
+    }
+
+    /// How urgent: 2 live (either kind), 1 unknown, 0 revoked. For severities and sorting.
+    #[must_use]
+    pub fn rank(self) -> u8 {
+        match self {
+            Status::Live | Status::LiveInsufficientScope => 2,
+            Status::Unknown(_) => 1,
+            Status::Revoked => 0,
+        }
+    }
+
+    /// The stable code in machine outputs.
+    #[must_use]
+    pub fn code(self) -> &'static str {
+        match self {
+            Status::Live => "live",
+            Status::LiveInsufficientScope => "live_insufficient_scope",
+            Status::Revoked => "revoked",
+            Status::Unknown(_) => "unknown",
+        }
+    }
+
+    /// The reason of an `unknown` status.
+    #[must_use]
+    pub fn reason(self) -> Option<Reason> {
+        match self {
+            Status::Unknown(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status a definite answer comes from.
+    #[must_use]
+    pub fn http_status(self) -> Option<u16> {
+        match self {
+            Status::Live => Some(200),
+            Status::LiveInsufficientScope => Some(403),
+            Status::Revoked => Some(401),
+            Status::Unknown(_) => None,
+        }
+    }
+
+    /// What the status means, in a sentence fragment for people.
+    #[must_use]
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Status::Live => "the API accepted the key",
+            Status::LiveInsufficientScope => {
+                "the key authenticates but lacks the scope to list agents; it is a working credential"
+            }
+            Status::Revoked => {
+                "revoked, malformed or never valid (the API's 401 does not tell these apart)"
+            }
+            Status::Unknown(_) => "no definite answer from the API",
+        }
+    }
+
+    fn cacheable_code(self) -> Option<&'static str> {
+        (!matches!(self, Status::Unknown(_))).then(|| self.code())
+    }
+
+    fn from_cached(code: &str) -> Option<Status> {
+        match code {
+            "live" => Some(Status::Live),
+            "live_insufficient_scope" => Some(Status::LiveInsufficientScope),
+            "revoked" => Some(Status::Revoked),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Status::Live => f.write_str("live"),
+            Status::LiveInsufficientScope => f.write_str("live (insufficient scope)"),
+            Status::Revoked => f.write_str("revoked"),
+            Status::Unknown(r) => write!(f, "unknown ({r})"),
+        }
+    }
+}
+
+/// The outcome of verifying one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    /// What the API said.
+    pub status: Status,
+    /// The HTTP status of the last response, if one came.
+    pub http_status: Option<u16>,
+    /// The answer came from the cache, not a request made by this run.
+    pub cached: bool,
+    /// For transport failures: what failed (`connection failed: connection refused`). Built
+    /// from fixed words and error kinds; never holds a key.
+    pub detail: Option<String>,
+}
+
+impl Verification {
+    /// An `unknown` outcome with no HTTP answer.
+    #[must_use]
+    pub fn unknown(reason: Reason) -> Verification {
+        Verification {
+            status: Status::Unknown(reason),
+            http_status: None,
+            cached: false,
+            detail: None,
+        }
+    }
+}
+
+/// Everything `--verify` was configured with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Where keys are sent.
+    pub api: ApiUrl,
+    /// Requests a minute, for the whole process.
+    pub rate_per_minute: u32,
+    /// Requests in flight at once.
+    pub workers: usize,
+    /// Keys verified over the network at most; the rest are `unknown (budget)`.
+    pub max_verifications: Option<u64>,
+    /// Connect and read timeouts.
+    pub timeouts: Timeouts,
+    /// Retries after a 429 and the longest single wait.
+    pub retry: RetryPolicy,
+    /// The cache; `None` with `--no-verify-cache` or when no cache directory is known.
+    pub cache: Option<CacheSettings>,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            api: ApiUrl::default(),
+            rate_per_minute: DEFAULT_RATE,
+            workers: WORKERS,
+            max_verifications: None,
+            timeouts: Timeouts {
+                connect: DEFAULT_CONNECT_TIMEOUT,
+                read: DEFAULT_READ_TIMEOUT,
+            },
+            retry: RetryPolicy::default(),
+            cache: None,
+        }
+    }
+}
+
+/// Told how a verification run goes, for a progress line.
+pub trait Observer: Sync {
+    /// `requests` keys will be asked about over the network, taking about `estimate` at the
+    /// configured rate.
+    fn start(&self, requests: usize, estimate: Duration);
+    /// `done` of `total` keys have an answer.
+    fn progress(&self, done: usize, total: usize);
+}
+
+/// What a verification run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// HTTP requests sent (retries included).
+    pub requests: u64,
+    /// Keys answered from the cache.
+    pub cache_hits: usize,
+    /// Problems worth a line on stderr (cache unusable, why keys are unknown). No keys.
+    pub warnings: Vec<String>,
+}
+
+/// Verifies every finding in place: sets [`Finding::verification`] on each.
+///
+/// Only keys of the built-in rules are sent, each once. The order of findings is unchanged and
+/// the result does not depend on thread timing (each answer goes to its own finding).
+pub fn verify_all(
+    findings: &mut [Finding],
+    rules: &[Rule],
+    settings: &Settings,
+    observer: &dyn Observer,
+) -> Outcome {
+    let mut outcome = Outcome::default();
+    let now = SystemTime::now();
+    let cache = settings
+        .cache
+        .as_ref()
+        .and_then(|c| match cache::Cache::open(c, &settings.api) {
+            Ok(cache) => Some(cache),
+            Err(e) => {
+                outcome
+                    .warnings
+                    .push(format!("{e:#}; verifying without a cache"));
+                None
+            }
+        });
+
+    // Decide each finding's fate before any request: not ours, cached, or to ask.
+    let mut todo: Vec<(usize, Secret)> = Vec::new();
+    for (i, f) in findings.iter_mut().enumerate() {
+        if rules[f.rule].source != "builtin" {
+            f.verification = Some(Verification::unknown(Reason::NotNomotic));
+        } else if let Some(hit) = cache.as_ref().and_then(|c| c.get(&f.secret, now)) {
+            outcome.cache_hits += 1;
+            f.verification = Some(hit);
+        } else {
+            todo.push((i, f.secret.clone()));
+        }
+    }
+    // The budget goes to keys in report order, so which keys get it is reproducible.
+    let budget = settings
+        .max_verifications
+        .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    if todo.len() > budget {
+        for (i, _) in todo.drain(budget..) {
+            findings[i].verification = Some(Verification::unknown(Reason::Budget));
+        }
+    }
+    if todo.is_empty() {
+        return outcome;
+    }
+
+    let client = client::Client::new(&settings.api, settings.timeouts);
+    let limiter = limiter::Limiter::per_minute(settings.rate_per_minute);
+    let estimate = limiter.interval() * u32::try_from(todo.len() - 1).unwrap_or(u32::MAX);
+    observer.start(todo.len(), estimate);
+    let requests = AtomicU64::new(0);
+    let answers = run_workers(&todo, settings.workers, observer, |secret| {
+        check(&client, &limiter, settings.retry, secret, &requests)
+    });
+    outcome.requests = requests.into_inner();
+
+    let mut failures: BTreeMap<String, usize> = BTreeMap::new();
+    let mut cache_error = None;
+    for ((i, secret), v) in todo.iter().zip(answers) {
+        if let Some(detail) = &v.detail {
+            *failures.entry(detail.clone()).or_default() += 1;
+        }
+        if let Some(c) = &cache
+            && cache_error.is_none()
+            && let Err(e) = c.put(secret, v.status, now)
+        {
+            cache_error = Some(format!("{e:#}"));
+        }
+        findings[*i].verification = Some(v);
+    }
+    outcome.warnings.extend(cache_error);
+    for (detail, n) in failures {
+        let s = if n == 1 { "" } else { "s" };
+        outcome
+            .warnings
+            .push(format!("could not verify {n} key{s}: {detail}"));
+    }
+    outcome
+}
+
+/// Runs `work` over `todo` on up to `workers` threads; answers come back in `todo`'s order.
+fn run_workers(
+    todo: &[(usize, Secret)],
+    workers: usize,
+    observer: &dyn Observer,
+    work: impl Fn(&Secret) -> Verification + Sync,
+) -> Vec<Verification> {
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let answers: Mutex<Vec<Option<Verification>>> = Mutex::new(vec![None; todo.len()]);
+    std::thread::scope(|s| {
+        for _ in 0..workers.clamp(1, todo.len()) {
+            s.spawn(|| {
+                loop {
+                    let j = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((_, secret)) = todo.get(j) else {
+                        break;
+                    };
+                    let v = work(secret);
+                    answers
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)[j] = Some(v);
+                    observer.progress(done.fetch_add(1, Ordering::Relaxed) + 1, todo.len());
+                }
+            });
+        }
+    });
+    answers
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .into_iter()
+        .map(|v| v.unwrap_or_else(|| Verification::unknown(Reason::Network)))
+        .collect()
+}
+
+/// Verifies one key: paced by `limiter`, retried on 429 as `policy` says.
+fn check(
+    client: &client::Client,
+    limiter: &limiter::Limiter,
+    policy: RetryPolicy,
+    key: &Secret,
+    requests: &AtomicU64,
+) -> Verification {
+    let mut attempt = 0;
+    loop {
+        limiter.acquire();
+        requests.fetch_add(1, Ordering::Relaxed);
+        match client.check(key) {
+            Ok(client::Answer::Done(v)) => return v,
+            Ok(client::Answer::RateLimited { retry_after }) => {
+                if attempt >= policy.retries {
+                    return Verification {
+                        http_status: Some(429),
+                        ..Verification::unknown(Reason::RateLimited)
+                    };
+                }
+                let wait = policy.delay(attempt, retry_after);
+                limiter.pause_until(std::time::Instant::now() + wait);
+                attempt += 1;
+            }
+            Err(e) => {
+                return Verification {
+                    detail: Some(scrub(&e.to_string(), key)),
+                    ..Verification::unknown(e.reason())
+                };
+            }
+        }
+    }
+}
+
+/// Belt and braces: a message never holds the key, whatever a lower layer put in it.
+fn scrub(message: &str, key: &Secret) -> String {
+    message.replace(key.expose(), "<key>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testkeys::Rng;
+
+    #[test]
+    fn statuses_read_as_the_issue_words_them() {
+        assert_eq!(Status::Live.to_string(), "live");
+        assert_eq!(
+            Status::LiveInsufficientScope.to_string(),
+            "live (insufficient scope)"
+        );
+        assert_eq!(Status::Revoked.to_string(), "revoked");
+        assert_eq!(
+            Status::Unknown(Reason::Budget).to_string(),
+            "unknown (budget)"
+        );
+        assert!(
+            Status::Revoked
+                .meaning()
+                .contains("revoked, malformed or never valid")
+        );
+    }
+
+    #[test]
+    fn insufficient_scope_is_live_and_live_outranks_unknown_outranks_revoked() {
+        assert!(Status::Live.is_live() && Status::LiveInsufficientScope.is_live());
+        assert!(!Status::Revoked.is_live() && !Status::Unknown(Reason::Timeout).is_live());
+        assert!(Status::LiveInsufficientScope.rank() > Status::Unknown(Reason::Tls).rank());
+        assert!(Status::Unknown(Reason::Tls).rank() > Status::Revoked.rank());
+    }
+
+    #[test]
+    fn only_definite_answers_round_trip_through_the_cache_codes() {
+        for s in [Status::Live, Status::LiveInsufficientScope, Status::Revoked] {
+            assert_eq!(Status::from_cached(s.cacheable_code().unwrap()), Some(s));
+        }
+        assert_eq!(Status::Unknown(Reason::Timeout).cacheable_code(), None);
+    }
+
+    #[test]
+    fn scrub_removes_the_key_from_a_message() {
+        let key = Secret::new(&Rng::new(3).live_key());
+        let msg = format!("failed: Authorization: Bearer {}", key.expose());
+        let clean = scrub(&msg, &key);
+        assert!(!clean.contains(key.expose()));
+        assert!(clean.ends_with("Bearer <key>"));
+    }
+
+    #[test]
+    fn debug_of_an_outcome_and_errors_never_show_the_key() {
+        let raw = Rng::new(4).live_key();
+        let key = Secret::new(&raw);
+        let v = Verification {
+            detail: Some(scrub(&format!("x {raw}"), &key)),
+            ..Verification::unknown(Reason::Tls)
+        };
+        let shown = format!("{v:?} {key:?}");
+        assert!(!shown.contains(&raw[8..]), "{shown}");
+    }
+}
