@@ -6,6 +6,7 @@
 mod api;
 mod sarif;
 mod scan;
+mod snapshots;
 mod suppress;
 mod util;
 mod verify;
