@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::Report;
-use crate::finding::{Finding, Location, Origin};
+use crate::finding::{Finding, GitKind, Location, Origin};
 
 /// The schema version written in every report.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -38,6 +38,18 @@ struct JsonFinding<'a> {
     key: String,
     location_count: usize,
     locations: Vec<JsonLocation>,
+    /// See [`crate::finding::Provenance`] for the fields.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provenance: Option<JsonProvenance<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonProvenance<'a> {
+    first_commit: Option<&'a str>,
+    first_commit_time: Option<i64>,
+    commits: u64,
+    at_head: bool,
+    pushed: bool,
 }
 
 #[derive(Serialize)]
@@ -63,6 +75,8 @@ struct JsonGit {
     time: i64,
     commit_message: bool,
     staged: bool,
+    /// `file`, `commit-message`, `tag-message` or `blob` (see [`GitKind`]).
+    object: &'static str,
 }
 
 #[derive(Serialize)]
@@ -89,8 +103,9 @@ fn location(loc: &Location) -> JsonLocation {
                 author: crate::sanitize::text(&g.author),
                 email: crate::sanitize::text(&g.email),
                 time: g.time,
-                commit_message: g.path.is_none(),
+                commit_message: g.kind == GitKind::CommitMessage,
                 staged: g.staged,
+                object: g.kind.as_str(),
             }),
         ),
     };
@@ -117,6 +132,13 @@ fn finding<'a>(r: &'a Report<'_>, f: &'a Finding) -> JsonFinding<'a> {
         key: r.key(f),
         location_count: f.locations.len(),
         locations: f.locations.iter().map(location).collect(),
+        provenance: f.provenance.as_ref().map(|p| JsonProvenance {
+            first_commit: p.first_commit.as_deref(),
+            first_commit_time: p.first_commit_time,
+            commits: p.commits,
+            at_head: p.at_head,
+            pushed: p.pushed,
+        }),
     }
 }
 
