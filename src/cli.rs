@@ -200,9 +200,10 @@ impl Cli {
                         all_objects: a.all_objects,
                     }
                 };
-                // A hook's index (`git commit <paths>` stages into a temporary one).
+                // A hook's index (`git commit <paths>` stages into a temporary one); only
+                // when the repository is the hook's own, found through the environment.
                 let index_file = std::env::var_os("GIT_INDEX_FILE")
-                    .filter(|v| !v.is_empty())
+                    .filter(|v| !v.is_empty() && a.repo.is_none())
                     .map(PathBuf::from);
                 Config::Git(GitConfig {
                     common: a.common.into_common(),

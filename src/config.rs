@@ -75,7 +75,7 @@ pub struct GitConfig {
     /// What to scan.
     pub mode: GitMode,
     /// The index file to read for `--staged` instead of the repository's (`GIT_INDEX_FILE`,
-    /// which git sets for hooks of `git commit <paths>`).
+    /// which git sets for hooks of `git commit <paths>`); only when no `REPO` was given.
     pub index_file: Option<PathBuf>,
 }
 
