@@ -4,9 +4,9 @@
 //! The audit runs in two phases, because almost no blob holds a key:
 //!
 //! 1. **Scan.** Every object in the object database is read once ([`super::objects`]), in
-//!    parallel: blobs and commit and tag messages go through the matcher; trees are only
-//!    checked for entries the database lacks (a partial clone, a damaged repository). Nothing
-//!    is known yet about commits or paths.
+//!    parallel: blobs and commit and tag messages go through the matcher; in a partial clone,
+//!    trees are checked for entries the database lacks (they are counted and reported).
+//!    Nothing is known yet about commits or paths.
 //! 2. **Map**, only if something was found. Commits reachable from every ref (branches,
 //!    remote-tracking branches, tags, `refs/stash` and its parents, notes, HEAD; with
 //!    `--all-objects` also every commit no ref reaches) are walked oldest first in topological
@@ -164,7 +164,11 @@ pub fn audit(
         }
     };
     let found = Found::default();
-    let make = || Worker::new(matcher, opts.show_secrets, &found, Some(&odb), stats);
+    // Only a partial clone lacks objects by design; elsewhere (and in git/git's own packs)
+    // trees that no ref reaches may name objects long gone, which is no reason to fail. A
+    // missing object that the scan needs is reported when it is read.
+    let check = super::is_partial_clone(repo).then_some(&odb);
+    let make = || Worker::new(matcher, opts.show_secrets, &found, check, stats);
     odb.read_all(opts.threads, &make, tx);
     let Found {
         blobs,
@@ -197,10 +201,13 @@ fn report_missing(missing: &OidSet, tx: &Sender<Event>) {
     ids.sort_unstable();
     let shown = ids.len().min(5);
     let more = if ids.len() > shown { ", …" } else { "" };
+    let (n, what) = match ids.len() {
+        1 => (1, "object named by a tree is"),
+        n => (n, "objects named by trees are"),
+    };
     let _ = tx.send(Problem::error(format!(
-        "{} objects named by trees are missing from the repository (a partial clone, or damage); \
-         they were not scanned: {}{more}",
-        ids.len(),
+        "{n} {what} missing from the repository (a partial clone, or damage) and not scanned: \
+         {}{more}",
         ids[..shown].join(", ")
     )));
 }
@@ -431,11 +438,10 @@ impl<'a> Mapper<'a> {
                 ));
             }
         }
-        let mut trees: OidMap<Oid> = OidMap::default();
-        let mut reached = OidSet::default();
+        let mut order = Vec::new();
         for step in walk {
-            let id = match step {
-                Ok(id) => id,
+            match step {
+                Ok(id) => order.push(id),
                 Err(e) => {
                     self.problem(format!(
                         "history walk stopped early (a commit is missing or damaged): {}",
@@ -443,7 +449,19 @@ impl<'a> Mapper<'a> {
                     ));
                     break;
                 }
-            };
+            }
+        }
+        // Read the trees newest first: a pack stores the newest version of a tree whole and
+        // older ones as deltas against it, so in this order each read applies one delta to a
+        // base libgit2 has just cached (oldest first rebuilds long chains again and again).
+        for &id in order.iter().rev() {
+            if let Ok(c) = self.repo.find_commit(id) {
+                self.entries(c.tree_id());
+            }
+        }
+        let mut trees: OidMap<Oid> = OidMap::default();
+        let mut reached = OidSet::default();
+        for &id in &order {
             self.visit_commit(id, roots.head, &mut trees, &mut reached);
         }
         for (name, tree) in &roots.trees {

@@ -96,6 +96,34 @@ pub fn open(path: Option<&Path>) -> Result<Repository, GitError> {
     })
 }
 
+/// Whether the repository is a partial clone: objects may be missing by design, fetched
+/// from a promisor remote on demand (`git clone --filter=…`).
+pub(crate) fn is_partial_clone(repo: &Repository) -> bool {
+    let Ok(config) = repo.config() else {
+        return false;
+    };
+    if config.get_string("extensions.partialclone").is_ok() {
+        return true;
+    }
+    let promisor = config
+        .entries(Some(r"remote\..*\.promisor"))
+        .ok()
+        .is_some_and(|mut entries| {
+            let mut any = false;
+            while let Some(Ok(e)) = entries.next() {
+                any |= e.value().is_ok_and(|v| {
+                    matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1")
+                });
+            }
+            any
+        });
+    promisor
+        || std::fs::read_dir(repo.commondir().join("objects/pack")).is_ok_and(|d| {
+            d.flatten()
+                .any(|e| e.path().extension().is_some_and(|x| x == "promisor"))
+        })
+}
+
 /// The origin of a key in `commit`: in the file at `path`, or in its message when `None`.
 pub(crate) fn commit_origin(commit: &Commit<'_>, path: Option<String>) -> GitOrigin {
     let author = commit.author();
