@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::Context;
 use crossbeam_channel::{RecvTimeoutError, bounded};
 
-use crate::config::{Common, Config, Format, ScanConfig};
+use crate::config::{Common, Config, Format, GitConfig, GitMode, ScanConfig};
 use crate::exit::ExitCode;
 use crate::finding::{Collector, Finding};
 use crate::matcher::Matcher;
@@ -29,6 +29,7 @@ pub fn run(config: Config) -> anyhow::Result<ExitCode> {
     match config {
         Config::Scan(cfg) => scan(&cfg),
         Config::BaselineCreate(cfg) => baseline_create(&cfg),
+        Config::Git(cfg) => git(&cfg),
         Config::RulesList { rules } => rules_list(&rules),
         Config::RulesCheck { files } => rules_check(&files),
     }
@@ -57,6 +58,7 @@ fn collect(
         loop {
             match rx.recv_timeout(std::time::Duration::from_millis(100)) {
                 Ok(Event::Hits(hits)) => hits.into_iter().for_each(|h| collector.add(h)),
+                Ok(Event::Provenance(secret, p)) => collector.set_provenance(secret, p),
                 Ok(Event::Problem(p)) => {
                     let label = match p.level {
                         Level::Error => {
@@ -156,6 +158,57 @@ fn baseline_create(cfg: &ScanConfig) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::Clean
     })
+}
+
+fn git(cfg: &GitConfig) -> anyhow::Result<ExitCode> {
+    use source::git::{self, history, staged};
+    let rules = rules::load(&cfg.common.rules)?;
+    let baseline = load_baseline(&cfg.common)?;
+    let matcher = Matcher::new(rules);
+    let repo = git::open(cfg.repo.as_deref())?;
+    // SARIF paths are relative to the work tree (the git directory for a bare repository).
+    let root = std::fs::canonicalize(repo.workdir().unwrap_or_else(|| repo.path()))
+        .context("cannot resolve the repository's directory")?;
+    let opts = history::Options {
+        all_objects: matches!(cfg.mode, GitMode::History { all_objects: true }),
+        threads: cfg.common.threads,
+        show_secrets: cfg.common.show_secrets,
+    };
+    // Resolve what to scan before scanning, so a bad range or a bare repository is a usage
+    // error (exit 2, one sentence) rather than a problem in the middle of a report.
+    // The repository moves to the producer thread (a `Repository` is `Send`, not `Sync`).
+    let (m, o) = (&matcher, &opts);
+    let collected = match &cfg.mode {
+        GitMode::History { .. } => collect(&cfg.common, move |tx, stats| {
+            history::audit(&repo, o, m, stats, tx);
+        }),
+        GitMode::Range(spec) => {
+            let commits = history::resolve_range(&repo, spec).context("--range")?;
+            collect(&cfg.common, move |tx, stats| {
+                history::range(&repo, &commits, o, m, stats, tx);
+            })
+        }
+        GitMode::Staged => {
+            let changes = staged::changes(&repo, cfg.index_file.clone()).context("--staged")?;
+            collect(&cfg.common, move |tx, stats| {
+                staged::scan(&repo, &changes, m, o.show_secrets, stats, tx);
+            })
+        }
+    };
+    let command = match &cfg.mode {
+        GitMode::History { .. } => "git-history",
+        GitMode::Range(_) => "git-range",
+        GitMode::Staged => "git-staged",
+    };
+    let rules = matcher.rules();
+    finish(
+        command,
+        &cfg.common,
+        rules,
+        baseline.as_ref(),
+        &root,
+        collected,
+    )
 }
 
 /// Verifies the findings if `--verify` asked for it, writes the report and turns the outcome

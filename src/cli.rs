@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{Common, Config, FailOn, Format, ScanConfig};
+use crate::config::{Common, Config, FailOn, Format, GitConfig, GitMode, ScanConfig};
 use crate::verify::{self, ApiUrl};
 
 /// Finds leaked Nomotic API keys (`nm_live_…`) in files, standard input and git history.
@@ -28,6 +28,14 @@ enum Command {
     /// Exit codes: 0 nothing found, 1 keys found (those `--fail-on` selects), 2 an error (an
     /// error outranks findings).
     Scan(ScanArgs),
+    /// Scan a git repository: its whole history (default), the staged changes, or a range.
+    ///
+    /// `nmleaks git` audits every blob, commit message and tag message reachable from any ref
+    /// (branches, remote-tracking branches, tags, the stash, notes, HEAD), each blob read once.
+    /// `--staged` is the pre-commit check; `--range A..B` the pull-request check.
+    ///
+    /// Exit codes: 0 nothing found, 1 keys found, 2 an error (an error outranks findings).
+    Git(GitArgs),
     /// Show or check the detection rules.
     Rules {
         #[command(subcommand)]
@@ -74,6 +82,30 @@ struct ScanArgs {
     /// Follow symbolic links.
     #[arg(short = 'L', long)]
     follow: bool,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("mode").multiple(false))]
+struct GitArgs {
+    /// The repository, or any path inside it [default: `GIT_DIR`, else the current directory].
+    #[arg(value_name = "REPO")]
+    repo: Option<PathBuf>,
+    /// Scan what the next commit will hold (the index, not the working tree) and report keys
+    /// it adds relative to HEAD.
+    #[arg(long, group = "mode")]
+    staged: bool,
+    /// Scan what the commits in B but not in A introduce (like `git log A..B`).
+    #[arg(long, value_name = "A..B", group = "mode")]
+    range: Option<String>,
+    /// Short for --range A..HEAD.
+    #[arg(long, value_name = "A", group = "mode")]
+    since_commit: Option<String>,
+    /// Also scan objects that no ref reaches (dangling blobs and commits left by a reset or
+    /// rebase, still on disk and in backups).
+    #[arg(long, group = "mode")]
+    all_objects: bool,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -332,6 +364,30 @@ impl Cli {
                     .output
                     .get_or_insert_with(|| PathBuf::from("nmleaks-baseline.json"));
                 Config::BaselineCreate(cfg)
+            }
+            Command::Git(a) => {
+                let mode = if a.staged {
+                    GitMode::Staged
+                } else if let Some(range) = a.range {
+                    GitMode::Range(range)
+                } else if let Some(since) = a.since_commit {
+                    GitMode::Range(format!("{since}..HEAD"))
+                } else {
+                    GitMode::History {
+                        all_objects: a.all_objects,
+                    }
+                };
+                // A hook's index (`git commit <paths>` stages into a temporary one); only
+                // when the repository is the hook's own, found through the environment.
+                let index_file = std::env::var_os("GIT_INDEX_FILE")
+                    .filter(|v| !v.is_empty() && a.repo.is_none())
+                    .map(PathBuf::from);
+                Config::Git(GitConfig {
+                    common: a.common.into_common(),
+                    repo: a.repo,
+                    mode,
+                    index_file,
+                })
             }
             Command::Rules {
                 command: RulesCommand::List { rules },

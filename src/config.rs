@@ -85,6 +85,34 @@ pub struct ScanConfig {
     pub implicit_root: bool,
 }
 
+/// `nmleaks git`: which part of a repository to scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GitMode {
+    /// Every object reachable from a ref (`all_objects`: every object in the database).
+    History {
+        /// Also scan objects that no ref reaches.
+        all_objects: bool,
+    },
+    /// The index against HEAD.
+    Staged,
+    /// What the commits of a range introduce (`A..B`; `--since-commit A` is `A..HEAD`).
+    Range(String),
+}
+
+/// `nmleaks git`.
+#[derive(Debug, Clone)]
+pub struct GitConfig {
+    /// Shared settings.
+    pub common: Common,
+    /// The repository or a path inside it; `None`: `GIT_DIR` or the current directory.
+    pub repo: Option<PathBuf>,
+    /// What to scan.
+    pub mode: GitMode,
+    /// The index file to read for `--staged` instead of the repository's (`GIT_INDEX_FILE`,
+    /// which git sets for hooks of `git commit <paths>`); only when no `REPO` was given.
+    pub index_file: Option<PathBuf>,
+}
+
 /// What to run.
 #[derive(Debug, Clone)]
 pub enum Config {
@@ -92,6 +120,8 @@ pub enum Config {
     Scan(ScanConfig),
     /// Scan like `Scan`, then write the fingerprints of every key found to `common.output`.
     BaselineCreate(ScanConfig),
+    /// Scan a git repository's history, staged changes or a range of commits.
+    Git(GitConfig),
     /// List the rules in force.
     RulesList {
         /// Extra rules files.

@@ -123,6 +123,60 @@ pub struct GitOrigin {
     pub email: String,
     /// The staged index (`git --staged`) rather than a commit.
     pub staged: bool,
+    /// What kind of git object holds the key.
+    pub kind: GitKind,
+}
+
+/// What kind of git object a [`GitOrigin`] names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum GitKind {
+    /// A file at `path` in the tree of commit `commit` (or in the index when `staged`).
+    File,
+    /// The message of commit `commit`; `path` is `None`.
+    CommitMessage,
+    /// The message of the annotated tag whose object id is in `commit`; `path` is `None`.
+    TagMessage,
+    /// A blob that no commit's tree holds: dangling (`--all-objects`) or named by a tag
+    /// directly. `commit` holds the blob's own id, `path` the tag's name if a tag names it.
+    Blob,
+}
+
+impl GitKind {
+    /// The name used in machine outputs.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GitKind::File => "file",
+            GitKind::CommitMessage => "commit-message",
+            GitKind::TagMessage => "tag-message",
+            GitKind::Blob => "blob",
+        }
+    }
+}
+
+/// Where a key came from in history, for `nmleaks git` without `--staged` or `--range`.
+///
+/// In the JSON report this is the `provenance` object of a finding:
+/// - `first_commit`: the oldest commit, in topological order, that holds the key in its tree or
+///   message (the commit that introduced it); `null` if only objects no commit reaches hold it.
+/// - `first_commit_time`: that commit's time, seconds since the epoch (`null` with it).
+/// - `commits`: how many scanned commits hold the key in their tree or message.
+/// - `at_head`: whether HEAD's commit still holds it (tree or message).
+/// - `pushed`: whether `first_commit` is reachable from a remote-tracking ref
+///   (`refs/remotes/…`): the key has left this machine, so revoke it. `false` means only local
+///   refs (or nothing) reach it: rewriting history before pushing still keeps it private.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provenance {
+    /// The commit that introduced the key, hex.
+    pub first_commit: Option<String>,
+    /// That commit's time, seconds since the epoch.
+    pub first_commit_time: Option<i64>,
+    /// Commits whose tree or message holds the key.
+    pub commits: u64,
+    /// HEAD's commit holds the key.
+    pub at_head: bool,
+    /// The first commit is reachable from a remote-tracking ref.
+    pub pushed: bool,
 }
 
 /// One place that holds a key.
@@ -159,10 +213,21 @@ impl Location {
         match &self.origin {
             Origin::File(p) => crate::sanitize::path(p),
             Origin::Stdin => "<stdin>".to_string(),
-            Origin::Git(g) => match &g.path {
-                Some(p) if g.staged => crate::sanitize::text(p),
-                Some(p) => format!("{}:{}", short_id(&g.commit), crate::sanitize::text(p)),
-                None => format!("{} (commit message)", short_id(&g.commit)),
+            Origin::Git(g) => match (g.kind, &g.path) {
+                (GitKind::File, Some(p)) if g.staged => crate::sanitize::text(p),
+                (GitKind::File, Some(p)) => {
+                    format!("{}:{}", short_id(&g.commit), crate::sanitize::text(p))
+                }
+                (GitKind::TagMessage, _) => format!("{} (tag message)", short_id(&g.commit)),
+                (GitKind::Blob, Some(tag)) => format!(
+                    "{} (blob named by tag {})",
+                    short_id(&g.commit),
+                    crate::sanitize::text(tag)
+                ),
+                (GitKind::Blob, None) => format!("{} (unreachable blob)", short_id(&g.commit)),
+                (GitKind::File | GitKind::CommitMessage, _) => {
+                    format!("{} (commit message)", short_id(&g.commit))
+                }
             },
         }
     }
@@ -194,6 +259,8 @@ pub struct Finding {
     /// The baseline or an allow comment would hide this key, but it was verified live, so it
     /// is reported anyway: `baseline` or `inline`.
     pub suppression_overridden: Option<&'static str>,
+    /// Where the key came from in history (full `nmleaks git` audits only).
+    pub provenance: Option<Provenance>,
 }
 
 impl Finding {
@@ -219,6 +286,7 @@ pub struct Hit {
 #[derive(Debug, Default)]
 pub struct Collector {
     by_key: BTreeMap<Secret, Finding>,
+    provenance: BTreeMap<Secret, Provenance>,
 }
 
 impl Collector {
@@ -244,9 +312,15 @@ impl Collector {
                 locations: Vec::new(),
                 verification: None,
                 suppression_overridden: None,
+                provenance: None,
             })
             .locations
             .push(location);
+    }
+
+    /// Records where a key came from; kept only if some hit holds the key.
+    pub fn set_provenance(&mut self, secret: Secret, provenance: Provenance) {
+        self.provenance.insert(secret, provenance);
     }
 
     /// How many distinct keys so far.
@@ -264,11 +338,12 @@ impl Collector {
     /// The findings: locations sorted and deduplicated, findings ordered by their first
     /// location, then fingerprint. The order depends only on the input, never on threads.
     #[must_use]
-    pub fn finish(self) -> Vec<Finding> {
+    pub fn finish(mut self) -> Vec<Finding> {
         let mut out: Vec<Finding> = self
             .by_key
-            .into_values()
-            .map(|mut f| {
+            .into_iter()
+            .map(|(secret, mut f)| {
+                f.provenance = self.provenance.remove(&secret);
                 f.locations.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
                 f.locations.dedup_by(|a, b| a.sort_key() == b.sort_key());
                 f

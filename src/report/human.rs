@@ -15,7 +15,7 @@ use std::io::{self, Write};
 use anstyle::{AnsiColor, Style};
 
 use super::Report;
-use crate::finding::{Finding, Origin};
+use crate::finding::{Finding, Origin, Provenance, short_id};
 use crate::verify::Status;
 
 /// Colours for each part of a line; all plain when colour is off.
@@ -72,6 +72,9 @@ pub fn write(r: &Report<'_>, color: bool, w: &mut dyn Write) -> io::Result<()> {
     for f in r.findings {
         for loc in &f.locations {
             write_location(w, &p, r, f, loc)?;
+        }
+        if let Some(prov) = &f.provenance {
+            writeln!(w, "    {}{}{:#}", p.dim, provenance_line(prov), p.dim)?;
         }
     }
     if !r.suppressed.is_empty() {
@@ -230,4 +233,31 @@ fn status_counts(findings: &[Finding]) -> String {
         .map(|(n, label)| format!("{n} {label}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// One line on where a key came from in history and what to do about it.
+fn provenance_line(p: &Provenance) -> String {
+    let commits = match p.commits {
+        1 => "1 commit holds it".to_string(),
+        n => format!("{n} commits hold it"),
+    };
+    let head = if p.at_head {
+        "still at HEAD"
+    } else {
+        "not at HEAD"
+    };
+    match &p.first_commit {
+        Some(first) => {
+            let advice = if p.pushed {
+                "pushed (a remote-tracking ref reaches it): revoke the key"
+            } else {
+                "only local refs reach it: rewrite history before pushing, or revoke the key"
+            };
+            format!(
+                "introduced in {}; {commits}; {head}; {advice}",
+                short_id(first)
+            )
+        }
+        None => format!("no commit holds it ({head}); it is still in the object database"),
+    }
 }

@@ -10,7 +10,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::Report;
-use crate::finding::{Finding, Location, Origin};
+use crate::finding::{Finding, GitKind, Location, Origin};
 use crate::suppress::Reason;
 use crate::verify::Verification;
 
@@ -47,6 +47,9 @@ struct JsonFinding<'a> {
     /// `baseline` or `inline` when a suppression would hide a key verified live.
     #[serde(skip_serializing_if = "Option::is_none")]
     suppression_overridden: Option<&'static str>,
+    /// See [`crate::finding::Provenance`] for the fields.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provenance: Option<JsonProvenance<'a>>,
 }
 
 #[derive(Serialize)]
@@ -92,6 +95,15 @@ struct JsonSuppression<'a> {
 }
 
 #[derive(Serialize)]
+struct JsonProvenance<'a> {
+    first_commit: Option<&'a str>,
+    first_commit_time: Option<i64>,
+    commits: u64,
+    at_head: bool,
+    pushed: bool,
+}
+
+#[derive(Serialize)]
 struct JsonLocation {
     path: String,
     line: u64,
@@ -114,6 +126,8 @@ struct JsonGit {
     time: i64,
     commit_message: bool,
     staged: bool,
+    /// `file`, `commit-message`, `tag-message` or `blob` (see [`GitKind`]).
+    object: &'static str,
 }
 
 #[derive(Serialize)]
@@ -149,8 +163,9 @@ fn location(loc: &Location) -> JsonLocation {
                 author: crate::sanitize::text(&g.author),
                 email: crate::sanitize::text(&g.email),
                 time: g.time,
-                commit_message: g.path.is_none(),
+                commit_message: g.kind == GitKind::CommitMessage,
                 staged: g.staged,
+                object: g.kind.as_str(),
             }),
         ),
     };
@@ -179,6 +194,13 @@ fn finding<'a>(r: &'a Report<'_>, f: &'a Finding) -> JsonFinding<'a> {
         locations: f.locations.iter().map(location).collect(),
         verification: f.verification.as_ref().map(verification),
         suppression_overridden: f.suppression_overridden,
+        provenance: f.provenance.as_ref().map(|p| JsonProvenance {
+            first_commit: p.first_commit.as_deref(),
+            first_commit_time: p.first_commit_time,
+            commits: p.commits,
+            at_head: p.at_head,
+            pushed: p.pushed,
+        }),
     }
 }
 

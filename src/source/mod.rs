@@ -1,17 +1,18 @@
 //! Where bytes come from.
 //!
-//! Each source walks its input (a working tree, standard input; git sources live beside them),
+//! Each source walks its input (a working tree, standard input, a git repository),
 //! runs a [`crate::scan::Scanner`] per worker over every blob with its [`crate::finding::Origin`],
 //! and sends what it finds to one collector over a bounded channel. Problems with a single
 //! input (unreadable file, broken link, corrupt object) travel the same channel as
 //! [`Event::Problem`]: they are reported and the walk goes on.
 
+pub mod git;
 pub mod stdin;
 pub mod worktree;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::finding::Hit;
+use crate::finding::{Hit, Provenance, Secret};
 
 /// What a producer tells the collector.
 #[derive(Debug)]
@@ -20,6 +21,8 @@ pub enum Event {
     Hits(Vec<Hit>),
     /// Something could not be scanned, or was skipped.
     Problem(Problem),
+    /// Where a key came from in git history (sent after the key's hits).
+    Provenance(Secret, Provenance),
 }
 
 /// How much a problem weighs.

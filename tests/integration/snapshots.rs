@@ -11,7 +11,10 @@ fn tree() -> TestEnv {
     let other = env.live_key();
     let dev = env.rng.test_key();
     env.write(".env", format!("NOMOTIC_API_KEY={live}\n"));
-    env.write("src/client.py", format!("import os\nKEY = \"{live}\"\nDOCS = \"nm_live_your_key_here\"\n"));
+    env.write(
+        "src/client.py",
+        format!("import os\nKEY = \"{live}\"\nDOCS = \"nm_live_your_key_here\"\n"),
+    );
     env.write("scripts/dev.sh", format!("export NOMOTIC_DEV_KEY={dev}\n"));
     let mut bin = b"\x00\x01BIN:".to_vec();
     bin.extend_from_slice(other.as_bytes());

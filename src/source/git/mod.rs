@@ -1,0 +1,205 @@
+//! Git repositories as sources: opening one as people have it, and what the three modes share.
+//!
+//! - [`history`]: `nmleaks git [--all-objects]` (every object) and `--range A..B` (what a
+//!   range of commits introduces). Blobs are scanned first, each once; only blobs that hold a
+//!   key are mapped back to commits and paths.
+//! - [`staged`]: `nmleaks git --staged`, the index against HEAD, for pre-commit hooks.
+//! - [`objects`]: bulk reading of every object in the object database, in parallel.
+//!
+//! This module owns opening a repository (a work tree, a bare repository, a linked worktree, a
+//! subdirectory of any of them, or what `GIT_DIR` names in a hook), the typed errors callers
+//! branch on, and building a [`GitOrigin`] from a commit. git2 is used without default
+//! features: local repositories only, no network, no OpenSSL.
+
+pub mod history;
+pub mod objects;
+pub mod staged;
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::path::Path;
+
+use git2::{Commit, Oid, Repository};
+use thiserror::Error;
+
+use crate::finding::{GitKind, GitOrigin};
+use crate::sanitize;
+
+/// A failure that stops a git command before it scans anything.
+#[derive(Debug, Error)]
+pub enum GitError {
+    /// No repository at or above the path.
+    #[error("{path}: not a git repository (or any parent up to the file system's root): {message}")]
+    NotARepository {
+        /// The path, sanitised.
+        path: String,
+        /// What libgit2 said.
+        message: String,
+    },
+    /// A revision or range that does not resolve.
+    #[error("{spec}: not a revision or range in this repository: {message}")]
+    BadRevision {
+        /// What the user gave, sanitised.
+        spec: String,
+        /// What libgit2 said.
+        message: String,
+    },
+    /// `--range` got a single revision.
+    #[error("{spec}: --range wants two revisions, A..B (or use --since-commit A)")]
+    NotARange {
+        /// What the user gave, sanitised.
+        spec: String,
+    },
+    /// The repository has no working index (bare) but `--staged` was asked for.
+    #[error("{path}: a bare repository has no staged changes")]
+    Bare {
+        /// The repository, sanitised.
+        path: String,
+    },
+    /// Any other libgit2 failure while setting up.
+    #[error("{context}: {message}")]
+    Git {
+        /// What was being done.
+        context: String,
+        /// What libgit2 said.
+        message: String,
+    },
+}
+
+impl GitError {
+    /// Wraps a libgit2 error with what was being done.
+    pub(crate) fn git(context: impl Into<String>, e: &git2::Error) -> GitError {
+        GitError::Git {
+            context: context.into(),
+            message: sanitize::text(e.message()),
+        }
+    }
+}
+
+/// Opens the repository that holds `path`, searching upwards like git does. With no path,
+/// honours `GIT_DIR` and friends first (a hook runs with them set), then the current directory.
+///
+/// # Errors
+/// [`GitError::NotARepository`] when no repository is found.
+pub fn open(path: Option<&Path>) -> Result<Repository, GitError> {
+    let result = match path {
+        Some(p) => Repository::open_ext(
+            p,
+            git2::RepositoryOpenFlags::empty(),
+            std::iter::empty::<&std::ffi::OsStr>(),
+        ),
+        None => Repository::open_from_env(),
+    };
+    result.map_err(|e| GitError::NotARepository {
+        path: sanitize::path(path.unwrap_or(Path::new("."))),
+        message: sanitize::text(e.message()),
+    })
+}
+
+/// Whether the repository is a partial clone: objects may be missing by design, fetched
+/// from a promisor remote on demand (`git clone --filter=…`).
+pub(crate) fn is_partial_clone(repo: &Repository) -> bool {
+    let Ok(config) = repo.config() else {
+        return false;
+    };
+    if config.get_string("extensions.partialclone").is_ok() {
+        return true;
+    }
+    let promisor = config
+        .entries(Some(r"remote\..*\.promisor"))
+        .ok()
+        .is_some_and(|mut entries| {
+            let mut any = false;
+            while let Some(Ok(e)) = entries.next() {
+                any |= e.value().is_ok_and(|v| {
+                    matches!(v.to_ascii_lowercase().as_str(), "true" | "yes" | "on" | "1")
+                });
+            }
+            any
+        });
+    promisor
+        || std::fs::read_dir(repo.commondir().join("objects/pack")).is_ok_and(|d| {
+            d.flatten()
+                .any(|e| e.path().extension().is_some_and(|x| x == "promisor"))
+        })
+}
+
+/// The origin of a key in `commit`: in the file at `path`, or in its message when `None`.
+pub(crate) fn commit_origin(commit: &Commit<'_>, path: Option<String>) -> GitOrigin {
+    let author = commit.author();
+    GitOrigin {
+        time: commit.time().seconds(),
+        commit: commit.id().to_string(),
+        kind: if path.is_some() {
+            GitKind::File
+        } else {
+            GitKind::CommitMessage
+        },
+        path,
+        author: String::from_utf8_lossy(author.name_bytes()).into_owned(),
+        email: String::from_utf8_lossy(author.email_bytes()).into_owned(),
+        staged: false,
+    }
+}
+
+/// A git path for display and reports: invalid UTF-8 and control characters escaped.
+pub(crate) fn display_path(bytes: &[u8]) -> String {
+    sanitize::bytes(bytes)
+}
+
+/// Where the message starts in a raw commit or tag object (after the headers' blank line).
+pub(crate) fn message_start(raw: &[u8]) -> usize {
+    memchr::memmem::find(raw, b"\n\n").map_or(raw.len(), |i| i + 2)
+}
+
+/// Object ids are uniformly random: their first eight bytes are a good hash already.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // `Oid` hashes its 20 bytes in one call (after a length prefix on some paths); keep
+        // the first eight bytes of the longest write.
+        if bytes.len() >= 8 {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(&bytes[..8]);
+            self.0 = u64::from_le_bytes(b);
+        } else {
+            for &x in bytes {
+                self.0 = self.0.rotate_left(8) ^ u64::from(x);
+            }
+        }
+    }
+}
+
+/// A map keyed by object id.
+pub(crate) type OidMap<V> = HashMap<Oid, V, BuildHasherDefault<IdHasher>>;
+/// A set of object ids.
+pub(crate) type OidSet = HashSet<Oid, BuildHasherDefault<IdHasher>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_starts_after_the_blank_line() {
+        let raw = b"tree 1\nauthor a\n\nsubject\n\nbody\n";
+        assert_eq!(&raw[message_start(raw)..], b"subject\n\nbody\n");
+        assert_eq!(message_start(b"no message"), 10);
+    }
+
+    #[test]
+    fn id_hasher_spreads_object_ids() {
+        let mut set = OidSet::default();
+        for i in 0u32..1000 {
+            let mut b = [0u8; 20];
+            b[..4].copy_from_slice(&i.to_le_bytes());
+            set.insert(Oid::from_bytes(&b).unwrap());
+        }
+        assert_eq!(set.len(), 1000);
+    }
+}
