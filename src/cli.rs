@@ -46,6 +46,22 @@ enum Command {
         #[command(subcommand)]
         command: BaselineCommand,
     },
+    /// Install a git pre-commit hook that runs `nmleaks git --staged` (honours
+    /// core.hooksPath; never replaces a hook nmleaks did not write unless --force).
+    InstallHook {
+        /// The repository, or any path inside it.
+        #[arg(value_name = "REPO", default_value = ".")]
+        repo: PathBuf,
+        /// Replace an existing pre-commit hook that nmleaks did not write.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove the pre-commit hook that `install-hook` wrote (and no other).
+    UninstallHook {
+        /// The repository, or any path inside it.
+        #[arg(value_name = "REPO", default_value = ".")]
+        repo: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -133,6 +149,9 @@ struct CommonArgs {
     /// Hide the keys listed in this baseline file (see `nmleaks baseline create`).
     #[arg(long, value_name = "FILE")]
     baseline: Option<PathBuf>,
+    /// Also write a SARIF report to FILE, whatever --format says (one scan, two reports).
+    #[arg(long, value_name = "FILE")]
+    sarif_file: Option<PathBuf>,
     #[command(flatten)]
     verify: VerifyArgs,
 }
@@ -320,6 +339,7 @@ impl CommonArgs {
             threads,
             stderr_tty: std::io::stderr().is_terminal(),
             baseline: self.baseline,
+            sarif_file: self.sarif_file,
         }
     }
 }
@@ -389,6 +409,8 @@ impl Cli {
                     index_file,
                 })
             }
+            Command::InstallHook { repo, force } => Config::InstallHook { repo, force },
+            Command::UninstallHook { repo } => Config::UninstallHook { repo },
             Command::Rules {
                 command: RulesCommand::List { rules },
             } => Config::RulesList { rules },

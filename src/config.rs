@@ -39,6 +39,8 @@ pub struct Common {
     pub stderr_tty: bool,
     /// Hide the keys listed in this baseline file.
     pub baseline: Option<PathBuf>,
+    /// Also write SARIF here.
+    pub sarif_file: Option<PathBuf>,
     /// `--verify` and its settings; `None` means no network call at all.
     pub verify: Option<Box<crate::verify::Settings>>,
     /// Which findings make the exit code 1.
@@ -131,5 +133,17 @@ pub enum Config {
     RulesCheck {
         /// Rules files to check in addition to the built-in rules.
         files: Vec<PathBuf>,
+    },
+    /// Write the git pre-commit hook.
+    InstallHook {
+        /// A path inside the repository.
+        repo: PathBuf,
+        /// Replace a hook nmleaks did not write.
+        force: bool,
+    },
+    /// Remove nmleaks' own pre-commit hook.
+    UninstallHook {
+        /// A path inside the repository.
+        repo: PathBuf,
     },
 }

@@ -24,6 +24,7 @@ pub mod error;
 pub mod exit;
 pub mod filter;
 pub mod finding;
+pub mod hook;
 pub mod matcher;
 pub mod progress;
 pub mod report;

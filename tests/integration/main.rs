@@ -3,7 +3,9 @@
 //! Every key here is built at run time from a seeded generator ([`nmleaks::testkeys`]), so the
 //! repository itself holds no key and scans clean.
 
+mod action;
 mod api;
+mod hooks;
 mod sarif;
 mod scan;
 mod snapshots;

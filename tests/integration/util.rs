@@ -194,3 +194,53 @@ pub fn sarif_problems(file: &Path) -> Vec<String> {
         .map(|r| format!("{} {}: {}", r["ruleId"], r["level"], r["message"]))
         .collect()
 }
+
+/// Runs `git args…` in `dir` with a fixed identity and no user or system configuration.
+pub fn git(dir: &Path, args: &[&str]) -> Output {
+    std::process::Command::new("git")
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Test Author")
+        .env("GIT_AUTHOR_EMAIL", "author@example.test")
+        .env("GIT_COMMITTER_NAME", "Test Author")
+        .env("GIT_COMMITTER_EMAIL", "author@example.test")
+        .args([
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .output()
+        .expect("git runs")
+}
+
+/// Like [`git`], asserting success.
+pub fn git_ok(dir: &Path, args: &[&str]) -> String {
+    let out = git(dir, args);
+    assert!(
+        out.status.success(),
+        "git {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The directory holding the `nmleaks` binary under test, for `PATH`.
+pub fn bin_dir() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("nmleaks")
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// `PATH` with the binary under test first.
+pub fn path_with_bin() -> std::ffi::OsString {
+    let mut paths = vec![bin_dir()];
+    paths.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(paths).unwrap()
+}

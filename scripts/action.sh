@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# The logic of the nmleaks GitHub Action (action.yml), kept here so it can be tested.
+#
+#   action.sh install   put nmleaks on PATH: a release binary when one exists for this runner,
+#                       else `cargo install --locked` from the action's own checkout (cached)
+#   action.sh scan      choose the mode from the event, run nmleaks once (JSON + SARIF), write
+#                       outputs, a job summary and ::error annotations; never prints a key
+#
+# Reads the GitHub Actions environment (GITHUB_EVENT_NAME, GITHUB_EVENT_PATH, GITHUB_OUTPUT,
+# GITHUB_STEP_SUMMARY, GITHUB_PATH, RUNNER_TEMP) and the INPUT_* variables action.yml sets.
+# NMLEAKS_BIN names a binary to use as is (tests). Needs bash, git and jq (on GitHub's runners).
+set -euo pipefail
+
+die() { # message: an annotation and a failing step
+    echo "::error title=nmleaks::$(escape_data "$1")"
+    exit 2
+}
+
+# Workflow-command escaping (GitHub's toolkit: `%`, CR, LF in data; also `:` and `,` in
+# properties).
+escape_data() {
+    local s=$1
+    s=${s//'%'/'%25'}
+    s=${s//$'\r'/'%0D'}
+    s=${s//$'\n'/'%0A'}
+    printf '%s' "$s"
+}
+escape_property() {
+    local s
+    s=$(escape_data "$1")
+    s=${s//':'/'%3A'}
+    s=${s//','/'%2C'}
+    printf '%s' "$s"
+}
+
+output() { # name value
+    if [[ -n ${GITHUB_OUTPUT:-} ]]; then
+        printf '%s=%s\n' "$1" "$2" >>"$GITHUB_OUTPUT"
+    fi
+}
+
+nmleaks_bin() {
+    if [[ -n ${NMLEAKS_BIN:-} ]]; then
+        printf '%s' "$NMLEAKS_BIN"
+    elif [[ -n ${NMLEAKS_INSTALL_DIR:-} && -x $NMLEAKS_INSTALL_DIR/bin/nmleaks ]]; then
+        printf '%s' "$NMLEAKS_INSTALL_DIR/bin/nmleaks"
+    else
+        printf 'nmleaks'
+    fi
+}
+
+cmd_install() {
+    if [[ -n ${NMLEAKS_BIN:-} ]]; then
+        echo "using $NMLEAKS_BIN"
+        return
+    fi
+    local dir=${NMLEAKS_INSTALL_DIR:?NMLEAKS_INSTALL_DIR is not set}
+    local version=${NMLEAKS_VERSION:-source}
+    local action_dir=${GITHUB_ACTION_PATH:-$(cd "$(dirname "$0")/.." && pwd)}
+    mkdir -p "$dir/bin"
+    if [[ -x $dir/bin/nmleaks ]]; then
+        echo "nmleaks found in the cache: $("$dir/bin/nmleaks" --version)"
+    elif [[ $version != source ]]; then
+        local target
+        case "$(uname -s)-$(uname -m)" in
+            Linux-x86_64) target=x86_64-unknown-linux-gnu ;;
+            Linux-aarch64) target=aarch64-unknown-linux-gnu ;;
+            Darwin-arm64) target=aarch64-apple-darwin ;;
+            Darwin-x86_64) target=x86_64-apple-darwin ;;
+            *) target="" ;;
+        esac
+        local repo=${NMLEAKS_RELEASE_REPO:-nmleaks/nmleaks}
+        local url="https://github.com/$repo/releases/download/v$version/nmleaks-$target.tar.gz"
+        if [[ -n $target ]] && curl -fsSL "$url" | tar -xz -C "$dir/bin" nmleaks 2>/dev/null; then
+            echo "installed nmleaks $version ($target) from the release"
+        else
+            echo "::notice title=nmleaks::no release binary of $version for this runner; building from source"
+            cargo install --locked --quiet --path "$action_dir" --root "$dir"
+        fi
+    else
+        cargo install --locked --quiet --path "$action_dir" --root "$dir"
+    fi
+    if [[ -n ${GITHUB_PATH:-} ]]; then
+        echo "$dir/bin" >>"$GITHUB_PATH"
+    fi
+}
+
+# Sets MODE and RANGE from INPUT_MODE and the event.
+choose_mode() {
+    MODE=${INPUT_MODE:-auto}
+    RANGE=${INPUT_RANGE:-}
+    [[ $MODE == auto ]] || return 0
+    local event=${GITHUB_EVENT_NAME:-} payload=${GITHUB_EVENT_PATH:-}
+    case "$event" in
+        pull_request | pull_request_target)
+            local base head
+            base=$(jq -r '.pull_request.base.sha // empty' "$payload")
+            head=$(jq -r '.pull_request.head.sha // empty' "$payload")
+            [[ -n $base && -n $head ]] || die "the $event event has no base and head commits"
+            MODE=range
+            RANGE="$base..$head"
+            ;;
+        push)
+            local before after
+            before=$(jq -r '.before // empty' "$payload")
+            after=$(jq -r '.after // empty' "$payload")
+            if [[ -z $before || $before =~ ^0+$ || -z $after || $after =~ ^0+$ ]]; then
+                MODE=history # a new branch (or a deleted one): nothing to diff against
+            else
+                MODE=range
+                RANGE="$before..$after"
+            fi
+            ;;
+        schedule | workflow_dispatch) MODE=history ;;
+        *) MODE=files ;;
+    esac
+}
+
+cmd_scan() {
+    choose_mode
+    local path=${INPUT_PATH:-.}
+    local tmp=${RUNNER_TEMP:-${TMPDIR:-/tmp}}
+    local json="$tmp/nmleaks-report.json"
+    local sarif=${INPUT_SARIF_FILE:-nmleaks.sarif}
+    local extra=()
+    if [[ -n ${INPUT_ARGS:-} ]]; then
+        read -r -a extra <<<"$INPUT_ARGS"
+    fi
+    local a
+    for a in "${extra[@]}"; do
+        [[ $a == --show-secrets ]] && die "args: --show-secrets is refused: the action never prints a key"
+    done
+    output mode "$MODE"
+
+    local args=()
+    case "$MODE" in
+        files) args=(scan "$path") ;;
+        staged) args=(git --staged "$path") ;;
+        range | history)
+            git -C "$path" rev-parse --git-dir >/dev/null 2>&1 || die "$path is not a git repository; mode $MODE scans git history"
+            if [[ $(git -C "$path" rev-parse --is-shallow-repository) == true ]]; then
+                die "the checkout is shallow, so mode $MODE cannot see the history it must scan: set 'fetch-depth: 0' on actions/checkout"
+            fi
+            if [[ $MODE == range ]]; then
+                [[ $RANGE == *..* ]] || die "mode range needs a range A..B (input 'range')"
+                local c
+                for c in "${RANGE%%..*}" "${RANGE##*..}"; do
+                    git -C "$path" cat-file -e "$c^{commit}" 2>/dev/null ||
+                        die "commit $c is not in the checkout: set 'fetch-depth: 0' on actions/checkout"
+                done
+                args=(git --range "$RANGE" "$path")
+            else
+                args=(git "$path")
+            fi
+            ;;
+        *) die "unknown mode '$MODE' (auto, staged, range, history or files)" ;;
+    esac
+    args+=(--format json -o "$json" --sarif-file "$sarif" --color never)
+    args+=(--fail-on "${INPUT_FAIL_ON:-any}")
+    if [[ ${INPUT_VERIFY:-false} == true ]]; then
+        args+=(--verify --api-url "${INPUT_API_URL:-https://amp.nomotic.ai/api/v1}")
+    fi
+    [[ -n ${INPUT_BASELINE:-} ]] && args+=(--baseline "$INPUT_BASELINE")
+    args+=("${extra[@]}")
+
+    local bin rc=0
+    bin=$(nmleaks_bin)
+    echo "nmleaks ${args[*]}"
+    "$bin" "${args[@]}" || rc=$?
+    output exit-code "$rc"
+    if [[ ! -s $json ]]; then
+        output findings 0
+        output live 0
+        output sarif-file ""
+        echo "::error title=nmleaks::nmleaks failed (exit code $rc) before writing a report"
+        return 0
+    fi
+    output sarif-file "$([[ -s $sarif ]] && printf '%s' "$sarif")"
+    local findings live
+    findings=$(jq '.findings | length' "$json")
+    live=$(jq '[.findings[] | select(.verification.status? == "live" or .verification.status? == "live_insufficient_scope")] | length' "$json")
+    output findings "$findings"
+    output live "$live"
+    annotate "$json"
+    summarize "$json" "$findings" "$live"
+    return 0
+}
+
+# One ::error per place (at most 10 per key and 50 in all), keys redacted as in the report.
+annotate() {
+    jq -r '
+        [ .findings[] as $f
+          | $f.locations[:10][]
+          | [ .path, (.line|tostring), (.column|tostring), $f.rule_name, $f.key,
+              (($f.verification.status? // "not verified")),
+              ((.git.commit? // "") | .[0:12]) ]
+        ] | .[:50][] | @tsv' "$1" |
+        while IFS=$'\t' read -r file line col rule key status commit; do
+            local where=""
+            [[ -n $commit ]] && where=" in commit $commit"
+            printf '::error file=%s,line=%s,col=%s,title=%s::%s\n' \
+                "$(escape_property "$file")" "$line" "$col" "$(escape_property "$rule")" \
+                "$(escape_data "$rule $key found$where ($status). Revoke it in Settings → API Keys and rotate it.")"
+        done
+}
+
+summarize() { # json findings live
+    [[ -n ${GITHUB_STEP_SUMMARY:-} ]] || return 0
+    {
+        echo "## nmleaks: $2 Nomotic key(s) found"
+        echo
+        echo "Mode: \`$MODE\`${RANGE:+ (\`$RANGE\`)}. Keys verified live: $3. Keys are shown redacted."
+        echo
+        if [[ $2 -gt 0 ]]; then
+            echo "| key | rule | status | where | places |"
+            echo "| --- | --- | --- | --- | --- |"
+            jq -r '.findings[] |
+                "| `\(.key)` | \(.rule_id) | \(.verification.status? // "not verified") | `\(.locations[0].path):\(.locations[0].line)`\(if .locations[0].git.commit? then " @ " + (.locations[0].git.commit[0:12]) else "" end) | \(.location_count) |"' "$1"
+            echo
+            echo "What to do: revoke each key in the Nomotic dashboard (Settings → API Keys), rotate it, and read it from a secret instead of the code."
+        fi
+    } >>"$GITHUB_STEP_SUMMARY"
+}
+
+case "${1:-}" in
+    install) cmd_install ;;
+    scan) cmd_scan ;;
+    *)
+        echo "usage: $0 install|scan" >&2
+        exit 2
+        ;;
+esac

@@ -1,0 +1,315 @@
+//! The GitHub Action: `scripts/action.sh` run the way action.yml runs it, with the Actions
+//! environment faked (event payload, output and summary files), against real repositories.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::util::{TestEnv, git_ok};
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/action.sh")
+}
+
+/// What one run of `action.sh scan` left behind.
+struct ActionRun {
+    code: i32,
+    stdout: String,
+    outputs: String,
+    summary: String,
+}
+
+impl ActionRun {
+    fn output(&self, name: &str) -> String {
+        self.outputs
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("no output {name} in {}", self.outputs))
+            .to_string()
+    }
+}
+
+fn run_action(
+    env: &TestEnv,
+    event: &str,
+    payload: &serde_json::Value,
+    inputs: &[(&str, &str)],
+) -> ActionRun {
+    let event_path = env.path("event.json");
+    std::fs::write(&event_path, payload.to_string()).unwrap();
+    let outputs = env.path("github_output");
+    let summary = env.path("step_summary");
+    let _ = std::fs::remove_file(&outputs);
+    let _ = std::fs::remove_file(&summary);
+    let tmp = env.path("runner_temp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut cmd = Command::new("bash");
+    cmd.arg(script())
+        .arg("scan")
+        .current_dir(env.path("repo"))
+        .env("GITHUB_EVENT_NAME", event)
+        .env("GITHUB_EVENT_PATH", &event_path)
+        .env("GITHUB_OUTPUT", &outputs)
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("RUNNER_TEMP", &tmp)
+        .env("NMLEAKS_BIN", assert_cmd::cargo::cargo_bin("nmleaks"))
+        .env("NMLEAKS_CACHE_DIR", env.path("cache"))
+        .env("INPUT_SARIF_FILE", env.path("out.sarif"));
+    for (k, v) in inputs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    ActionRun {
+        code: out.status.code().unwrap(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr),
+        outputs: std::fs::read_to_string(&outputs).unwrap_or_default(),
+        summary: std::fs::read_to_string(&summary).unwrap_or_default(),
+    }
+}
+
+/// A repository with a clean first commit, then a commit adding a key on a branch.
+/// Returns (env, key, base sha, head sha).
+fn repo_with_key_commit() -> (TestEnv, String, String, String) {
+    let mut env = TestEnv::new();
+    let repo = env.path("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git_ok(&repo, &["init", "-q"]);
+    env.write("repo/README.md", "demo\n");
+    git_ok(&repo, &["add", "."]);
+    git_ok(&repo, &["commit", "-q", "-m", "first"]);
+    let base = git_ok(&repo, &["rev-parse", "HEAD"]).trim().to_string();
+    let key = env.live_key();
+    env.write(
+        "repo/app/config.py",
+        format!("import os\nKEY = \"{key}\"\n"),
+    );
+    git_ok(&repo, &["add", "."]);
+    git_ok(&repo, &["commit", "-q", "-m", "add config"]);
+    let head = git_ok(&repo, &["rev-parse", "HEAD"]).trim().to_string();
+    (env, key, base, head)
+}
+
+fn assert_no_key(run: &ActionRun, key: &str) {
+    for (name, text) in [
+        ("log", &run.stdout),
+        ("outputs", &run.outputs),
+        ("summary", &run.summary),
+    ] {
+        assert!(!text.contains(&key[8..]), "{name} holds the key:\n{text}");
+    }
+}
+
+#[test]
+fn pull_request_scans_base_to_head_and_reports_what_it_adds() {
+    let (env, key, base, head) = repo_with_key_commit();
+    let payload =
+        serde_json::json!({"pull_request": {"base": {"sha": base}, "head": {"sha": head}}});
+    let run = run_action(&env, "pull_request", &payload, &[]);
+    assert_eq!(
+        run.code, 0,
+        "the scan step records the exit code, the last step fails: {}",
+        run.stdout
+    );
+    assert_eq!(run.output("mode"), "range");
+    assert_eq!(run.output("exit-code"), "1");
+    assert_eq!(run.output("findings"), "1");
+    assert_eq!(run.output("live"), "0");
+    assert!(run.output("sarif-file").ends_with("out.sarif"));
+    assert!(
+        run.stdout.contains(&format!("git --range {base}..{head}")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("::error file=app/config.py,line=2,col=8,title=Nomotic live API key::"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.summary.contains("1 Nomotic key(s) found"),
+        "{}",
+        run.summary
+    );
+    assert!(
+        run.summary
+            .contains(&format!("nm_live_…{}", &key[key.len() - 4..]))
+    );
+    assert_no_key(&run, &key);
+    let sarif: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.path("out.sarif")).unwrap()).unwrap();
+    assert_eq!(sarif["runs"][0]["results"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn push_to_an_existing_branch_scans_before_to_after() {
+    let (env, key, base, head) = repo_with_key_commit();
+    let run = run_action(
+        &env,
+        "push",
+        &serde_json::json!({"before": base, "after": head}),
+        &[],
+    );
+    assert_eq!(run.output("mode"), "range");
+    assert!(run.stdout.contains(&format!("--range {base}..{head}")));
+    assert_eq!(run.output("findings"), "1");
+    assert_no_key(&run, &key);
+    // A push whose range adds nothing.
+    let run = run_action(
+        &env,
+        "push",
+        &serde_json::json!({"before": head, "after": head}),
+        &[],
+    );
+    assert_eq!(run.output("findings"), "0");
+    assert_eq!(run.output("exit-code"), "0");
+}
+
+#[test]
+fn push_of_a_new_branch_and_schedule_scan_the_whole_history() {
+    let (env, key, _, head) = repo_with_key_commit();
+    // The key is removed again: only history still holds it.
+    env.write(
+        "repo/app/config.py",
+        "import os\nKEY = os.environ[\"NOMOTIC_KEY\"]\n",
+    );
+    git_ok(
+        &env.path("repo"),
+        &["commit", "-qam", "read the key from the environment"],
+    );
+    let zeros = "0".repeat(40);
+    for (event, payload) in [
+        ("push", serde_json::json!({"before": zeros, "after": head})),
+        ("schedule", serde_json::json!({})),
+        ("workflow_dispatch", serde_json::json!({})),
+    ] {
+        let run = run_action(&env, event, &payload, &[]);
+        assert_eq!(run.output("mode"), "history", "{event}");
+        assert_eq!(run.output("findings"), "1", "{event}: {}", run.stdout);
+        assert_no_key(&run, &key);
+    }
+}
+
+#[test]
+fn other_events_scan_the_files_and_explicit_modes_win() {
+    let (env, key, _, _) = repo_with_key_commit();
+    let run = run_action(&env, "issue_comment", &serde_json::json!({}), &[]);
+    assert_eq!(run.output("mode"), "files");
+    assert_eq!(run.output("findings"), "1");
+    let run = run_action(
+        &env,
+        "pull_request",
+        &serde_json::json!({}),
+        &[("INPUT_MODE", "history")],
+    );
+    assert_eq!(run.output("mode"), "history");
+    assert_no_key(&run, &key);
+}
+
+#[test]
+fn a_shallow_clone_is_detected_for_history_modes() {
+    let (env, _, _, _) = repo_with_key_commit();
+    let src = format!("file://{}", env.path("repo").display());
+    let shallow = env.path("shallow");
+    let out = Command::new("git")
+        .args(["clone", "-q", "--depth", "1", &src])
+        .arg(&shallow)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    std::fs::rename(env.path("repo"), env.path("full")).unwrap();
+    std::fs::rename(&shallow, env.path("repo")).unwrap();
+    let run = run_action(&env, "schedule", &serde_json::json!({}), &[]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("::error title=nmleaks::the checkout is shallow"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("fetch-depth: 0"));
+}
+
+#[test]
+fn show_secrets_in_args_is_refused() {
+    let (env, key, _, _) = repo_with_key_commit();
+    let run = run_action(
+        &env,
+        "schedule",
+        &serde_json::json!({}),
+        &[("INPUT_ARGS", "--show-secrets")],
+    );
+    assert_eq!(run.code, 2);
+    assert!(run.stdout.contains("--show-secrets is refused"));
+    assert_no_key(&run, &key);
+}
+
+/// Every `${{ inputs.X }}` in action.yml is a declared input, and every `INPUT_*` variable the
+/// script reads is set by action.yml's scan step.
+#[test]
+fn action_yml_declares_every_input_it_and_the_script_read() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("action.yml")).unwrap();
+    let doc = &yaml_rust2::YamlLoader::load_from_str(&text).unwrap()[0];
+    let declared: BTreeSet<String> = doc["inputs"]
+        .as_hash()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect();
+    for (name, input) in doc["inputs"].as_hash().unwrap() {
+        assert!(
+            input["description"].as_str().is_some_and(|d| !d.is_empty()),
+            "{name:?} undocumented"
+        );
+        assert!(!input["default"].is_badvalue(), "{name:?} has no default");
+    }
+    let used: BTreeSet<String> = text
+        .match_indices("inputs.")
+        .map(|(i, _)| {
+            text[i + 7..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .collect()
+        })
+        .collect();
+    let undeclared: Vec<_> = used.difference(&declared).collect();
+    assert!(
+        undeclared.is_empty(),
+        "action.yml reads undeclared inputs {undeclared:?}"
+    );
+
+    let script = std::fs::read_to_string(root.join("scripts/action.sh")).unwrap();
+    let read: BTreeSet<String> = script
+        .match_indices("INPUT_")
+        .map(|(i, _)| {
+            script[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                .collect::<String>()
+        })
+        .filter(|v| v.len() > "INPUT_".len()) // `INPUT_*` in prose
+        .collect();
+    let steps = doc["runs"]["steps"].as_vec().unwrap();
+    let set: BTreeSet<String> = steps
+        .iter()
+        .filter_map(|s| s["env"].as_hash())
+        .flat_map(|h| h.keys().map(|k| k.as_str().unwrap().to_string()))
+        .collect();
+    let missing: Vec<_> = read.iter().filter(|v| !set.contains(*v)).collect();
+    assert!(
+        missing.is_empty(),
+        "the script reads {missing:?}, which action.yml never sets"
+    );
+    for var in set.iter().filter(|v| v.starts_with("INPUT_")) {
+        let input = var["INPUT_".len()..].to_ascii_lowercase().replace('_', "-");
+        assert!(declared.contains(&input), "{var} maps to no input");
+    }
+    for output in ["findings", "live", "sarif-file"] {
+        assert!(
+            !doc["outputs"][output]["value"].is_badvalue(),
+            "output {output}"
+        );
+    }
+}

@@ -1,0 +1,253 @@
+//! Where users run nmleaks before a commit: the plain git hook from `install-hook`, and the
+//! hooks of `.pre-commit-hooks.yaml` run by the real pre-commit framework.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use crate::util::{TestEnv, git_ok, path_with_bin};
+
+fn init_repo(env: &TestEnv) {
+    git_ok(env.root(), &["init", "-q"]);
+    env.write("README.md", "demo\n");
+    git_ok(env.root(), &["add", "README.md"]);
+    git_ok(env.root(), &["commit", "-q", "-m", "first"]);
+}
+
+/// `git commit` with the binary under test on PATH; returns (success, stderr).
+fn commit(dir: &Path, message: &str) -> (bool, String) {
+    commit_with(dir, message, &[])
+}
+
+fn commit_with(dir: &Path, message: &str, envs: &[(&str, &std::ffi::OsStr)]) -> (bool, String) {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .env("PATH", path_with_bin())
+        .envs(envs.iter().copied())
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Test Author")
+        .env("GIT_AUTHOR_EMAIL", "author@example.test")
+        .env("GIT_COMMITTER_NAME", "Test Author")
+        .env("GIT_COMMITTER_EMAIL", "author@example.test")
+        .args(["commit", "-q", "-m", message])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn install_hook_blocks_a_commit_that_adds_a_key_and_lets_a_clean_one_through() {
+    let mut env = TestEnv::new();
+    init_repo(&env);
+    let run = env.run(&["install-hook"]).expect(0);
+    assert!(
+        run.stderr().contains(".git/hooks/pre-commit"),
+        "{}",
+        run.stderr()
+    );
+    let key = env.live_key();
+    env.write("config.env", format!("NOMOTIC_API_KEY={key}\n"));
+    git_ok(env.root(), &["add", "config.env"]);
+    let (ok, out) = commit(env.root(), "add config");
+    assert!(!ok, "the commit must be refused:\n{out}");
+    assert!(out.contains("config.env:1:17"), "{out}");
+    assert!(out.contains("commit blocked"), "{out}");
+    assert!(
+        out.contains("git commit --no-verify"),
+        "says how to bypass once: {out}"
+    );
+    assert!(!out.contains(&key[8..]), "no key in the hook's output");
+    env.write("config.env", "NOMOTIC_API_KEY=${NOMOTIC_API_KEY}\n");
+    git_ok(env.root(), &["add", "config.env"]);
+    let (ok, out) = commit(env.root(), "read the key from the environment");
+    assert!(ok, "a clean commit passes:\n{out}");
+}
+
+#[test]
+fn install_hook_leaves_a_foreign_hook_alone_unless_forced() {
+    let env = TestEnv::new();
+    init_repo(&env);
+    let hook = env.path(".git/hooks/pre-commit");
+    std::fs::write(&hook, "#!/bin/sh\necho mine\n").unwrap();
+    let run = env.run(&["install-hook"]).expect(2);
+    assert!(
+        run.stderr().contains("was not written by nmleaks"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&hook).unwrap(),
+        "#!/bin/sh\necho mine\n"
+    );
+    env.run(&["uninstall-hook"]).expect(2);
+    assert!(hook.exists(), "uninstall never removes a foreign hook");
+    env.run(&["install-hook", "--force"]).expect(0);
+    assert!(
+        std::fs::read_to_string(&hook)
+            .unwrap()
+            .contains("nmleaks git --staged")
+    );
+    env.run(&["install-hook"]).expect(0); // its own hook may be rewritten
+    env.run(&["uninstall-hook"]).expect(0);
+    assert!(!hook.exists());
+}
+
+#[test]
+fn install_hook_honours_core_hooks_path() {
+    let env = TestEnv::new();
+    init_repo(&env);
+    git_ok(env.root(), &["config", "core.hooksPath", "ci/hooks"]);
+    std::fs::create_dir_all(env.path("sub/dir")).unwrap();
+    env.run(&["install-hook", "sub/dir"]).expect(0);
+    assert!(env.path("ci/hooks/pre-commit").is_file());
+    assert!(!env.path(".git/hooks/pre-commit").exists());
+    env.run(&["uninstall-hook"]).expect(0);
+    assert!(!env.path("ci/hooks/pre-commit").exists());
+}
+
+#[test]
+fn install_hook_outside_a_repository_is_one_clear_error() {
+    let env = TestEnv::new();
+    let run = env.run(&["install-hook"]).expect(2);
+    assert!(
+        run.stderr().contains("is not inside a git repository"),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(run.stderr().lines().count(), 1);
+}
+
+/// The checkout of this repository, which `.pre-commit-hooks.yaml` describes.
+fn checkout() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A git repository holding the checkout's files as they are now (committed or not, ignored
+/// files left out), so the hooks under test are this working copy's, as `pre-commit
+/// try-repo` would take them. Made once per test run. Returns (path, commit).
+fn snapshot_of_checkout() -> &'static (PathBuf, String) {
+    static SNAPSHOT: OnceLock<(PathBuf, String)> = OnceLock::new();
+    SNAPSHOT.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("nmleaks-hook-repo")
+            .tempdir()
+            .unwrap()
+            .keep();
+        let list = git_ok(
+            checkout(),
+            &[
+                "ls-files",
+                "-z",
+                "--cached",
+                "--others",
+                "--exclude-standard",
+            ],
+        );
+        for rel in list.split('\0').filter(|s| !s.is_empty()) {
+            let from = checkout().join(rel);
+            if !from.is_file() {
+                continue; // deleted in the working copy
+            }
+            let to = dir.join(rel);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(&from, &to).unwrap();
+        }
+        git_ok(&dir, &["init", "-q"]);
+        git_ok(&dir, &["add", "-A"]);
+        git_ok(&dir, &["commit", "-q", "-m", "snapshot"]);
+        let rev = git_ok(&dir, &["rev-parse", "HEAD"]).trim().to_string();
+        (dir, rev)
+    })
+}
+
+fn pre_commit() -> String {
+    std::env::var("NMLEAKS_PRE_COMMIT").expect(
+        "NMLEAKS_PRE_COMMIT is not set: run the tests with `bash scripts/test.sh`, which \
+         installs the pre-commit framework",
+    )
+}
+
+/// Installs this repository's hook `hook_id` with the pre-commit framework in a new repo and
+/// checks a commit with a key is refused and one without passes. `path` is the `PATH` the
+/// commit runs with.
+fn framework_blocks_keys(hook_id: &str, path: &std::ffi::OsStr) {
+    let mut env = TestEnv::new();
+    init_repo(&env);
+    let (repo, rev) = snapshot_of_checkout();
+    env.write(
+        ".pre-commit-config.yaml",
+        format!(
+            "repos:\n  - repo: {}\n    rev: {rev}\n    hooks:\n      - id: {hook_id}\n",
+            repo.display()
+        ),
+    );
+    git_ok(env.root(), &["add", ".pre-commit-config.yaml"]);
+    let home = env.path(".pre-commit-home");
+    // The `language: rust` hook runs `cargo install` of the repository: build it without the
+    // release profile's LTO (the hook's behaviour does not depend on it) in a target directory
+    // kept between runs.
+    let target = checkout().join("target/pre-commit-target");
+    let envs: Vec<(&str, &std::ffi::OsStr)> = vec![
+        ("PATH", path),
+        ("PRE_COMMIT_HOME", home.as_os_str()),
+        ("CARGO_TARGET_DIR", target.as_os_str()),
+        ("CARGO_PROFILE_RELEASE_LTO", "false".as_ref()),
+        ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16".as_ref()),
+    ];
+    let run_pc = |args: &[&str]| {
+        Command::new(pre_commit())
+            .current_dir(env.root())
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .envs(envs.iter().copied())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run_pc(&["install"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = env.live_key();
+    env.write("settings.yaml", format!("nomotic:\n  key: {key}\n"));
+    git_ok(env.root(), &["add", "settings.yaml"]);
+    let (ok, out) = commit_with(env.root(), "add settings", &envs);
+    assert!(!ok, "pre-commit must refuse the commit:\n{out}");
+    assert!(out.contains("settings.yaml:2:8"), "{out}");
+    assert!(!out.contains(&key[8..]), "redacted output");
+    env.write("settings.yaml", "nomotic:\n  key: ${NOMOTIC_KEY}\n");
+    git_ok(env.root(), &["add", "settings.yaml"]);
+    let (ok, out) = commit_with(env.root(), "settings from the environment", &envs);
+    assert!(ok, "{out}");
+    let log = git_ok(env.root(), &["log", "--oneline"]);
+    assert_eq!(
+        log.lines().count(),
+        2,
+        "only the clean commit landed: {log}"
+    );
+}
+
+#[test]
+fn pre_commit_framework_system_hook_blocks_keys() {
+    framework_blocks_keys("nmleaks-system", &path_with_bin());
+}
+
+#[test]
+fn pre_commit_framework_rust_hook_builds_and_blocks_keys() {
+    // Without the binary under test on PATH: the hook must run the nmleaks it built.
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let bin = crate::util::bin_dir();
+    let without: Vec<PathBuf> = std::env::split_paths(&path).filter(|p| *p != bin).collect();
+    assert!(
+        without.iter().all(|d| !d.join("nmleaks").exists()),
+        "an nmleaks on PATH would hide a broken build"
+    );
+    framework_blocks_keys("nmleaks", &std::env::join_paths(without).unwrap());
+}
