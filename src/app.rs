@@ -107,6 +107,38 @@ fn collect(
     }
 }
 
+/// The `.nmleaksignore` at the top of the work tree, which applies to paths in every git mode
+/// as it does to the walk (gitignore syntax, paths relative to the repository root).
+fn git_ignore_file(dir: &std::path::Path) -> Option<ignore::gitignore::Gitignore> {
+    let file = dir.join(source::worktree::IGNORE_FILE);
+    if !file.is_file() {
+        return None;
+    }
+    let mut builder = ignore::gitignore::GitignoreBuilder::new(dir);
+    if let Some(err) = builder.add(&file) {
+        eprintln!(
+            "nmleaks: warning: {}: {}",
+            crate::sanitize::path(&file),
+            crate::sanitize::text(&err.to_string())
+        );
+    }
+    builder.build().ok()
+}
+
+/// Drops locations whose path the ignore file matches, and keys left with no location.
+fn drop_ignored(c: &mut Collected, ignore: &ignore::gitignore::Gitignore) {
+    for f in &mut c.findings {
+        f.locations.retain(|l| match &l.origin {
+            crate::finding::Origin::Git(g) => g
+                .path
+                .as_deref()
+                .is_none_or(|p| !ignore.matched_path_or_any_parents(p, false).is_ignore()),
+            _ => true,
+        });
+    }
+    c.findings.retain(|f| !f.locations.is_empty());
+}
+
 /// What a refused commit prints (the pre-commit hooks run `git --staged`).
 const BLOCKED: &str = "\
 nmleaks: commit blocked: the staged changes add a Nomotic API key (shown redacted above).
@@ -224,6 +256,10 @@ fn git(cfg: &GitConfig) -> anyhow::Result<ExitCode> {
             })
         }
     };
+    let mut collected = collected;
+    if let Some(ignore) = git_ignore_file(&root) {
+        drop_ignored(&mut collected, &ignore);
+    }
     let command = match &cfg.mode {
         GitMode::History { .. } => "git-history",
         GitMode::Range(_) => "git-range",

@@ -511,3 +511,32 @@ fn a_large_file_is_scanned_in_bounded_chunks_and_keys_at_the_cut_are_found() {
     assert_eq!(json["findings"][1]["location_count"], 1);
     assert_eq!(json["summary"]["bytes_scanned"], data.len());
 }
+
+#[cfg(unix)]
+#[test]
+fn a_summary_line_ends_the_run_on_a_terminal_only() {
+    let mut env = TestEnv::new();
+    let key = env.live_key();
+    env.write("a.env", format!("K={key}\n"));
+    // Not a terminal: no summary on stderr.
+    let run = env.run(&["scan"]).expect(1);
+    assert!(!run.stderr().contains("scanned"), "{}", run.stderr());
+    // Under a pseudo-terminal (util-linux `script`), the last line sums the run up.
+    let bin = assert_cmd::cargo::cargo_bin("nmleaks");
+    let out = std::process::Command::new("script")
+        .current_dir(env.root())
+        .args(["-q", "-e", "-c"])
+        .arg(format!("{} scan --color never", bin.display()))
+        .arg("/dev/null")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let last = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .last()
+        .unwrap();
+    assert!(last.starts_with("nmleaks: 1 key; 1 scanned,"), "{text}");
+    assert!(!text.contains(&key[8..]));
+}

@@ -195,3 +195,31 @@ fn a_bad_baseline_is_one_sentence_and_exit_2() {
             .contains("cannot read baseline file missing.json")
     );
 }
+
+#[test]
+fn nmleaksignore_applies_to_git_history_and_staged_modes() {
+    let mut env = TestEnv::new();
+    let (fixture, real) = (env.live_key(), env.live_key());
+    let root = env.root().to_path_buf();
+    crate::util::git_ok(&root, &["init", "-q"]);
+    env.write(".nmleaksignore", "fixtures/\n");
+    env.write("fixtures/key.txt", format!("{fixture}\n"));
+    env.write("src/app.py", format!("KEY = '{real}'\n"));
+    crate::util::git_ok(&root, &["add", "-A"]);
+    crate::util::git_ok(&root, &["commit", "-q", "-m", "keys"]);
+    let json = env.run(&["git", "--format", "json"]).expect(1).json();
+    let paths: Vec<&str> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["locations"].as_array().unwrap())
+        .map(|l| l["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(paths, ["src/app.py"], "{json:#}");
+    env.write(
+        "fixtures/other.txt",
+        format!("{}\n", env.rng.clone().live_key()),
+    );
+    crate::util::git_ok(&root, &["add", "-A"]);
+    env.run(&["git", "--staged"]).expect(0);
+}
