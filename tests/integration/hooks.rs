@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use crate::util::{TestEnv, git_ok, path_with_bin};
+use crate::util::{TestEnv, git_command, git_ok, path_with_bin};
 
 fn init_repo(env: &TestEnv) {
     git_ok(env.root(), &["init", "-q"]);
@@ -20,16 +20,9 @@ fn commit(dir: &Path, message: &str) -> (bool, String) {
 }
 
 fn commit_with(dir: &Path, message: &str, envs: &[(&str, &std::ffi::OsStr)]) -> (bool, String) {
-    let out = Command::new("git")
-        .current_dir(dir)
+    let out = git_command(dir)
         .env("PATH", path_with_bin())
         .envs(envs.iter().copied())
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_AUTHOR_NAME", "Test Author")
-        .env("GIT_AUTHOR_EMAIL", "author@example.test")
-        .env("GIT_COMMITTER_NAME", "Test Author")
-        .env("GIT_COMMITTER_EMAIL", "author@example.test")
         .args(["commit", "-q", "-m", message])
         .output()
         .unwrap();

@@ -195,10 +195,10 @@ pub fn sarif_problems(file: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Runs `git args…` in `dir` with a fixed identity and no user or system configuration.
-pub fn git(dir: &Path, args: &[&str]) -> Output {
-    std::process::Command::new("git")
-        .current_dir(dir)
+/// `git` in `dir` with a fixed identity and no user or system configuration.
+pub fn git_command(dir: &Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new("git");
+    cmd.current_dir(dir)
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("GIT_AUTHOR_NAME", "Test Author")
@@ -210,10 +210,13 @@ pub fn git(dir: &Path, args: &[&str]) -> Output {
             "init.defaultBranch=main",
             "-c",
             "commit.gpgsign=false",
-        ])
-        .args(args)
-        .output()
-        .expect("git runs")
+        ]);
+    cmd
+}
+
+/// Runs `git args…` in `dir` (see [`git_command`]).
+pub fn git(dir: &Path, args: &[&str]) -> Output {
+    git_command(dir).args(args).output().expect("git runs")
 }
 
 /// Like [`git`], asserting success.
