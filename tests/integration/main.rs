@@ -3,5 +3,6 @@
 //! Every key here is built at run time from a seeded generator ([`nmleaks::testkeys`]), so the
 //! repository itself holds no key and scans clean.
 
+mod git;
 mod scan;
 mod util;

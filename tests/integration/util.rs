@@ -61,6 +61,10 @@ impl TestEnv {
             .unwrap()
             .current_dir(self.root())
             .env_remove("NO_COLOR")
+            // Tests may run inside a git hook; its repository is not theirs.
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_INDEX_FILE")
+            .env_remove("GIT_WORK_TREE")
             .env("NMLEAKS_TEST", "1")
             .args(args)
             .write_stdin(stdin.to_vec())
