@@ -860,3 +860,36 @@ fn a_packed_repository_reports_exactly_what_its_loose_objects_did() {
     let packed = json_run(&t, &["--all-objects", "repo"], 1);
     assert_eq!(loose, packed);
 }
+
+#[test]
+fn range_locates_a_side_branch_key_at_its_commit_not_at_the_merge() {
+    let mut t = TestRepo::new();
+    let key = t.key();
+    let base = t.commit(&[("a.txt", Some("a\n"))], "base");
+    let side_text = format!("K={key}\n");
+    let side = t.commit_to(
+        Some("refs/heads/side"),
+        &[base],
+        &[("side.env", Some(&side_text))],
+        "side",
+    );
+    let main = t.commit(&[("b.txt", Some("b\n"))], "main");
+    // The merge's tree is main's plus side.env: it holds the key but does not introduce it.
+    let merge = t.commit_to(
+        Some("HEAD"),
+        &[main, side],
+        &[("side.env", Some(&side_text))],
+        "merge side",
+    );
+    for args in [
+        vec!["--range", &format!("{base}..{merge}"), "repo"],
+        vec!["repo"],
+    ] {
+        let json = json_run(&t, &args, 1);
+        assert_eq!(
+            places(finding_for(&json, &key)),
+            [(side.to_string(), "side.env".to_string(), 1)],
+            "{args:?}"
+        );
+    }
+}
