@@ -893,3 +893,48 @@ fn range_locates_a_side_branch_key_at_its_commit_not_at_the_merge() {
         );
     }
 }
+
+#[test]
+fn staged_compares_only_changed_directories_in_every_index_version() {
+    for version in [2, 3, 4] {
+        let mut t = TestRepo::new();
+        let (moved, kept, added, deep) = (t.key(), t.key(), t.key(), t.key());
+        let mut files: Vec<(String, String)> = (0..40)
+            .map(|i| {
+                (
+                    format!("dir{:02}/sub/f{i}.txt", i % 8),
+                    format!("plain {i}\n"),
+                )
+            })
+            .collect();
+        files.push(("old/secret.env".into(), format!("M={moved}\n")));
+        files.push(("keep/k.env".into(), format!("K={kept}\n")));
+        files.push(("was_file".into(), "x\n".into()));
+        let changes: Vec<(&str, Option<&str>)> = files
+            .iter()
+            .map(|(p, c)| (p.as_str(), Some(c.as_str())))
+            .collect();
+        t.commit(&changes, "base");
+        t.stage(&[
+            // The key moves from a deleted directory to a new file: not new.
+            ("old/secret.env", None),
+            ("new/place.env", Some(&format!("# moved\nM={moved}\n"))),
+            // A modified file elsewhere gains a key: new.
+            ("dir03/sub/f3.txt", Some(&format!("plain 3\nA={added}\n"))),
+            // A file becomes a directory.
+            ("was_file", None),
+            ("was_file/inner.env", Some(&format!("{deep}\n"))),
+        ]);
+        let mut index = t.repo.index().unwrap();
+        index.set_version(version).unwrap();
+        index.write().unwrap();
+        let json = json_run(&t, &["--staged", "repo"], 1);
+        let mut got = places_staged(&json);
+        got.sort();
+        assert_eq!(
+            got,
+            ["dir03/sub/f3.txt", "was_file/inner.env"],
+            "index version {version}"
+        );
+    }
+}

@@ -5,6 +5,7 @@
 //!   key are mapped back to commits and paths.
 //! - [`staged`]: `nmleaks git --staged`, the index against HEAD, for pre-commit hooks.
 //! - [`objects`]: bulk reading of every object in the object database, in parallel.
+//! - [`index`]: reading git's index file and its cache tree, for `--staged`.
 //!
 //! This module owns opening a repository (a work tree, a bare repository, a linked worktree, a
 //! subdirectory of any of them, or what `GIT_DIR` names in a hook), the typed errors callers
@@ -12,6 +13,7 @@
 //! features: local repositories only, no network, no OpenSSL.
 
 pub mod history;
+pub mod index;
 pub mod objects;
 pub mod staged;
 
