@@ -95,7 +95,7 @@ pub fn changes(repo: &Repository, index_file: Option<PathBuf>) -> Result<Vec<Cha
                 .map_err(|e| GitError::git("cannot open the object database", &e))?;
             let mut w = Walker {
                 odb: &odb,
-                entries: &idx.entries,
+                index: &idx,
                 i: 0,
                 diff: Diff::default(),
             };
@@ -141,7 +141,7 @@ fn pool(diff: Diff) -> Vec<Change> {
 /// equals HEAD's tree for it: only changed directories are read.
 struct Walker<'a> {
     odb: &'a git2::Odb<'a>,
-    entries: &'a [index::Entry],
+    index: &'a index::Index,
     i: usize,
     diff: Diff,
 }
@@ -169,9 +169,9 @@ impl Walker<'_> {
             .map(|(i, (n, _, _))| (*n, i))
             .collect();
         let mut seen = vec![false; listed.len()];
-        let entries = self.entries;
-        while let Some(e) = entries.get(self.i) {
-            let Some(rest) = e.path.strip_prefix(prefix) else {
+        let index = self.index;
+        while let Some(e) = index.entries.get(self.i) {
+            let Some(rest) = index.path(e).strip_prefix(prefix) else {
                 break;
             };
             if let Some(slash) = memchr::memchr(b'/', rest) {
@@ -227,11 +227,15 @@ impl Walker<'_> {
         if e.mode == 0o160_000 || e.intent_to_add {
             return; // a submodule's commit, or a placeholder with nothing staged
         }
-        let path = display_path(&e.path);
+        if e.stage == 0 && head.is_some_and(|h| h.as_bytes() == e.id) {
+            return;
+        }
+        let (Ok(id), path) = (Oid::from_bytes(&e.id), display_path(self.index.path(e))) else {
+            return;
+        };
         match e.stage {
-            0 if head == Some(e.id) => {}
-            0 => self.diff.changed.push((path, e.id, head)),
-            2 | 3 => self.diff.conflicts.push((path, e.id, head)),
+            0 => self.diff.changed.push((path, id, head)),
+            2 | 3 => self.diff.conflicts.push((path, id, head)),
             _ => {} // the merge base is not what the next commit holds
         }
     }
