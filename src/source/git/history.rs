@@ -164,9 +164,10 @@ pub fn audit(
         }
     };
     let found = Found::default();
-    // Only a partial clone lacks objects by design; elsewhere (and in git/git's own packs)
-    // trees that no ref reaches may name objects long gone, which is no reason to fail. A
-    // missing object that the scan needs is reported when it is read.
+    // Only a partial clone lacks objects by design, and there every tree is checked so the
+    // blobs that were never fetched are counted. Elsewhere a tree that no ref reaches may
+    // name objects long pruned, which is no reason to fail; a missing object that the scan
+    // needs is reported when reading it fails.
     let check = super::is_partial_clone(repo).then_some(&odb);
     let make = || Worker::new(matcher, opts.show_secrets, &found, check, stats);
     odb.read_all(opts.threads, &make, tx);
@@ -206,8 +207,8 @@ fn report_missing(missing: &OidSet, tx: &Sender<Event>) {
         n => (n, "objects named by trees are"),
     };
     let _ = tx.send(Problem::error(format!(
-        "{n} {what} missing from the repository (a partial clone, or damage) and not scanned: \
-         {}{more}",
+        "{n} {what} missing (this is a partial clone: they were never fetched) and not \
+         scanned: {}{more}",
         ids[..shown].join(", ")
     )));
 }
