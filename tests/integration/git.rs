@@ -938,3 +938,59 @@ fn staged_compares_only_changed_directories_in_every_index_version() {
         );
     }
 }
+
+/// The offset of `id` in a version-2 pack index (`.idx`): header, fan-out table, sorted ids,
+/// CRCs, then 4-byte offsets (the packs made here are far below 2 GiB).
+fn pack_offset(idx: &[u8], id: Oid) -> usize {
+    let be32 = |at: usize| u32::from_be_bytes(idx[at..at + 4].try_into().unwrap()) as usize;
+    assert_eq!(&idx[..8], b"\xfftOc\0\0\0\x02", "a version-2 index");
+    let n = be32(8 + 255 * 4);
+    let ids = 8 + 256 * 4;
+    let pos = (0..n)
+        .find(|&i| &idx[ids + i * 20..ids + i * 20 + 20] == id.as_bytes())
+        .expect("id in the pack");
+    be32(ids + n * 20 + n * 4 + pos * 4)
+}
+
+#[test]
+fn a_corrupt_packed_object_is_reported_and_the_scan_goes_on() {
+    let mut t = TestRepo::new();
+    let key = t.key();
+    // Random text no other blob resembles, so nothing is stored as a delta of it.
+    let noise = t.env.rng.base62(4000);
+    t.commit(&[("noise.txt", Some(&noise))], "one");
+    let c2 = t.commit(&[("k.env", Some(&format!("{key}\n")))], "two");
+    let bad = t.repo.revparse_single("HEAD:noise.txt").unwrap().id();
+    pack_everything(&t);
+    let dir = t.repo.path().join("objects/pack");
+    let find = |ext: &str| {
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == ext))
+            .unwrap()
+    };
+    let offset = pack_offset(&std::fs::read(find("idx")).unwrap(), bad);
+    let pack = find("pack");
+    let mut bytes = std::fs::read(&pack).unwrap();
+    // Past the object's header, inside its zlib stream.
+    for b in &mut bytes[offset + 8..offset + 40] {
+        *b ^= 0x5a;
+    }
+    let mut perms = std::fs::metadata(&pack).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&pack, perms).unwrap();
+    std::fs::write(&pack, bytes).unwrap();
+    let run = t.run(&["git", "--format", "json", "repo"]).expect(2);
+    assert!(
+        run.stderr()
+            .contains(&format!("object {bad} cannot be read")),
+        "{}",
+        run.stderr()
+    );
+    assert_eq!(
+        places(finding_for(&run.json(), &key)),
+        [(c2.to_string(), "k.env".to_string(), 1)]
+    );
+}
