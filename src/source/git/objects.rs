@@ -68,7 +68,8 @@ impl Odb {
             true
         })
         .map_err(|e| GitError::git("cannot list the object database", &e))?;
-        // A loose copy of a packed object, or an object in two packs, is read once.
+        // Listed once even if loose and packed, or in two packs; the pack traversal still
+        // visits an object that two packs hold once per pack (rare: `git gc` leaves one).
         ids.sort_unstable();
         ids.dedup();
         let present = ids.iter().copied().collect();
