@@ -5,6 +5,7 @@
 
 mod action;
 mod api;
+mod git;
 mod hooks;
 mod sarif;
 mod scan;

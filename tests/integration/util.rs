@@ -78,6 +78,10 @@ impl TestEnv {
         cmd.current_dir(self.root())
             .env_remove("NO_COLOR")
             .env_remove("NMLEAKS_API_URL")
+            // Tests may run inside a git hook; its repository is not theirs.
+            .env_remove("GIT_DIR")
+            .env_remove("GIT_INDEX_FILE")
+            .env_remove("GIT_WORK_TREE")
             .env("NMLEAKS_TEST", "1")
             .env("NMLEAKS_CACHE_DIR", self.cache_dir());
         for proxy in [

@@ -164,9 +164,10 @@ pub fn audit(
         }
     };
     let found = Found::default();
-    // Only a partial clone lacks objects by design; elsewhere (and in git/git's own packs)
-    // trees that no ref reaches may name objects long gone, which is no reason to fail. A
-    // missing object that the scan needs is reported when it is read.
+    // Only a partial clone lacks objects by design, and there every tree is checked so the
+    // blobs that were never fetched are counted. Elsewhere a tree that no ref reaches may
+    // name objects long pruned, which is no reason to fail; a missing object that the scan
+    // needs is reported when reading it fails.
     let check = super::is_partial_clone(repo).then_some(&odb);
     let make = || Worker::new(matcher, opts.show_secrets, &found, check, stats);
     odb.read_all(opts.threads, &make, tx);
@@ -206,8 +207,8 @@ fn report_missing(missing: &OidSet, tx: &Sender<Event>) {
         n => (n, "objects named by trees are"),
     };
     let _ = tx.send(Problem::error(format!(
-        "{n} {what} missing from the repository (a partial clone, or damage) and not scanned: \
-         {}{more}",
+        "{n} {what} missing (this is a partial clone: they were never fetched) and not \
+         scanned: {}{more}",
         ids[..shown].join(", ")
     )));
 }
@@ -705,6 +706,15 @@ pub fn range(
     stats: &Stats,
     tx: &Sender<Event>,
 ) {
+    let odb = match repo.odb() {
+        Ok(odb) => odb,
+        Err(e) => {
+            let _ = tx.send(Problem::error(
+                GitError::git("cannot open the object database", &e).to_string(),
+            ));
+            return;
+        }
+    };
     let mut scanner = Scanner::new(matcher, opts.show_secrets);
     let mut introduced: Vec<(Oid, String, Oid)> = Vec::new();
     let mut out = Vec::new();
@@ -724,7 +734,7 @@ pub fn range(
             h.location.origin = origin.clone();
             h
         }));
-        match introduced_by(repo, &commit) {
+        match introduced_by(&odb, &commit) {
             Ok(paths) => introduced.extend(paths.into_iter().map(|(p, b)| (id, p, b))),
             Err(e) => {
                 let _ = tx.send(Problem::error(format!(
@@ -773,31 +783,19 @@ pub fn range(
 /// `(path, blob)` that `commit` adds or changes relative to every parent (all of a root
 /// commit's files). Submodule entries and deletions are not blobs of this repository.
 fn introduced_by(
-    repo: &Repository,
+    odb: &git2::Odb<'_>,
     commit: &git2::Commit<'_>,
 ) -> Result<Vec<(String, Oid)>, git2::Error> {
-    let tree = commit.tree()?;
-    let mut per_parent: Vec<Vec<(String, Oid)>> = Vec::new();
-    let parents: Vec<Option<git2::Tree<'_>>> = if commit.parent_count() == 0 {
+    let tree = commit.tree_id();
+    let parents: Vec<Option<Oid>> = if commit.parent_count() == 0 {
         vec![None]
     } else {
-        commit
-            .parents()
-            .map(|p| p.tree().map(Some))
-            .collect::<Result<_, _>>()?
+        commit.parents().map(|p| Some(p.tree_id())).collect()
     };
-    for parent in &parents {
-        let diff = repo.diff_tree_to_tree(parent.as_ref(), Some(&tree), None)?;
+    let mut per_parent: Vec<Vec<(String, Oid)>> = Vec::new();
+    for parent in parents {
         let mut changed = Vec::new();
-        for delta in diff.deltas() {
-            let file = delta.new_file();
-            if delta.status() == git2::Delta::Deleted || file.mode() == git2::FileMode::Commit {
-                continue;
-            }
-            if let Some(path) = file.path_bytes() {
-                changed.push((display_path(path), file.id()));
-            }
-        }
+        changed_blobs(odb, parent, tree, "", &mut changed)?;
         changed.sort_unstable();
         per_parent.push(changed);
     }
@@ -808,4 +806,47 @@ fn introduced_by(
             .all(|other| other.binary_search(e).is_ok())
     });
     Ok(first)
+}
+
+/// The blobs in tree `new` that tree `old` does not hold at the same path, with their paths
+/// under `prefix`. Subtrees with the same id are skipped unread: the cost follows what
+/// changed, not the size of the tree.
+fn changed_blobs(
+    odb: &git2::Odb<'_>,
+    old: Option<Oid>,
+    new: Oid,
+    prefix: &str,
+    out: &mut Vec<(String, Oid)>,
+) -> Result<(), git2::Error> {
+    if old == Some(new) {
+        return Ok(());
+    }
+    let new_obj = odb.read(new)?;
+    let old_obj = old.map(|o| odb.read(o)).transpose()?;
+    let before: std::collections::HashMap<&[u8], (bool, Oid)> = old_obj
+        .as_ref()
+        .map(|o| {
+            objects::tree_entries(o.data())
+                .map(|(mode, name, id)| (name, (objects::is_tree_mode(mode), id)))
+                .collect()
+        })
+        .unwrap_or_default();
+    for (mode, name, id) in objects::tree_entries(new_obj.data()) {
+        if objects::is_gitlink_mode(mode) {
+            continue;
+        }
+        let prev = before.get(name).copied();
+        let path = if prefix.is_empty() {
+            display_path(name)
+        } else {
+            format!("{prefix}/{}", display_path(name))
+        };
+        if objects::is_tree_mode(mode) {
+            let prev_tree = prev.filter(|(is_tree, _)| *is_tree).map(|(_, id)| id);
+            changed_blobs(odb, prev_tree, id, &path, out)?;
+        } else if prev != Some((false, id)) {
+            out.push((path, id));
+        }
+    }
+    Ok(())
 }

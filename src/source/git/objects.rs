@@ -2,13 +2,20 @@
 //!
 //! [`Odb::open`] lists what the repository holds (loose objects, packs, alternates);
 //! [`Odb::read_all`] hands each object's kind, id and bytes to one [`Visitor`] per thread, and
-//! [`read_ids`] does the same for a chosen set of ids. Each worker opens its own
-//! libgit2 handle (a `Repository` is not `Sync`). An object that cannot be read (corrupt,
+//! [`read_ids`] does the same for a chosen set of ids. An object that cannot be read (corrupt,
 //! missing from a partial clone) is reported as a problem and the reading goes on.
+//!
+//! Packs are read with gitoxide's pack traversal (`gix-pack`): it walks each pack in offset
+//! order and resolves every delta chain once, from a tree of deltas built from the index, which
+//! is several times faster than asking libgit2 for each object by id (a libgit2 read resolves
+//! the object's whole delta chain, and its small delta-base cache misses in id order). Loose
+//! objects, and any packed object the traversal could not decode, are read with libgit2, one
+//! handle per worker (a `Repository` is not `Sync`); libgit2 then reports what is damaged.
 //!
 //! What to do with the bytes (scan blobs, parse trees) is the visitor's business.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossbeam_channel::Sender;
 use git2::{ObjectType, Oid, Repository};
@@ -39,8 +46,11 @@ pub trait Visitor: Send {
 #[derive(Debug)]
 pub struct Odb {
     git_dir: PathBuf,
+    /// Every object id, sorted.
     ids: Vec<Oid>,
     present: OidSet,
+    /// `(index, pack)` file pairs, in the repository and its alternates.
+    packs: Vec<(PathBuf, PathBuf)>,
 }
 
 impl Odb {
@@ -58,7 +68,8 @@ impl Odb {
             true
         })
         .map_err(|e| GitError::git("cannot list the object database", &e))?;
-        // A loose copy of a packed object, or an object in two packs, is read once.
+        // Listed once even if loose and packed, or in two packs; the pack traversal still
+        // visits an object that two packs hold once per pack (rare: `git gc` leaves one).
         ids.sort_unstable();
         ids.dedup();
         let present = ids.iter().copied().collect();
@@ -66,6 +77,7 @@ impl Odb {
             git_dir: repo.path().to_path_buf(),
             ids,
             present,
+            packs: packs(repo),
         })
     }
 
@@ -87,14 +99,167 @@ impl Odb {
         self.ids.is_empty()
     }
 
-    /// Reads every object once, on `threads` workers, each with its own visitor from `make`.
+    /// Reads every object once, on `threads` workers, each with its own visitor from `make`:
+    /// packs by traversal, then whatever is left (loose objects, undecodable entries) by id.
     pub fn read_all<V: Visitor>(
         &self,
         threads: usize,
         make: &(dyn Fn() -> V + Sync),
         tx: &Sender<Event>,
     ) {
-        read_ids(&self.git_dir, &self.ids, threads, make, tx);
+        let mut visited = OidSet::default();
+        for (index, pack) in &self.packs {
+            traverse_pack(index, pack, threads, make, &mut visited);
+        }
+        let rest: Vec<Oid> = if visited.is_empty() {
+            self.ids.clone()
+        } else {
+            self.ids
+                .iter()
+                .filter(|id| !visited.contains(id))
+                .copied()
+                .collect()
+        };
+        read_ids(&self.git_dir, &rest, threads, make, tx);
+    }
+}
+
+/// The packs of the repository and its alternates: each `.idx` with its `.pack`, sorted.
+fn packs(repo: &Repository) -> Vec<(PathBuf, PathBuf)> {
+    let mut out = Vec::new();
+    for dir in object_dirs(repo) {
+        let Ok(entries) = std::fs::read_dir(dir.join("pack")) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let index = e.path();
+            if index.extension().is_some_and(|x| x == "idx") {
+                let pack = index.with_extension("pack");
+                if pack.is_file() {
+                    out.push((index, pack));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The directories that hold this repository's objects: its own (shared by linked worktrees)
+/// and its alternates, recursively.
+fn object_dirs(repo: &Repository) -> Vec<PathBuf> {
+    let mut dirs = vec![repo.commondir().join("objects")];
+    let mut i = 0;
+    while i < dirs.len() && dirs.len() < 64 {
+        let alternates = dirs[i].join("info").join("alternates");
+        if let Ok(text) = std::fs::read_to_string(&alternates) {
+            for line in text.lines().map(str::trim) {
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                let p = Path::new(line);
+                let p = if p.is_absolute() {
+                    p.to_path_buf()
+                } else {
+                    dirs[i].join(p)
+                };
+                if !dirs.contains(&p) {
+                    dirs.push(p);
+                }
+            }
+        }
+        i += 1;
+    }
+    dirs
+}
+
+/// A visitor that the pack traversal may clone for each of its threads: a clone is a fresh
+/// visitor from the factory.
+struct PerThread<'a, V> {
+    visitor: V,
+    make: &'a (dyn Fn() -> V + Sync),
+}
+
+impl<V: Visitor> PerThread<'_, V> {
+    // A method, so the traversal's closure captures (and clones) the whole `PerThread`.
+    fn visit(&mut self, kind: Kind, id: Oid, data: &[u8]) {
+        self.visitor.visit(kind, id, data);
+    }
+}
+
+impl<V> Clone for PerThread<'_, V> {
+    fn clone(&self) -> Self {
+        PerThread {
+            visitor: (self.make)(),
+            make: self.make,
+        }
+    }
+}
+
+/// Traverses one pack, adding the ids it handed to a visitor to `visited`. A pack gitoxide
+/// cannot open, or entries it cannot decode, are left for libgit2 to read (and report).
+fn traverse_pack<V: Visitor>(
+    index_path: &Path,
+    pack_path: &Path,
+    threads: usize,
+    make: &(dyn Fn() -> V + Sync),
+    visited: &mut OidSet,
+) {
+    let Ok(index) = gix_pack::index::File::at(index_path, gix_hash::Kind::Sha1) else {
+        return;
+    };
+    let Ok(pack) = gix_pack::data::File::at(pack_path, gix_hash::Kind::Sha1) else {
+        return;
+    };
+    let seen: Vec<AtomicBool> = (0..index.num_objects())
+        .map(|_| AtomicBool::new(false))
+        .collect();
+    let mut worker = PerThread {
+        visitor: make(),
+        make,
+    };
+    let options = gix_pack::index::traverse::Options {
+        traversal: gix_pack::index::traverse::Algorithm::DeltaTreeLookup,
+        thread_limit: Some(threads.max(1)),
+        // Checksums cost a SHA-1 over every object; a damaged entry is skipped here and
+        // read (and reported) by libgit2 afterwards.
+        check: gix_pack::index::traverse::SafetyCheck::SkipFileAndObjectChecksumVerificationAndNoAbortOnDecodeError,
+        alloc_limit_bytes: None,
+        make_pack_lookup_cache: || gix_pack::cache::Never,
+    };
+    let interrupt = AtomicBool::new(false);
+    // On error the objects not yet seen fall back to libgit2.
+    let (index_ref, seen_ref) = (&index, &seen);
+    let _ = index.traverse(
+        &pack,
+        &mut gix_utils::progress::Discard,
+        &interrupt,
+        move |kind,
+              data: &[u8],
+              entry: &gix_pack::index::Entry,
+              _: &dyn gix_utils::progress::Progress| {
+            let kind = match kind {
+                gix_object::Kind::Blob => Kind::Blob,
+                gix_object::Kind::Tree => Kind::Tree,
+                gix_object::Kind::Commit => Kind::Commit,
+                gix_object::Kind::Tag => Kind::Tag,
+            };
+            if let Ok(id) = Oid::from_bytes(entry.oid.as_slice()) {
+                worker.visit(kind, id, data);
+                if let Some(i) = index_ref.lookup(entry.oid) {
+                    seen_ref[i as usize].store(true, Ordering::Relaxed);
+                }
+            }
+            Ok(())
+        },
+        options,
+    );
+    for (i, s) in seen.iter().enumerate() {
+        if s.load(Ordering::Relaxed)
+            && let Ok(id) = Oid::from_bytes(index.oid_at_index(i as u32).as_bytes())
+        {
+            visited.insert(id);
+        }
     }
 }
 

@@ -2,20 +2,23 @@
 //!
 //! Scans exactly what the next commit will hold, read from the index (never the working
 //! tree), and reports the keys that the staged content adds: a key in a staged blob that the
-//! HEAD version of the same path (or, for a rename, of the path it came from) does not hold.
+//! HEAD version of the same path does not hold. A path HEAD did not have is compared with
+//! every blob the index removed, so a rename, or a key moved from a deleted file, is not new.
 //! Keys are compared, not lines, so a moved line is not reported again. Before the first commit
 //! HEAD is empty; deletions add nothing; submodule entries are not blobs of this repository
-//! and are skipped; both sides of an unresolved conflict are scanned. Only the changed entries
-//! are read, so the cost follows what is staged, not how many files are tracked (beyond the
-//! diff of index against HEAD, which git2 makes from the index and HEAD's trees).
+//! and are skipped; both sides of an unresolved conflict are scanned.
+//!
+//! The cost follows what is staged, not how many files are tracked: the index is read with
+//! [`super::index`] and every directory whose cache-tree id equals HEAD's is skipped unread,
+//! as `git diff --cached` does. Indexes that reader leaves alone go through libgit2.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use crossbeam_channel::Sender;
-use git2::{Delta, DiffFindOptions, DiffOptions, FileMode, Oid, Repository};
+use git2::{Delta, DiffOptions, FileMode, Oid, Repository};
 
-use super::{GitError, display_path};
+use super::{GitError, display_path, index, objects};
 use crate::finding::{GitKind, GitOrigin, Hit, Origin, Secret};
 use crate::matcher::Matcher;
 use crate::scan::Scanner;
@@ -34,7 +37,18 @@ pub struct Change {
     pub conflict: bool,
 }
 
-/// What is staged relative to HEAD, without reading any blob yet.
+/// What the index changes relative to HEAD, before rename pooling.
+#[derive(Debug, Default)]
+struct Diff {
+    /// `(path, staged blob, HEAD's blob at that path)`.
+    changed: Vec<(String, Oid, Option<Oid>)>,
+    /// Blobs of HEAD whose paths the index no longer has (rename and move sources).
+    deleted: Vec<Oid>,
+    /// `(path, one side's blob, HEAD's blob at that path)` of unresolved conflicts.
+    conflicts: Vec<(String, Oid, Option<Oid>)>,
+}
+
+/// What is staged relative to HEAD, without reading any staged blob yet.
 ///
 /// `index_file` replaces the repository's index (a hook's `GIT_INDEX_FILE`).
 ///
@@ -46,15 +60,11 @@ pub fn changes(repo: &Repository, index_file: Option<PathBuf>) -> Result<Vec<Cha
             path: crate::sanitize::path(repo.path()),
         });
     }
-    let index = match index_file {
-        Some(p) => git2::Index::open(&p),
-        None => repo.index(),
-    }
-    .map_err(|e| GitError::git("cannot read the index", &e))?;
     let head = match repo.head() {
         Ok(h) => Some(
             h.peel_to_tree()
-                .map_err(|e| GitError::git("cannot read HEAD's tree", &e))?,
+                .map_err(|e| GitError::git("cannot read HEAD's tree", &e))?
+                .id(),
         ),
         Err(e)
             if e.code() == git2::ErrorCode::UnbornBranch
@@ -64,33 +74,221 @@ pub fn changes(repo: &Repository, index_file: Option<PathBuf>) -> Result<Vec<Cha
         }
         Err(e) => return Err(GitError::git("cannot read HEAD", &e)),
     };
-    let mut opts = DiffOptions::new();
-    opts.include_typechange(true);
-    let mut diff = repo
-        .diff_tree_to_index(head.as_ref(), Some(&index), Some(&mut opts))
-        .map_err(|e| GitError::git("cannot compare the index with HEAD", &e))?;
-    diff.find_similar(Some(DiffFindOptions::new().renames(true)))
-        .map_err(|e| GitError::git("cannot detect renames", &e))?;
-    let mut out = Vec::new();
-    for delta in diff.deltas() {
-        if matches!(delta.status(), Delta::Deleted | Delta::Conflicted) {
-            continue;
+    let path = index_file
+        .clone()
+        .unwrap_or_else(|| repo.path().join("index"));
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        // No index yet (nothing was ever staged): nothing to add.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(GitError::Git {
+                context: format!("cannot read the index {}", crate::sanitize::path(&path)),
+                message: e.to_string(),
+            });
         }
-        let new = delta.new_file();
-        if new.mode() == FileMode::Commit || new.id().is_zero() {
-            continue;
+    };
+    let diff = match index::parse(&bytes) {
+        Ok(idx) => {
+            let odb = repo
+                .odb()
+                .map_err(|e| GitError::git("cannot open the object database", &e))?;
+            let mut w = Walker {
+                odb: &odb,
+                index: &idx,
+                i: 0,
+                diff: Diff::default(),
+            };
+            w.dir(idx.tree.as_ref(), head, b"")
+                .map_err(|e| GitError::git("cannot compare the index with HEAD", &e))?;
+            w.diff
         }
-        let Some(path) = new.path_bytes() else {
-            continue;
+        // Split and sparse indexes: libgit2 reads what it can.
+        Err(index::Unsupported(_)) => libgit2_diff(repo, index_file, head)?,
+    };
+    Ok(pool(diff))
+}
+
+/// Gives each added path (no HEAD version) every deleted blob as its possible source: a
+/// rename or a move between files keeps its keys, and a key is new only if HEAD held it
+/// nowhere that this change removed or replaced.
+fn pool(diff: Diff) -> Vec<Change> {
+    let mut out = Vec::with_capacity(diff.changed.len() + diff.conflicts.len());
+    for (path, new, old) in diff.changed {
+        let old = match old {
+            Some(o) => vec![o],
+            None => diff.deleted.clone(),
         };
-        let old = delta.old_file();
-        let old = (!old.id().is_zero() && old.mode() != FileMode::Commit).then(|| old.id());
         out.push(Change {
-            path: display_path(path),
-            new: new.id(),
-            old: old.into_iter().collect(),
+            path,
+            new,
+            old,
             conflict: false,
         });
+    }
+    for (path, new, old) in diff.conflicts {
+        out.push(Change {
+            path,
+            new,
+            old: old.into_iter().collect(),
+            conflict: true,
+        });
+    }
+    out
+}
+
+/// Walks the index and HEAD's tree together, skipping each directory whose cache-tree id
+/// equals HEAD's tree for it: only changed directories are read.
+struct Walker<'a> {
+    odb: &'a git2::Odb<'a>,
+    index: &'a index::Index,
+    i: usize,
+    diff: Diff,
+}
+
+impl Walker<'_> {
+    fn dir(
+        &mut self,
+        node: Option<&index::CacheTree>,
+        head: Option<Oid>,
+        prefix: &[u8],
+    ) -> Result<(), git2::Error> {
+        let obj = head.map(|t| self.odb.read(t)).transpose()?;
+        let listed: Vec<(&[u8], bool, Oid)> = obj
+            .as_ref()
+            .map(|o| {
+                objects::tree_entries(o.data())
+                    .filter(|(mode, _, _)| !objects::is_gitlink_mode(mode))
+                    .map(|(mode, name, id)| (name, objects::is_tree_mode(mode), id))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let by_name: HashMap<&[u8], usize> = listed
+            .iter()
+            .enumerate()
+            .map(|(i, (n, _, _))| (*n, i))
+            .collect();
+        let mut seen = vec![false; listed.len()];
+        let index = self.index;
+        while let Some(e) = index.entries.get(self.i) {
+            let Some(rest) = index.path(e).strip_prefix(prefix) else {
+                break;
+            };
+            if let Some(slash) = memchr::memchr(b'/', rest) {
+                let name = &rest[..slash];
+                let child = node.and_then(|n| n.children.iter().find(|c| c.name == name));
+                let head_child = by_name.get(name).and_then(|&i| {
+                    let (_, is_tree, id) = listed[i];
+                    is_tree.then(|| {
+                        seen[i] = true;
+                        id
+                    })
+                });
+                if let (Some((count, id)), Some(h)) = (child.and_then(|c| c.valid), head_child)
+                    && id == h
+                    && count > 0
+                {
+                    self.i += count;
+                    continue;
+                }
+                let mut sub = prefix.to_vec();
+                sub.extend_from_slice(name);
+                sub.push(b'/');
+                let before = self.i;
+                self.dir(child, head_child, &sub)?;
+                if self.i == before {
+                    self.i += 1; // cannot happen for a sorted index; never loop
+                }
+            } else {
+                let head_file = by_name.get(rest).and_then(|&i| {
+                    let (_, is_tree, id) = listed[i];
+                    (!is_tree).then(|| {
+                        seen[i] = true;
+                        id
+                    })
+                });
+                self.file(e, head_file);
+                self.i += 1;
+            }
+        }
+        for (i, (_, is_tree, id)) in listed.iter().enumerate() {
+            if !seen[i] {
+                if *is_tree {
+                    self.deleted_tree(*id)?;
+                } else {
+                    self.diff.deleted.push(*id);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn file(&mut self, e: &index::Entry, head: Option<Oid>) {
+        if e.mode == 0o160_000 || e.intent_to_add {
+            return; // a submodule's commit, or a placeholder with nothing staged
+        }
+        if e.stage == 0 && head.is_some_and(|h| h.as_bytes() == e.id) {
+            return;
+        }
+        let (Ok(id), path) = (Oid::from_bytes(&e.id), display_path(self.index.path(e))) else {
+            return;
+        };
+        match e.stage {
+            0 => self.diff.changed.push((path, id, head)),
+            2 | 3 => self.diff.conflicts.push((path, id, head)),
+            _ => {} // the merge base is not what the next commit holds
+        }
+    }
+
+    fn deleted_tree(&mut self, tree: Oid) -> Result<(), git2::Error> {
+        let obj = self.odb.read(tree)?;
+        for (mode, _, id) in objects::tree_entries(obj.data()) {
+            if objects::is_tree_mode(mode) {
+                self.deleted_tree(id)?;
+            } else if !objects::is_gitlink_mode(mode) {
+                self.diff.deleted.push(id);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The same comparison through libgit2, for indexes [`index::parse`] leaves to it.
+fn libgit2_diff(
+    repo: &Repository,
+    index_file: Option<PathBuf>,
+    head: Option<Oid>,
+) -> Result<Diff, GitError> {
+    let index = match index_file {
+        Some(p) => git2::Index::open(&p),
+        None => repo.index(),
+    }
+    .map_err(|e| GitError::git("cannot read the index", &e))?;
+    let head_tree = head
+        .map(|t| repo.find_tree(t))
+        .transpose()
+        .map_err(|e| GitError::git("cannot read HEAD's tree", &e))?;
+    let mut opts = DiffOptions::new();
+    opts.include_typechange(true);
+    let diff = repo
+        .diff_tree_to_index(head_tree.as_ref(), Some(&index), Some(&mut opts))
+        .map_err(|e| GitError::git("cannot compare the index with HEAD", &e))?;
+    let mut out = Diff::default();
+    for delta in diff.deltas() {
+        let (old, new) = (delta.old_file(), delta.new_file());
+        let old_blob = (!old.id().is_zero() && old.mode() != FileMode::Commit).then(|| old.id());
+        match delta.status() {
+            Delta::Conflicted => {}
+            Delta::Deleted => out.deleted.extend(old_blob),
+            _ => {
+                if new.mode() == FileMode::Commit || new.id().is_zero() {
+                    continue;
+                }
+                if let Some(path) = new.path_bytes() {
+                    out.changed.push((display_path(path), new.id(), old_blob));
+                }
+            }
+        }
     }
     if index.has_conflicts() {
         let conflicts = index
@@ -98,25 +296,17 @@ pub fn changes(repo: &Repository, index_file: Option<PathBuf>) -> Result<Vec<Cha
             .map_err(|e| GitError::git("cannot read the index's conflicts", &e))?;
         for c in conflicts {
             let c = c.map_err(|e| GitError::git("cannot read the index's conflicts", &e))?;
-            let sides = [c.our, c.their];
-            for entry in sides.into_iter().flatten() {
+            for entry in [c.our, c.their].into_iter().flatten() {
                 if entry.mode == u32::from(FileMode::Commit) {
                     continue;
                 }
-                let old = head
+                let old = head_tree
                     .as_ref()
-                    .and_then(|t| {
-                        t.get_path(std::path::Path::new(&bytes_path(&entry.path)))
-                            .ok()
-                    })
+                    .and_then(|t| t.get_path(&bytes_path(&entry.path)).ok())
                     .filter(|e| e.kind() == Some(git2::ObjectType::Blob))
                     .map(|e| e.id());
-                out.push(Change {
-                    path: display_path(&entry.path),
-                    new: entry.id,
-                    old: old.into_iter().collect(),
-                    conflict: true,
-                });
+                out.conflicts
+                    .push((display_path(&entry.path), entry.id, old));
             }
         }
     }

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Benchmarks `nmleaks git` against the targets of issue 3, in one run:
+#
+#   1. full history of git/git (a few keys planted on top) vs
+#      `git cat-file --batch-all-objects --batch >/dev/null`: wall time and peak RSS;
+#   2. `--staged` with 3 staged files in generated repositories of 10k and 100k tracked files;
+#   3. `--range` over the last 100 commits of git/git.
+#
+# Usage: bench/git.sh PATH-TO-A-FULL-CLONE-OF-git/git
+#
+# The clone is never written to: keys are planted in a throwaway `--shared` clone of it (its
+# objects are read through alternates), and everything made here is removed on exit. Needs
+# bash, git, cargo and GNU time (`apt-get install -y time`). Times are wall clock, RSS is the
+# peak resident set of the measured process, both from /usr/bin/time.
+set -euo pipefail
+
+if [[ $# -ne 1 || ! -d $1 ]]; then
+    echo "usage: $0 PATH-TO-A-FULL-CLONE-OF-git/git" >&2
+    exit 2
+fi
+src=$(cd "$1" && pwd)
+if [[ $(git -C "$src" rev-parse --is-shallow-repository) == true ]]; then
+    echo "$src is shallow: the benchmark needs a full clone" >&2
+    exit 2
+fi
+if [[ ! -x /usr/bin/time ]]; then
+    echo "GNU time is missing: apt-get install -y time" >&2
+    exit 2
+fi
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+bin=$root/target/release/nmleaks
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/nmleaks-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.test
+export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.test
+
+# A key-shaped string; the prefix is built from parts so this file holds no key.
+key() {
+    local body
+    body=$(LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c 32 || true)
+    printf 'nm_%s_%s' live "$body"
+}
+
+# measure LABEL CMD...: runs CMD once with stdout discarded; prints wall seconds and peak RSS.
+# Exit codes 0-2 are results (nmleaks exits 1 when it finds keys), anything else fails.
+measure() {
+    local label=$1 rc=0
+    shift
+    /usr/bin/time -f '%e %M' -o "$work/time" "$@" >/dev/null 2>"$work/stderr" || rc=$?
+    if ((rc > 2)); then
+        echo "$label: exit $rc" >&2
+        cat "$work/stderr" >&2
+        exit 1
+    fi
+    # GNU time writes "Command exited with non-zero status N" first when N != 0.
+    read -r wall kib < <(tail -n 1 "$work/time")
+    last_wall=$wall
+    printf '%-58s %9.3f s %8d MiB\n' "$label" "$wall" $((kib / 1024))
+}
+
+# measure_ms LABEL CMD...: GNU time has 10 ms resolution, too coarse for --staged; this runs
+# CMD 21 times and prints the median wall time in milliseconds (bash's EPOCHREALTIME), then
+# the peak RSS of one more run under GNU time.
+measure_ms() {
+    local label=$1 i t0 t1
+    shift
+    local -a runs=()
+    for ((i = 0; i < 21; i++)); do
+        t0=$EPOCHREALTIME
+        "$@" >/dev/null 2>&1 || true
+        t1=$EPOCHREALTIME
+        runs+=("$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) * 1000 }')")
+    done
+    median=$(printf '%s\n' "${runs[@]}" | sort -n | sed -n 11p)
+    /usr/bin/time -f '%M' -o "$work/time" "$@" >/dev/null 2>&1 || true
+    printf '%-58s %7s ms %8d MiB (median of 21)\n' "$label" "$median" \
+        $(($(tail -n 1 "$work/time") / 1024))
+}
+
+echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; $(git --version)"
+echo "repository: $src at $(git -C "$src" rev-parse --short HEAD)," \
+    "$(git -C "$src" rev-list --all --count) commits," \
+    "$(git -C "$src" count-objects -v | awk '/size-pack/ {printf "%d MiB packed", $2/1024}')"
+echo
+
+# 1. Full history, with keys planted on top of the default branch.
+hist=$work/history
+git clone --quiet --shared --no-checkout "$src" "$hist"
+(
+    cd "$hist"
+    export GIT_INDEX_FILE=$work/plant.index
+    git read-tree HEAD
+    for i in 1 2 3; do
+        blob=$(printf 'NOMOTIC_API_KEY=%s\n' "$(key)" | git hash-object -w --stdin)
+        git update-index --add --cacheinfo "100644,$blob,planted/key$i.env"
+        tree=$(git write-tree)
+        commit=$(git commit-tree "$tree" -p HEAD -m "plant key $i")
+        git update-ref HEAD "$commit"
+    done
+)
+# Warm the page cache so both contenders read the pack from memory.
+cat "$src"/.git/objects/pack/* >/dev/null
+measure "git cat-file --batch-all-objects --batch" \
+    git -C "$hist" cat-file --batch-all-objects --batch
+base=$last_wall
+measure "nmleaks git (full history, 3 planted keys)" "$bin" git "$hist"
+ours=$last_wall
+awk -v a="$ours" -v b="$base" 'BEGIN { printf "  ratio nmleaks / cat-file: %.2f (target <= 0.5)\n", a / b }'
+"$bin" git --format json "$hist" >"$work/history.json" || true
+grep -E '"(keys|blobs_scanned|bytes_scanned|errors)"' "$work/history.json" | tr -d ' ,' |
+    paste -sd ' ' | sed 's/^/  summary: /'
+echo
+
+# 2. --staged: N tracked files, 3 staged changes (one of them a key).
+staged_repo() {
+    local n=$1 dir=$work/staged-$1
+    git init --quiet "$dir"
+    {
+        echo "commit refs/heads/master"
+        echo "committer bench <bench@example.test> 1700000000 +0000"
+        echo "data 5"
+        echo "base"
+        local i
+        for ((i = 0; i < n; i++)); do
+            printf 'M 100644 inline d%03d/f%06d.txt\ndata 12\nfile %06d\n\n' \
+                $((i % 500)) "$i" "$i"
+        done
+    } | git -C "$dir" fast-import --quiet
+    git -C "$dir" read-tree master
+    (
+        cd "$dir"
+        for f in d000/f000000.txt new/one.txt new/two.env; do
+            blob=$(printf 'changed %s\nK=%s\n' "$f" "$(key)" | git hash-object -w --stdin)
+            git update-index --add --cacheinfo "100644,$blob,$f"
+        done
+    )
+    git -C "$dir" diff --cached --quiet && { echo "nothing staged in $dir" >&2; exit 1; }
+    echo "$dir"
+}
+for n in 10000 100000; do
+    dir=$(staged_repo "$n")
+    measure_ms "nmleaks git --staged ($n tracked, 3 staged)" "$bin" git --staged "$dir"
+    measure_ms "  git diff --cached --name-only (same repo, reference)" \
+        git -C "$dir" diff --cached --name-only
+    measure_ms "  nmleaks scan /dev/null (process start, reference)" "$bin" scan /dev/null
+done
+echo
+
+# 3. --range over the last 100 commits of the default branch (first-parent count).
+from=$(git -C "$src" rev-parse HEAD~100)
+measure "nmleaks git --range HEAD~100..HEAD" "$bin" git --range "$from..HEAD" "$src"
+echo "  commits in the range: $(git -C "$src" rev-list --count "$from..HEAD")"

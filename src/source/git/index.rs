@@ -1,0 +1,275 @@
+//! Reading git's index file (`.git/index`): its entries and its cache-tree extension.
+//!
+//! The staged check must not grow with the number of tracked files, and libgit2's index
+//! loader does: it re-hashes the whole file with collision-detecting SHA-1 and builds a hash
+//! map of every entry. This reader only splits the file into entries (versions 2, 3 and 4)
+//! and parses the `TREE` extension, the tree id git keeps for every directory whose entries
+//! have not changed since the index last matched a tree. With it, [`super::staged`] skips
+//! every unchanged directory without reading HEAD's tree for it, as `git diff --cached` does.
+//!
+//! It leaves what it does not know to libgit2: split indexes (`link`), sparse indexes
+//! (`sdir`) and any file it cannot parse are [`Unsupported`], and the caller falls back.
+
+use git2::Oid;
+
+/// One index entry. Its path lives in [`Index::paths`] (one buffer for all entries: a
+/// hundred thousand small allocations cost more than the rest of the parse).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Where the path is in [`Index::paths`]; `/`-separated, as git stores it.
+    pub path: std::ops::Range<usize>,
+    /// The staged blob (or the submodule commit, for mode `160000`), raw.
+    pub id: [u8; 20],
+    /// The file mode (`0o100644`, `0o100755`, `0o120000`, `0o160000`).
+    pub mode: u32,
+    /// 0 when merged; 1, 2, 3 for the base, ours and theirs of an unresolved conflict.
+    pub stage: u8,
+    /// `git add -N`: a placeholder, nothing staged yet.
+    pub intent_to_add: bool,
+}
+
+/// A directory in the cache tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheTree {
+    /// The directory's name (empty for the root).
+    pub name: Vec<u8>,
+    /// When valid: how many index entries the directory covers and its tree id.
+    pub valid: Option<(usize, Oid)>,
+    /// Subdirectories, in index order.
+    pub children: Vec<CacheTree>,
+}
+
+/// What the reader found.
+#[derive(Debug, Clone)]
+pub struct Index {
+    /// Entries in index order (sorted by path, then stage).
+    pub entries: Vec<Entry>,
+    /// Every entry's path, back to back.
+    pub paths: Vec<u8>,
+    /// The cache tree, if the index has one.
+    pub tree: Option<CacheTree>,
+}
+
+/// An index this reader leaves to libgit2, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsupported(pub &'static str);
+
+/// Parses an index file's bytes.
+///
+/// # Errors
+/// [`Unsupported`] for versions other than 2 to 4, split or sparse indexes, and anything
+/// malformed.
+pub fn parse(data: &[u8]) -> Result<Index, Unsupported> {
+    const BAD: Unsupported = Unsupported("malformed index");
+    if data.len() < 12 + 20 || &data[..4] != b"DIRC" {
+        return Err(BAD);
+    }
+    let version = be32(data, 4).ok_or(BAD)?;
+    if !(2..=4).contains(&version) {
+        return Err(Unsupported("index version"));
+    }
+    let count = be32(data, 8).ok_or(BAD)? as usize;
+    let body = &data[..data.len() - 20]; // the trailing checksum is not verified
+    let mut at = 12;
+    let mut entries = Vec::with_capacity(count);
+    let mut paths: Vec<u8> = Vec::with_capacity(count * 24);
+    let mut prev = 0..0;
+    for _ in 0..count {
+        let start = at;
+        let mode = be32(body, start + 24).ok_or(BAD)?;
+        let id: [u8; 20] = body
+            .get(start + 40..start + 60)
+            .ok_or(BAD)?
+            .try_into()
+            .map_err(|_| BAD)?;
+        let flags = be16(body, start + 60).ok_or(BAD)?;
+        at = start + 62;
+        let mut intent_to_add = false;
+        if flags & 0x4000 != 0 {
+            if version < 3 {
+                return Err(BAD);
+            }
+            let ext = be16(body, at).ok_or(BAD)?;
+            intent_to_add = ext & 0x2000 != 0;
+            at += 2;
+        }
+        let from = paths.len();
+        if version == 4 {
+            let (strip, used) = varint(body.get(at..).ok_or(BAD)?).ok_or(BAD)?;
+            at += used;
+            let nul = memchr::memchr(0, body.get(at..).ok_or(BAD)?).ok_or(BAD)?;
+            let keep = prev.len().checked_sub(strip).ok_or(BAD)?;
+            paths.extend_from_within(prev.start..prev.start + keep);
+            paths.extend_from_slice(&body[at..at + nul]);
+            at += nul + 1;
+        } else {
+            let nul = memchr::memchr(0, body.get(at..).ok_or(BAD)?).ok_or(BAD)?;
+            paths.extend_from_slice(&body[at..at + nul]);
+            // Entries are padded with 1 to 8 NULs to a multiple of eight bytes.
+            at = start + ((at - start + nul + 8) & !7);
+        }
+        if mode & 0o170_000 == 0o040_000 {
+            return Err(Unsupported("sparse index"));
+        }
+        let path = from..paths.len();
+        prev = path.clone();
+        entries.push(Entry {
+            path,
+            id,
+            mode,
+            stage: ((flags >> 12) & 3) as u8,
+            intent_to_add,
+        });
+    }
+    let mut tree = None;
+    while at + 8 <= body.len() {
+        let sig = &body[at..at + 4];
+        let size = be32(body, at + 4).ok_or(BAD)? as usize;
+        let ext = body.get(at + 8..at + 8 + size).ok_or(BAD)?;
+        match sig {
+            b"TREE" => {
+                let mut rest = ext;
+                if !rest.is_empty() {
+                    tree = Some(cache_tree(&mut rest).ok_or(BAD)?);
+                }
+            }
+            b"link" => return Err(Unsupported("split index")),
+            b"sdir" => return Err(Unsupported("sparse index")),
+            // An upper-case first letter marks an optional extension; others must be known.
+            s if s[0].is_ascii_uppercase() => {}
+            _ => return Err(Unsupported("unknown required index extension")),
+        }
+        at += 8 + size;
+    }
+    Ok(Index {
+        entries,
+        paths,
+        tree,
+    })
+}
+
+impl Index {
+    /// An entry's path.
+    #[must_use]
+    pub fn path(&self, e: &Entry) -> &[u8] {
+        &self.paths[e.path.clone()]
+    }
+}
+
+/// One cache-tree node and, recursively, its children.
+fn cache_tree(data: &mut &[u8]) -> Option<CacheTree> {
+    let nul = memchr::memchr(0, data)?;
+    let name = data[..nul].to_vec();
+    let nl = nul + 1 + memchr::memchr(b'\n', &data[nul + 1..])?;
+    let header = std::str::from_utf8(&data[nul + 1..nl]).ok()?;
+    let (count, subtrees) = header.split_once(' ')?;
+    let count: i64 = count.parse().ok()?;
+    let subtrees: usize = subtrees.parse().ok()?;
+    *data = &data[nl + 1..];
+    let valid = if count >= 0 {
+        let id = Oid::from_bytes(data.get(..20)?).ok()?;
+        *data = &data[20..];
+        Some((usize::try_from(count).ok()?, id))
+    } else {
+        None
+    };
+    let mut children = Vec::with_capacity(subtrees.min(4096));
+    for _ in 0..subtrees {
+        children.push(cache_tree(data)?);
+    }
+    Some(CacheTree {
+        name,
+        valid,
+        children,
+    })
+}
+
+fn be32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn be16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+/// git's offset varint (index v4 path compression): each continuation adds one before
+/// shifting, so every value has exactly one encoding.
+fn varint(b: &[u8]) -> Option<(usize, usize)> {
+    let mut i = 0;
+    let mut c = *b.first()?;
+    let mut val = usize::from(c & 127);
+    while c & 128 != 0 {
+        i += 1;
+        c = *b.get(i)?;
+        val = val.checked_add(1)?.checked_shl(7)? | usize::from(c & 127);
+    }
+    Some((val, i + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varint_matches_gits_encoding() {
+        assert_eq!(varint(&[0x05]), Some((5, 1)));
+        assert_eq!(varint(&[0x7f]), Some((127, 1)));
+        // 128 is encoded as 0x80 0x00 in git's offset encoding.
+        assert_eq!(varint(&[0x80, 0x00]), Some((128, 2)));
+        assert_eq!(varint(&[0x80]), None);
+    }
+
+    /// Writes an index with libgit2 in each version and reads it back here.
+    #[test]
+    fn reads_what_libgit2_writes_in_versions_2_to_4() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = git2::Repository::init(dir.path()).unwrap();
+        let paths = ["a.txt", "dir/a.txt", "dir/ab.txt", "dir/sub/x", "z"];
+        let mut index = repo.index().unwrap();
+        for (i, p) in paths.iter().enumerate() {
+            let id = repo.blob(format!("{i}").as_bytes()).unwrap();
+            let e = git2::IndexEntry {
+                ctime: git2::IndexTime::new(0, 0),
+                mtime: git2::IndexTime::new(0, 0),
+                dev: 0,
+                ino: 0,
+                mode: 0o100_644,
+                uid: 0,
+                gid: 0,
+                file_size: 0,
+                id,
+                flags: 0,
+                flags_extended: 0,
+                path: p.as_bytes().to_vec(),
+            };
+            index.add(&e).unwrap();
+        }
+        let tree = index.write_tree().unwrap();
+        let tree = repo.find_tree(tree).unwrap();
+        for version in [2, 3, 4] {
+            index.read_tree(&tree).unwrap();
+            index.set_version(version).unwrap();
+            index.write().unwrap();
+            let parsed = parse(&std::fs::read(dir.path().join(".git/index")).unwrap())
+                .unwrap_or_else(|e| panic!("version {version}: {e:?}"));
+            let want: Vec<(Vec<u8>, Oid)> = index.iter().map(|e| (e.path, e.id)).collect();
+            let got: Vec<(Vec<u8>, Oid)> = parsed
+                .entries
+                .iter()
+                .map(|e| (parsed.path(e).to_vec(), Oid::from_bytes(&e.id).unwrap()))
+                .collect();
+            assert_eq!(got, want, "version {version}");
+            let root = parsed.tree.expect("a cache tree after read_tree");
+            assert_eq!(root.valid, Some((paths.len(), tree.id())));
+            assert_eq!(root.children[0].name, b"dir");
+        }
+    }
+
+    #[test]
+    fn rejects_what_it_does_not_read() {
+        assert_eq!(parse(b"nope").unwrap_err(), Unsupported("malformed index"));
+        let mut v5 = b"DIRC\0\0\0\x05\0\0\0\0".to_vec();
+        v5.extend_from_slice(&[0; 20]);
+        assert_eq!(parse(&v5).unwrap_err(), Unsupported("index version"));
+    }
+}
