@@ -227,3 +227,77 @@ fn results_and_file_size_stay_under_github_limits() {
     assert!(said.iter().any(|t| t.contains("25000 per run")), "{said:?}");
     assert!(said.iter().any(|t| t.contains("10 MB")), "{said:?}");
 }
+
+/// A repository with a key committed (and since removed), a key in a commit message, and a
+/// key staged for the next commit.
+fn repo_with_history(env: &mut TestEnv) -> Vec<String> {
+    let keys: Vec<String> = (0..3).map(|_| env.live_key()).collect();
+    let root = env.root().to_path_buf();
+    crate::util::git_ok(&root, &["init", "-q"]);
+    env.write("app/settings.py", format!("KEY = '{}'\n", keys[0]));
+    crate::util::git_ok(&root, &["add", "-A"]);
+    crate::util::git_ok(
+        &root,
+        &[
+            "commit",
+            "-q",
+            "-m",
+            &format!("add settings\n\ntoken {}", keys[1]),
+        ],
+    );
+    env.write("app/settings.py", "KEY = os.environ['NOMOTIC_KEY']\n");
+    crate::util::git_ok(
+        &root,
+        &["commit", "-qam", "read the key from the environment"],
+    );
+    env.write("😀 dir/new.env", format!("K={}\n", keys[2]));
+    crate::util::git_ok(&root, &["add", "-A"]);
+    keys
+}
+
+#[test]
+fn sarif_from_history_and_staged_scans_validates_clean() {
+    let mut env = TestEnv::new();
+    let keys = repo_with_history(&mut env);
+    for (args, id, results) in [
+        (vec!["git"], "nmleaks/git-history/", 2),
+        (vec!["git", "--staged"], "nmleaks/git-staged/", 1),
+    ] {
+        let mut all = args.clone();
+        all.extend(["--format", "sarif", "-o", "out.sarif"]);
+        env.run(&all).expect(1);
+        let problems = sarif_problems(&env.path("out.sarif"));
+        assert!(problems.is_empty(), "{args:?}: {problems:#?}");
+        let text = std::fs::read_to_string(env.path("out.sarif")).unwrap();
+        for key in &keys {
+            assert!(!text.contains(&key[8..]), "no key in SARIF");
+        }
+        let log: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let run = &log["runs"][0];
+        assert_eq!(run["automationDetails"]["id"], id);
+        let found = run["results"].as_array().unwrap();
+        assert_eq!(found.len(), results, "{args:?}");
+        for r in found {
+            assert!(
+                !r["partialFingerprints"]["primaryLocationLineHash"].is_null(),
+                "{r:#}"
+            );
+        }
+    }
+    // History locations name the path in the commit and carry the commit id.
+    env.run(&["git", "--format", "sarif", "-o", "out.sarif"]);
+    let log: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(env.path("out.sarif")).unwrap()).unwrap();
+    let file_result = log["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == "app/settings.py"
+        })
+        .expect("the committed file's key");
+    let commit = file_result["locations"][0]["properties"]["commit"]
+        .as_str()
+        .unwrap();
+    assert_eq!(commit.len(), 40);
+}
