@@ -7,6 +7,7 @@ mod action;
 mod api;
 mod git;
 mod hooks;
+mod hostile_git;
 mod sarif;
 mod scan;
 mod snapshots;
