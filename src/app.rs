@@ -13,6 +13,7 @@ use crate::config::{Common, Config, Format, ScanConfig};
 use crate::exit::ExitCode;
 use crate::finding::{Collector, Finding};
 use crate::matcher::Matcher;
+use crate::messages;
 use crate::progress::{Progress, VerifyProgress};
 use crate::report::{self, Report, Summary, VerifySummary};
 use crate::rules::{self, Rule};
@@ -58,17 +59,14 @@ fn collect(
             match rx.recv_timeout(std::time::Duration::from_millis(100)) {
                 Ok(Event::Hits(hits)) => hits.into_iter().for_each(|h| collector.add(h)),
                 Ok(Event::Problem(p)) => {
-                    let label = match p.level {
-                        Level::Error => {
-                            summary.errors += 1;
-                            "error"
-                        }
-                        Level::Warning => {
-                            summary.warnings += 1;
-                            "warning"
-                        }
-                    };
-                    progress.suspend(|| eprintln!("nmleaks: {label}: {}", p.message));
+                    match p.level {
+                        Level::Error => summary.errors += 1,
+                        Level::Warning => summary.warnings += 1,
+                    }
+                    progress.suspend(|| match p.level {
+                        Level::Error => messages::error(&p.message),
+                        Level::Warning => messages::warning(&p.message),
+                    });
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -132,7 +130,8 @@ fn baseline_create(cfg: &ScanConfig) -> anyhow::Result<ExitCode> {
         .output
         .as_deref()
         .expect("cli sets a default path");
-    let previous = if out.exists() {
+    // Only a regular file can hold notes to keep (`-o /dev/stdout` holds none).
+    let previous = if out.is_file() {
         Some(Baseline::load(out).context("cannot keep the notes of the existing baseline")?)
     } else {
         None
@@ -145,12 +144,12 @@ fn baseline_create(cfg: &ScanConfig) -> anyhow::Result<ExitCode> {
         serde_json::to_writer_pretty(&mut *w, &baseline)?;
         writeln!(w)
     })?;
-    eprintln!(
-        "nmleaks: baseline {} lists {} key{}",
+    messages::note(format_args!(
+        "baseline {} lists {} key{}",
         crate::sanitize::path(out),
         baseline.entries.len(),
         if baseline.entries.len() == 1 { "" } else { "s" }
-    );
+    ));
     Ok(if collected.summary.errors > 0 {
         ExitCode::Error
     } else {
@@ -203,7 +202,7 @@ fn verify(common: &Common, settings: &verify::Settings, rules: &[Rule], c: &mut 
     let outcome = verify::verify_all(&mut c.findings, rules, settings, &progress);
     progress.finish();
     for w in &outcome.warnings {
-        eprintln!("nmleaks: warning: {w}");
+        messages::warning(w);
     }
     c.summary.warnings += outcome.warnings.len() as u64;
     c.summary.verification = Some(VerifySummary {

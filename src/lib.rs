@@ -25,6 +25,7 @@ pub mod exit;
 pub mod filter;
 pub mod finding;
 pub mod matcher;
+pub mod messages;
 pub mod progress;
 pub mod report;
 pub mod rules;
@@ -34,6 +35,7 @@ pub mod source;
 pub mod suppress;
 #[doc(hidden)]
 pub mod testkeys;
+pub mod textfile;
 pub mod verify;
 
 pub use app::run;

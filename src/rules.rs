@@ -101,7 +101,8 @@ pub struct Rule {
 pub fn parse(text: &str, source: &str) -> Result<Vec<Rule>, RuleError> {
     let file: RulesFile = toml::from_str(text).map_err(|e| RuleError::Syntax {
         source_name: source.to_string(),
-        message: e.message().to_string(),
+        // The parser may quote the file's content: escape it and hide anything key-like.
+        message: crate::sanitize::echoed(e.message()),
     })?;
     if file.rules.is_empty() {
         return Err(RuleError::Empty {
@@ -175,10 +176,11 @@ pub fn load(extra: &[impl AsRef<Path>]) -> Result<Vec<Rule>, RuleError> {
     for path in extra {
         let path = path.as_ref();
         let name = crate::sanitize::path(path);
-        let text = std::fs::read_to_string(path).map_err(|e| RuleError::Read {
-            source_name: name.clone(),
-            error: e,
-        })?;
+        let text =
+            crate::textfile::read(path, crate::textfile::MAX_LEN).map_err(|e| RuleError::Read {
+                source_name: name.clone(),
+                error: e,
+            })?;
         rules.extend(parse(&text, &name)?);
     }
     let mut seen = HashSet::new();
