@@ -4,6 +4,7 @@
 //! repository itself holds no key and scans clean.
 
 mod api;
+mod hostile;
 mod sarif;
 mod scan;
 mod suppress;
