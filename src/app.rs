@@ -56,6 +56,12 @@ fn collect(
         let stats = &stats;
         s.spawn(move || produce(&tx, stats));
         loop {
+            if crate::interrupt::requested() {
+                // Producers see the flag, or a closed channel, and stop; their problems
+                // (reads cut short) are not worth a line each.
+                drop(rx);
+                break;
+            }
             match rx.recv_timeout(std::time::Duration::from_millis(100)) {
                 Ok(Event::Hits(hits)) => hits.into_iter().for_each(|h| collector.add(h)),
                 Ok(Event::Problem(p)) => {
@@ -94,6 +100,7 @@ fn scan(cfg: &ScanConfig) -> anyhow::Result<ExitCode> {
     let baseline = load_baseline(&cfg.common)?;
     let matcher = Matcher::new(rules);
     let collected = scan_tree(cfg, &matcher);
+    crate::interrupt::checkpoint()?;
     let root = std::env::current_dir().context("cannot read the current directory")?;
     let rules = matcher.rules();
     finish(
@@ -138,6 +145,7 @@ fn baseline_create(cfg: &ScanConfig) -> anyhow::Result<ExitCode> {
     };
     let matcher = Matcher::new(rules);
     let collected = scan_tree(cfg, &matcher);
+    crate::interrupt::checkpoint()?;
     let findings: Vec<&Finding> = collected.findings.iter().collect();
     let baseline = Baseline::of(&findings, matcher.rules(), previous.as_ref());
     report::emit(Some(out), |w| {
@@ -169,6 +177,7 @@ fn finish(
 ) -> anyhow::Result<ExitCode> {
     if let Some(settings) = &common.verify {
         verify(common, settings, rules, &mut c);
+        crate::interrupt::checkpoint()?;
     }
     // After verification and over every finding: a key verified live is never hidden.
     let outcome = suppress::apply(c.findings, baseline);

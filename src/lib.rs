@@ -24,6 +24,7 @@ pub mod error;
 pub mod exit;
 pub mod filter;
 pub mod finding;
+pub mod interrupt;
 pub mod matcher;
 pub mod messages;
 pub mod progress;

@@ -95,6 +95,7 @@ impl<'m> Scanner<'m> {
         let mut binary = None;
         loop {
             let (n, eof) = fill(reader, &mut buf[carry..])?;
+            crate::interrupt::checkpoint().map_err(io::Error::other)?;
             let len = carry + n;
             let binary = *binary.get_or_insert_with(|| is_binary(&buf[..len]));
             let commit = if eof { len } else { len - OVERLAP };

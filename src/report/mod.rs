@@ -105,6 +105,7 @@ pub fn emit(
     output: Option<&Path>,
     render: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> anyhow::Result<()> {
+    crate::interrupt::checkpoint()?;
     let Some(path) = output else {
         let stdout = io::stdout();
         let mut lock = io::BufWriter::new(stdout.lock());
@@ -141,6 +142,8 @@ pub fn emit(
         w.flush()
             .with_context(|| format!("cannot write report to {shown}"))?;
     }
+    // Ctrl-C while the report was rendered: drop it (and its temporary file), not a part.
+    crate::interrupt::checkpoint()?;
     tmp.persist(path)
         .map_err(|e| e.error)
         .with_context(|| format!("cannot write report to {shown}"))?;

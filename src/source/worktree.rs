@@ -72,6 +72,9 @@ pub fn walk(
         let mut scanner = Scanner::new(matcher, opts.show_secrets);
         let tx = tx.clone();
         Box::new(move |entry| {
+            if crate::interrupt::requested() {
+                return WalkState::Quit;
+            }
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(err) => {

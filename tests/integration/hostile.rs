@@ -11,6 +11,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::process::Stdio;
+use std::time::{Duration, Instant};
 
 use nmleaks::finding::Fingerprint;
 use serde_json::Value;
@@ -675,4 +676,53 @@ fn stderr_into_a_closed_pipe_never_panics() {
         "stderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Sends SIGINT to `pid` with `kill -INT`.
+fn interrupt(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Waits for `child` at most `limit`; returns its output and how long it took.
+fn wait_at_most(
+    mut child: std::process::Child,
+    limit: Duration,
+) -> (std::process::Output, Duration) {
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("still running {limit:?} after Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    (child.wait_with_output().unwrap(), start.elapsed())
+}
+
+#[test]
+fn ctrl_c_stops_a_read_from_a_silent_stdin_within_a_second() {
+    let env = TestEnv::new();
+    let mut child = env
+        .command(&binary())
+        .args(["scan", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Nothing is written to stdin and it stays open: the read blocks until Ctrl-C.
+    let _stdin = child.stdin.take();
+    std::thread::sleep(Duration::from_millis(500));
+    interrupt(child.id());
+    let (out, took) = wait_at_most(child, Duration::from_secs(5));
+    assert!(took < Duration::from_secs(1), "stopped after {took:?}");
+    assert_eq!(out.status.code(), Some(130));
+    assert!(out.stdout.is_empty(), "no report of part of the input");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("nmleaks: interrupted"), "{err}");
 }
