@@ -64,6 +64,8 @@ fn collect(
             }
             match rx.recv_timeout(std::time::Duration::from_millis(100)) {
                 Ok(Event::Hits(hits)) => hits.into_iter().for_each(|h| collector.add(h)),
+                // After Ctrl-C, reads cut short by it are no problem worth a line.
+                Ok(Event::Problem(_)) if crate::interrupt::requested() => {}
                 Ok(Event::Problem(p)) => {
                     match p.level {
                         Level::Error => summary.errors += 1,

@@ -3,8 +3,9 @@
 //! A blob arrives either whole (a git object) or as a reader (a file, stdin). Readers are
 //! scanned in fixed-size chunks with an overlap, so memory stays bounded whatever the file's
 //! size and a key that straddles a chunk boundary is still found exactly once. This module
-//! owns line and column counting (1-based; columns in characters and in UTF-16 code units),
-//! binary detection and the redacted snippet. It does not know where blobs come from.
+//! owns line and column counting (1-based; columns in characters and in UTF-16 code units,
+//! in bytes for binary input), binary detection and the redacted snippet. It does not know
+//! where blobs come from.
 
 use std::io::{self, Read};
 
@@ -17,6 +18,25 @@ use crate::matcher::{LOOKBEHIND, Match, Matcher};
 pub const CHUNK: usize = 4 << 20;
 /// Bytes of each chunk scanned again at the start of the next: longer than any key.
 pub const OVERLAP: usize = 64 << 10;
+
+/// How a reader is cut into chunks: [`CHUNK`] and [`OVERLAP`] unless a test asks for others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chunking {
+    /// New bytes read per chunk (at least 1).
+    pub chunk: usize,
+    /// Bytes of each chunk scanned again at the start of the next. It must exceed the longest
+    /// key plus the 4 bytes the filters look at after one; a longer "key" may be cut.
+    pub overlap: usize,
+}
+
+impl Default for Chunking {
+    fn default() -> Chunking {
+        Chunking {
+            chunk: CHUNK,
+            overlap: OVERLAP,
+        }
+    }
+}
 /// A NUL byte in the first this-many bytes marks a blob as binary (as git and ripgrep do).
 const BINARY_PROBE: usize = 8 << 10;
 /// A comment holding this on a key's line hides that location (`# nmleaks:allow`).
@@ -29,6 +49,7 @@ const SNIPPET_CONTEXT: usize = 60;
 pub struct Scanner<'m> {
     matcher: &'m Matcher,
     show_secrets: bool,
+    chunking: Chunking,
     buf: Vec<u8>,
     found: Vec<Match>,
 }
@@ -37,9 +58,26 @@ impl<'m> Scanner<'m> {
     /// A scanner over `matcher`; `show_secrets` keeps keys in snippets in full.
     #[must_use]
     pub fn new(matcher: &'m Matcher, show_secrets: bool) -> Scanner<'m> {
+        Scanner::with_chunking(matcher, show_secrets, Chunking::default())
+    }
+
+    /// A scanner that cuts readers into chunks as `chunking` says: for tests and fuzzing, which
+    /// need many chunk boundaries in small inputs. Production code uses [`Scanner::new`].
+    ///
+    /// # Panics
+    /// If `chunking.chunk` is 0.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_chunking(
+        matcher: &'m Matcher,
+        show_secrets: bool,
+        chunking: Chunking,
+    ) -> Scanner<'m> {
+        assert!(chunking.chunk > 0, "a chunk reads at least one byte");
         Scanner {
             matcher,
             show_secrets,
+            chunking,
             buf: Vec::new(),
             found: Vec::new(),
         }
@@ -48,7 +86,7 @@ impl<'m> Scanner<'m> {
     /// Scans a blob held in memory, appending hits to `out`.
     pub fn scan_bytes(&mut self, bytes: &[u8], origin: &Origin, out: &mut Vec<Hit>) {
         let binary = is_binary(bytes);
-        let mut lines = LineTracker::default();
+        let mut lines = LineTracker::new(binary);
         let first = out.len();
         let all = 0..bytes.len();
         self.scan_region(bytes, all, true, 0, binary, &mut lines, origin, out);
@@ -75,7 +113,8 @@ impl<'m> Scanner<'m> {
         out: &mut Vec<Hit>,
     ) -> io::Result<u64> {
         let mut buf = std::mem::take(&mut self.buf);
-        buf.resize(CHUNK + OVERLAP + LOOKBEHIND, 0);
+        let Chunking { chunk, overlap } = self.chunking;
+        buf.resize(chunk + overlap + LOOKBEHIND, 0);
         let result = self.scan_chunks(&mut reader, &mut buf, origin, out);
         self.buf = buf;
         result
@@ -91,14 +130,15 @@ impl<'m> Scanner<'m> {
         let mut carry = 0; // bytes kept at the front of `buf` from the previous chunk
         let mut report_from = 0; // keys starting before this were reported already
         let mut base = 0u64; // absolute offset of buf[0]
-        let mut lines = LineTracker::default();
-        let mut binary = None;
+        let overlap = self.chunking.overlap;
+        let mut lines = None;
         loop {
             let (n, eof) = fill(reader, &mut buf[carry..])?;
             crate::interrupt::checkpoint().map_err(io::Error::other)?;
             let len = carry + n;
-            let binary = *binary.get_or_insert_with(|| is_binary(&buf[..len]));
-            let commit = if eof { len } else { len - OVERLAP };
+            let lines = lines.get_or_insert_with(|| LineTracker::new(is_binary(&buf[..len])));
+            let binary = lines.binary;
+            let commit = if eof { len } else { len - overlap };
             let hay = &buf[..len];
             self.scan_region(
                 hay,
@@ -106,7 +146,7 @@ impl<'m> Scanner<'m> {
                 eof,
                 base,
                 binary,
-                &mut lines,
+                lines,
                 origin,
                 out,
             );
@@ -289,28 +329,33 @@ fn fill(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<(usize, bool)> {
 }
 
 /// Line and column at an absolute offset, advanced forward only.
+///
+/// In binary input a "line" is what lies between two `\n` bytes and columns count bytes:
+/// characters mean nothing there, and counting them cost more than the search itself (a
+/// 5 GB file of zeros is one line).
 #[derive(Debug, Clone)]
 struct LineTracker {
     offset: u64,
     line: u64,
-    /// Characters between the line start and `offset`.
+    /// Characters (bytes, in binary input) between the line start and `offset`.
     chars: u64,
-    /// UTF-16 code units between the line start and `offset`.
+    /// UTF-16 code units (bytes, in binary input) between the line start and `offset`.
     utf16: u64,
+    /// Count bytes, not characters.
+    binary: bool,
 }
 
-impl Default for LineTracker {
-    fn default() -> Self {
+impl LineTracker {
+    fn new(binary: bool) -> LineTracker {
         LineTracker {
             offset: 0,
             line: 1,
             chars: 0,
             utf16: 0,
+            binary,
         }
     }
-}
 
-impl LineTracker {
     /// Moves to absolute offset `to`; `hay` starts at absolute offset `base` and must hold
     /// every byte from the current offset to `to`.
     fn advance(&mut self, hay: &[u8], base: u64, to: u64) {
@@ -329,7 +374,11 @@ impl LineTracker {
         } else {
             span
         };
-        let (chars, utf16) = count_chars(tail);
+        let (chars, utf16) = if self.binary {
+            (tail.len() as u64, tail.len() as u64)
+        } else {
+            count_chars(tail)
+        };
         self.chars += chars;
         self.utf16 += utf16;
         self.offset = to;
@@ -338,6 +387,9 @@ impl LineTracker {
 
 /// Characters and UTF-16 code units in UTF-8 bytes (each invalid byte counts as one).
 fn count_chars(bytes: &[u8]) -> (u64, u64) {
+    if bytes.is_ascii() {
+        return (bytes.len() as u64, bytes.len() as u64);
+    }
     let chars = bytes.iter().filter(|&&b| !is_continuation(b)).count() as u64;
     let astral = bytes.iter().filter(|&&b| b >= 0xF0).count() as u64;
     (chars, chars + astral)

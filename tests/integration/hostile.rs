@@ -255,6 +255,81 @@ fn files_deleted_while_the_scan_runs_are_skipped_without_an_error() {
     }
 }
 
+/// The peak resident memory of a child process, read from `/proc/<pid>/status` (`VmHWM`)
+/// every few milliseconds until it exits; `None` where Linux's /proc is absent.
+fn peak_rss_kib(mut child: std::process::Child) -> (std::process::Output, Option<u64>) {
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak = None;
+    while child.try_wait().unwrap().is_none() {
+        if let Ok(text) = std::fs::read_to_string(&status) {
+            let hwm = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+            peak = hwm.or(peak);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    (child.wait_with_output().unwrap(), peak)
+}
+
+/// A sparse file of `size` bytes (no disk blocks but the one written) holding `text` at `at`.
+fn sparse_file(path: &Path, size: u64, at: u64, text: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::create(path).unwrap();
+    f.set_len(size).unwrap();
+    f.write_all_at(text, at).unwrap();
+}
+
+#[test]
+fn a_5_gb_sparse_file_is_scanned_to_its_end_in_bounded_memory() {
+    let mut env = TestEnv::new();
+    let (deep, other) = (env.live_key(), env.live_key());
+    let size: u64 = 5 << 30;
+    let at = size - 200;
+    sparse_file(
+        &env.path("disk.img"),
+        size,
+        at,
+        format!("\nK={deep}\n").as_bytes(),
+    );
+    let small = format!("K={other}\n");
+    env.write("small.txt", &small);
+    let child = env
+        .command(&binary())
+        .args(["scan", "--format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (out, peak) = peak_rss_kib(child);
+    let run = Run(out).expect(1);
+    let json = run.json();
+    assert!(has(&json, &deep) && has(&json, &other));
+    assert_eq!(json["summary"]["bytes_scanned"], size + small.len() as u64);
+    let loc = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["fingerprint"] == Fingerprint::of(&deep).0.as_str())
+        .map(|f| f["locations"][0].clone())
+        .unwrap();
+    // Zeros make the file binary: located by byte offset; lines split at `\n` bytes.
+    assert_eq!(loc["offset"], at + 3);
+    assert_eq!(loc["binary"], true);
+    assert_eq!(
+        (loc["line"].as_u64(), loc["column"].as_u64()),
+        (Some(2), Some(3))
+    );
+    if let Some(kib) = peak {
+        eprintln!("peak RSS scanning a 5 GiB file: {kib} KiB");
+        assert!(
+            kib < 100 << 10,
+            "memory is bounded by the chunk size, not the file: {kib} KiB"
+        );
+    }
+}
+
 #[test]
 fn two_hundred_nested_directories_are_walked_to_the_bottom() {
     let mut env = TestEnv::new();
@@ -701,6 +776,36 @@ fn wait_at_most(
         std::thread::sleep(Duration::from_millis(10));
     }
     (child.wait_with_output().unwrap(), start.elapsed())
+}
+
+#[test]
+fn ctrl_c_during_a_long_scan_stops_it_and_writes_no_report() {
+    let mut env = TestEnv::new();
+    let key = env.live_key();
+    env.write("a.txt", &key);
+    // 16 GiB of zeros take seconds to read even at GB/s.
+    sparse_file(&env.path("huge.img"), 16 << 30, 0, b"x");
+    let child = env
+        .command(&binary())
+        .args(["scan", "--format", "json", "-o", "report.json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    interrupt(child.id());
+    let (out, took) = wait_at_most(child, Duration::from_secs(10));
+    assert!(took < Duration::from_secs(1), "stopped after {took:?}");
+    assert_eq!(out.status.code(), Some(130));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("nmleaks: interrupted"), "{err}");
+    let left: Vec<String> = std::fs::read_dir(env.root())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("report"))
+        .collect();
+    assert!(left.is_empty(), "no report, no temporary file: {left:?}");
 }
 
 #[test]
