@@ -90,8 +90,33 @@ impl<'m> Scanner<'m> {
         let first = out.len();
         let all = 0..bytes.len();
         self.scan_region(bytes, all, true, 0, binary, &mut lines, origin, out);
-        // The blob is in memory now and may not be later (git): hash the key lines for SARIF.
-        let new = &mut out[first..];
+        if let Some(enc) = utf16_encoding(bytes, binary) {
+            let mut decoder = Decoder::new(enc);
+            let mut text = Vec::new();
+            decoder.push(bytes, &mut text);
+            decoder.finish(&mut text);
+            let mut lines = LineTracker::decoded(decoder.bom);
+            let from = out.len();
+            let all = 0..text.len();
+            self.scan_region(&text, all, true, 0, false, &mut lines, origin, out);
+            let new = &mut out[from..];
+            let numbers: Vec<u64> = new.iter().map(|h| h.location.line).collect();
+            let hashes = crate::report::linehash::line_hashes(&text, &numbers);
+            for (hit, hash) in new.iter_mut().zip(hashes) {
+                hit.location.line_hash = hash;
+            }
+            // Only the raw pass's text hits are hashed below, against the raw bytes.
+            let from_text: Vec<Hit> = out.drain(from..).collect();
+            self.hash_raw_lines(bytes, binary, &mut out[first..]);
+            out.extend(from_text);
+            return;
+        }
+        self.hash_raw_lines(bytes, binary, &mut out[first..]);
+    }
+
+    /// The blob is in memory now and may not be later (git): hash the key lines for SARIF.
+    #[allow(clippy::unused_self)] // a step of scan_bytes, kept beside it
+    fn hash_raw_lines(&self, bytes: &[u8], binary: bool, new: &mut [Hit]) {
         if !new.is_empty() && !binary {
             let lines: Vec<u64> = new.iter().map(|h| h.location.line).collect();
             let hashes = crate::report::linehash::line_hashes(bytes, &lines);
@@ -132,12 +157,21 @@ impl<'m> Scanner<'m> {
         let mut base = 0u64; // absolute offset of buf[0]
         let overlap = self.chunking.overlap;
         let mut lines = None;
+        let mut decoded: Option<Decoded> = None;
         loop {
             let (n, eof) = fill(reader, &mut buf[carry..])?;
             crate::interrupt::checkpoint().map_err(io::Error::other)?;
             let len = carry + n;
-            let lines = lines.get_or_insert_with(|| LineTracker::new(is_binary(&buf[..len])));
+            let lines = lines.get_or_insert_with(|| {
+                let binary = is_binary(&buf[..len]);
+                decoded =
+                    utf16_encoding(&buf[..len], binary).map(|enc| Decoded::new(enc, self.chunking));
+                LineTracker::new(binary)
+            });
             let binary = lines.binary;
+            if let Some(d) = &mut decoded {
+                d.feed(self, &buf[carry..len], eof, origin, out);
+            }
             let commit = if eof { len } else { len - overlap };
             let hay = &buf[..len];
             self.scan_region(
@@ -182,6 +216,14 @@ impl<'m> Scanner<'m> {
         for m in &self.found {
             let at = base + m.start as u64;
             lines.advance(hay, base, at);
+            // Decoded UTF-16: offsets and lengths are in the blob's own bytes, two per unit.
+            let (offset, len) = match lines.units {
+                None => (at, (m.end - m.start) as u64),
+                Some(units) => (
+                    lines.bom + 2 * units,
+                    2 * count_chars(&hay[m.start..m.end]).1,
+                ),
+            };
             let key = String::from_utf8_lossy(&hay[m.start..m.end]);
             let (line_start, line_end) = line_bounds(hay, m.start, m.end);
             let line = &hay[line_start..line_end];
@@ -204,8 +246,8 @@ impl<'m> Scanner<'m> {
                     line: lines.line,
                     column: lines.chars + 1,
                     column_utf16: lines.utf16 + 1,
-                    offset: at,
-                    len: (m.end - m.start) as u64,
+                    offset,
+                    len,
                     binary,
                     snippet,
                     inline_allow,
@@ -218,6 +260,8 @@ impl<'m> Scanner<'m> {
     /// The key's line (`line[start..end]` is the key), cut to some context each side, with
     /// every key-like run redacted.
     fn snippet(&self, line: &[u8], start: usize, end: usize) -> String {
+        // A CRLF line's `\r` is its ending, not text to escape (a key never holds one).
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
         let mut from = start.saturating_sub(SNIPPET_CONTEXT);
         let mut to = (end + SNIPPET_CONTEXT).min(line.len());
         while from > 0 && is_continuation(line[from]) {
@@ -234,7 +278,7 @@ impl<'m> Scanner<'m> {
         if to < line.len() {
             text.push('…');
         }
-        text.trim_end_matches('\r').trim_end().to_string()
+        text.trim_end().to_string()
     }
 
     /// Sanitises `line[window]`, replacing each prefix-plus-alphanumerics run that touches the
@@ -271,6 +315,222 @@ impl<'m> Scanner<'m> {
             out.push_str(&crate::sanitize::bytes(&line[pos..window.end]));
         }
         out
+    }
+}
+
+/// A UTF-16 encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Utf16 {
+    /// Little-endian (Windows' "Unicode": PowerShell 5 redirections, .reg exports).
+    Le,
+    /// Big-endian.
+    Be,
+}
+
+/// Whether a blob that starts with `start` is UTF-16 text, and which: a byte-order mark says
+/// so (`FF FE` little-endian, `FE FF` big-endian); without one, binary-looking input (a NUL in
+/// the probe) whose 2-byte units are at least half a printable ASCII character or whitespace
+/// followed by a NUL is little-endian UTF-16. Text without NULs never needs the second look.
+#[must_use]
+pub fn utf16_encoding(start: &[u8], binary: bool) -> Option<Utf16> {
+    if start.starts_with(&[0xFF, 0xFE]) {
+        return Some(Utf16::Le);
+    }
+    if start.starts_with(&[0xFE, 0xFF]) {
+        return Some(Utf16::Be);
+    }
+    if !binary {
+        return None;
+    }
+    let probe = &start[..start.len().min(BINARY_PROBE)];
+    let units = probe.len() / 2;
+    let ascii = probe
+        .chunks_exact(2)
+        .filter(|u| {
+            u[1] == 0 && (matches!(u[0], b'\t' | b'\n' | b'\r') || (0x20..0x7F).contains(&u[0]))
+        })
+        .count();
+    // Generous on purpose: a wrong guess costs one decoding pass, never a key, since the
+    // blob's own bytes are scanned as well.
+    (units >= 8 && ascii * 2 >= units).then_some(Utf16::Le)
+}
+
+/// Incremental UTF-16 to UTF-8: bytes go in as they are read, in pieces of any length.
+/// Unpaired surrogates and a final odd byte become U+FFFD. A leading byte-order mark is
+/// dropped (its length is kept in `bom`, for offsets).
+#[derive(Debug)]
+struct Decoder {
+    enc: Utf16,
+    /// The first byte of a unit whose second has not arrived.
+    odd: Option<u8>,
+    /// A high surrogate waiting for its low half.
+    high: Option<u16>,
+    /// Whether the first unit was seen (a byte-order mark is dropped there).
+    started: bool,
+    /// Bytes of byte-order mark dropped: 0 or 2.
+    bom: u64,
+}
+
+impl Decoder {
+    fn new(enc: Utf16) -> Decoder {
+        Decoder {
+            enc,
+            odd: None,
+            high: None,
+            started: false,
+            bom: 0,
+        }
+    }
+
+    fn push(&mut self, mut bytes: &[u8], out: &mut Vec<u8>) {
+        if let (Some(a), Some(&b)) = (self.odd, bytes.first()) {
+            self.odd = None;
+            self.unit([a, b], out);
+            bytes = &bytes[1..];
+        }
+        let mut units = bytes.chunks_exact(2);
+        for u in &mut units {
+            self.unit([u[0], u[1]], out);
+        }
+        if let [last] = units.remainder() {
+            self.odd = Some(*last);
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        if self.high.take().is_some() || self.odd.take().is_some() {
+            push_char(char::REPLACEMENT_CHARACTER, out);
+        }
+    }
+
+    fn unit(&mut self, pair: [u8; 2], out: &mut Vec<u8>) {
+        let u = match self.enc {
+            Utf16::Le => u16::from_le_bytes(pair),
+            Utf16::Be => u16::from_be_bytes(pair),
+        };
+        if !self.started {
+            self.started = true;
+            if u == 0xFEFF {
+                self.bom = 2;
+                return;
+            }
+        }
+        if let Some(high) = self.high.take() {
+            if (0xDC00..0xE000).contains(&u) {
+                let c = 0x10000 + ((u32::from(high) - 0xD800) << 10) + (u32::from(u) - 0xDC00);
+                push_char(
+                    char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER),
+                    out,
+                );
+                return;
+            }
+            push_char(char::REPLACEMENT_CHARACTER, out);
+        }
+        if (0xD800..0xDC00).contains(&u) {
+            self.high = Some(u);
+        } else {
+            push_char(
+                char::from_u32(u32::from(u)).unwrap_or(char::REPLACEMENT_CHARACTER),
+                out,
+            );
+        }
+    }
+}
+
+fn push_char(c: char, out: &mut Vec<u8>) {
+    out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+}
+
+/// The UTF-8 text of a UTF-16 blob, scanned in chunks as it is decoded, beside the scan of
+/// the blob's own bytes (which still finds ASCII keys in it: a mixed file loses nothing).
+#[derive(Debug)]
+struct Decoded {
+    decoder: Decoder,
+    chunking: Chunking,
+    /// Decoded text not yet scanned to the end (the overlap of the last chunk, then new text).
+    buf: Vec<u8>,
+    /// Text decoded from the latest raw bytes.
+    fresh: Vec<u8>,
+    report_from: usize,
+    base: u64,
+    lines: LineTracker,
+}
+
+impl Decoded {
+    fn new(enc: Utf16, chunking: Chunking) -> Decoded {
+        Decoded {
+            decoder: Decoder::new(enc),
+            chunking,
+            buf: Vec::new(),
+            fresh: Vec::new(),
+            report_from: 0,
+            base: 0,
+            lines: LineTracker::decoded(0),
+        }
+    }
+
+    /// Decodes `raw` (the next bytes of the blob) and scans every full chunk of text; at
+    /// `eof`, scans the rest.
+    fn feed(
+        &mut self,
+        scanner: &mut Scanner<'_>,
+        raw: &[u8],
+        eof: bool,
+        origin: &Origin,
+        out: &mut Vec<Hit>,
+    ) {
+        self.fresh.clear();
+        self.decoder.push(raw, &mut self.fresh);
+        if eof {
+            self.decoder.finish(&mut self.fresh);
+        }
+        self.lines.bom = self.decoder.bom;
+        let Chunking { chunk, overlap } = self.chunking;
+        let full = chunk + overlap + LOOKBEHIND;
+        let mut fresh = &self.fresh[..];
+        loop {
+            let take = fresh.len().min(full - self.buf.len());
+            self.buf.extend_from_slice(&fresh[..take]);
+            fresh = &fresh[take..];
+            if self.buf.len() < full {
+                break;
+            }
+            // A full chunk: scan it and keep its overlap, as `scan_chunks` does.
+            let len = self.buf.len();
+            let commit = len - overlap;
+            let range = self.report_from..commit;
+            let hay = &self.buf[..];
+            scanner.scan_region(
+                hay,
+                range,
+                false,
+                self.base,
+                false,
+                &mut self.lines,
+                origin,
+                out,
+            );
+            self.lines
+                .advance(hay, self.base, self.base + commit as u64);
+            let keep = commit - LOOKBEHIND;
+            self.buf.drain(..keep);
+            self.report_from = LOOKBEHIND;
+            self.base += keep as u64;
+        }
+        if eof {
+            let hay = &self.buf[..];
+            let range = self.report_from..hay.len();
+            scanner.scan_region(
+                hay,
+                range,
+                true,
+                self.base,
+                false,
+                &mut self.lines,
+                origin,
+                out,
+            );
+        }
     }
 }
 
@@ -343,6 +603,11 @@ struct LineTracker {
     utf16: u64,
     /// Count bytes, not characters.
     binary: bool,
+    /// For text decoded from UTF-16: UTF-16 code units between the start and `offset`, which
+    /// give the offset in the blob itself (`bom + 2 * units`).
+    units: Option<u64>,
+    /// Bytes of byte-order mark before the decoded text.
+    bom: u64,
 }
 
 impl LineTracker {
@@ -353,6 +618,17 @@ impl LineTracker {
             chars: 0,
             utf16: 0,
             binary,
+            units: None,
+            bom: 0,
+        }
+    }
+
+    /// A tracker over text decoded from UTF-16 that started after a `bom`-byte mark.
+    fn decoded(bom: u64) -> LineTracker {
+        LineTracker {
+            units: Some(0),
+            bom,
+            ..LineTracker::new(false)
         }
     }
 
@@ -365,6 +641,9 @@ impl LineTracker {
         let from = usize::try_from(self.offset - base).expect("offset within the chunk");
         let to_rel = usize::try_from(to - base).expect("offset within the chunk");
         let span = &hay[from..to_rel];
+        if let Some(units) = &mut self.units {
+            *units += count_chars(span).1;
+        }
         let newlines = bytecount::count(span, b'\n') as u64;
         let tail = if newlines > 0 {
             self.line += newlines;
@@ -490,6 +769,147 @@ mod tests {
         Scanner::new(&m, false).scan_bytes(&data, &Origin::Stdin, &mut out);
         assert_eq!(out[0].location.offset, 4);
         assert!(out[0].location.binary && out[0].location.snippet.is_none());
+    }
+
+    #[test]
+    fn a_crlf_line_ending_is_not_part_of_the_snippet() {
+        let m = matcher();
+        let key = Rng::new(15).live_key();
+        let mut out = Vec::new();
+        let text = format!("a=1\r\nk={key}\r\n");
+        Scanner::new(&m, true).scan_bytes(text.as_bytes(), &Origin::Stdin, &mut out);
+        assert_eq!(
+            out[0].location.snippet.as_deref(),
+            Some(format!("k={key}").as_str())
+        );
+    }
+
+    fn utf16le(s: &str) -> Vec<u8> {
+        s.encode_utf16().flat_map(u16::to_le_bytes).collect()
+    }
+
+    #[test]
+    fn utf16_is_recognised_by_its_mark_or_by_nul_interleaved_ascii() {
+        let text = utf16le("# settings for the deploy script\r\n");
+        assert_eq!(
+            utf16_encoding(&[0xFF, 0xFE, b'a', 0], true),
+            Some(Utf16::Le)
+        );
+        assert_eq!(
+            utf16_encoding(&[0xFE, 0xFF, 0, b'a'], false),
+            Some(Utf16::Be)
+        );
+        assert_eq!(utf16_encoding(&text, is_binary(&text)), Some(Utf16::Le));
+        assert_eq!(
+            utf16_encoding(&[0u8; 4096], true),
+            None,
+            "zeros are not text"
+        );
+        assert_eq!(
+            utf16_encoding(b"plain ascii text, long enough", false),
+            None
+        );
+        let mut noisy = text.clone();
+        noisy.extend_from_slice(&[0xC3, 0x28, 0x00, 0x01, 0x02, 0x03].repeat(40));
+        assert_eq!(utf16_encoding(&noisy, true), None, "mostly not ASCII units");
+    }
+
+    #[test]
+    fn the_decoder_joins_units_and_surrogates_split_across_pushes() {
+        let text = "a😀b\u{e9}";
+        let mut bytes = vec![0xFF, 0xFE];
+        bytes.extend(utf16le(text));
+        bytes.extend_from_slice(&[0x00, 0xD8]); // a lone high surrogate at the end
+        for cut in 0..bytes.len() {
+            let mut d = Decoder::new(Utf16::Le);
+            let mut out = Vec::new();
+            d.push(&bytes[..cut], &mut out);
+            d.push(&bytes[cut..], &mut out);
+            d.finish(&mut out);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                format!("{text}\u{fffd}"),
+                "cut {cut}"
+            );
+            assert_eq!(d.bom, 2);
+        }
+    }
+
+    #[test]
+    fn keys_in_utf16_text_are_found_across_chunk_boundaries_with_offsets_in_the_blob() {
+        let m = matcher();
+        let mut rng = Rng::new(16);
+        let mut text = String::from("\u{feff}");
+        let mut want = Vec::new();
+        for i in 0..40 {
+            text.push_str(&"é😀 ".repeat(i % 5));
+            let key = rng.live_key();
+            let line = text.matches('\n').count() as u64 + 1;
+            // Columns as an editor shows them: the byte-order mark is no character.
+            let line_text = &text[text.rfind('\n').map_or(0, |n| n + 1)..];
+            let col = line_text.trim_start_matches('\u{feff}').chars().count() as u64 + 1;
+            let before = text.encode_utf16().count() as u64 * 2;
+            want.push((key.clone(), line, col, before, key.len() as u64 * 2));
+            text.push_str(&key);
+            text.push_str(if i % 3 == 0 { "\r\n" } else { " " });
+        }
+        let bytes = utf16le(&text);
+        let chunkings = [
+            Chunking {
+                chunk: 97,
+                overlap: 64,
+            },
+            Chunking {
+                chunk: 1,
+                overlap: 50,
+            },
+            Chunking::default(),
+        ];
+        for chunking in chunkings {
+            for step in [usize::MAX, 3] {
+                let mut out = Vec::new();
+                let mut s = Scanner::with_chunking(&m, true, chunking);
+                s.scan_reader(Trickle(&bytes, step), &Origin::Stdin, &mut out)
+                    .unwrap();
+                let got: Vec<_> = out
+                    .iter()
+                    .map(|h| {
+                        let l = &h.location;
+                        (
+                            h.secret.expose().to_string(),
+                            l.line,
+                            l.column,
+                            l.offset,
+                            l.len,
+                        )
+                    })
+                    .collect();
+                assert_eq!(got, want, "{chunking:?}, reads of {step}");
+                assert!(
+                    out.iter()
+                        .all(|h| !h.location.binary && h.location.snippet.is_some())
+                );
+            }
+        }
+        let mut out = Vec::new();
+        Scanner::new(&m, true).scan_bytes(&bytes, &Origin::Stdin, &mut out);
+        assert_eq!(out.len(), want.len());
+        assert!(out.iter().all(|h| h.location.line_hash.is_some()));
+    }
+
+    #[test]
+    fn an_ascii_key_appended_to_a_utf16_file_is_still_found() {
+        let m = matcher();
+        let key = Rng::new(17).live_key();
+        let mut bytes = utf16le("\u{feff}written by one tool\r\n");
+        let at = bytes.len() as u64;
+        bytes.extend_from_slice(key.as_bytes());
+        let mut out = Vec::new();
+        Scanner::new(&m, false)
+            .scan_reader(&bytes[..], &Origin::Stdin, &mut out)
+            .unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].location.offset, out[0].location.binary), (at, true));
     }
 
     #[test]

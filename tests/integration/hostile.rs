@@ -307,13 +307,7 @@ fn a_5_gb_sparse_file_is_scanned_to_its_end_in_bounded_memory() {
     let json = run.json();
     assert!(has(&json, &deep) && has(&json, &other));
     assert_eq!(json["summary"]["bytes_scanned"], size + small.len() as u64);
-    let loc = json["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["fingerprint"] == Fingerprint::of(&deep).0.as_str())
-        .map(|f| f["locations"][0].clone())
-        .unwrap();
+    let loc = location_of(&json, &deep);
     // Zeros make the file binary: located by byte offset; lines split at `\n` bytes.
     assert_eq!(loc["offset"], at + 3);
     assert_eq!(loc["binary"], true);
@@ -438,6 +432,76 @@ fn escape_and_bidi_characters_in_names_and_contents_never_reach_the_terminal_raw
         &sgr.replace_all(&out, ""),
     );
     chmod(&env.path(locked), 0o644);
+}
+
+fn utf16le(s: &str) -> Vec<u8> {
+    s.encode_utf16().flat_map(u16::to_le_bytes).collect()
+}
+
+/// The JSON location of `key`'s first place.
+fn location_of(json: &Value, key: &str) -> Value {
+    json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["fingerprint"] == Fingerprint::of(key).0.as_str())
+        .map_or_else(
+            || panic!("key not reported: {json:#}"),
+            |f| f["locations"][0].clone(),
+        )
+}
+
+#[test]
+fn a_utf16le_text_file_holding_a_key_is_found_at_its_line_and_column() {
+    let mut env = TestEnv::new();
+    let (a, b, c) = (env.live_key(), env.live_key(), env.live_key());
+    // What Windows PowerShell 5's `>` writes: UTF-16LE with a byte-order mark, CRLF lines.
+    let before = "\u{feff}# exported settings\r\n$env:NOMOTIC_API_KEY = \"";
+    let text = format!("{before}{a}\"\r\n");
+    env.write("settings.ps1", utf16le(&text));
+    // No byte-order mark; and an ASCII line appended by another tool.
+    let mut mixed = utf16le(&format!("[nomotic]\r\nkey={b}\r\n"));
+    let c_at = mixed.len() + 1;
+    mixed.extend_from_slice(format!("\n{c}\n").as_bytes());
+    env.write("mixed.ini", &mixed);
+    let run = env.run(&["scan", "--format", "json"]).expect(1);
+    let json = run.json();
+    run.assert_no_key(&a);
+    let loc = location_of(&json, &a);
+    let column = "$env:NOMOTIC_API_KEY = \"".chars().count() as u64 + 1;
+    assert_eq!(
+        (loc["line"].as_u64(), loc["column"].as_u64()),
+        (Some(2), Some(column))
+    );
+    assert_eq!(
+        loc["offset"],
+        utf16le(before).len(),
+        "offsets count the file's own bytes"
+    );
+    assert_eq!(loc["length"], 2 * a.len());
+    assert_eq!(loc["binary"], false);
+    let tail = &a[a.len() - 4..];
+    assert_eq!(
+        loc["snippet"],
+        format!("$env:NOMOTIC_API_KEY = \"nm_live_…{tail}\"")
+    );
+    let loc = location_of(&json, &b);
+    assert_eq!(
+        (loc["line"].as_u64(), loc["column"].as_u64()),
+        (Some(2), Some(5))
+    );
+    let loc = location_of(&json, &c);
+    assert_eq!(
+        (loc["offset"].as_u64(), loc["binary"].as_bool()),
+        (Some(c_at as u64), Some(true))
+    );
+    let human = env.run(&["scan", "settings.ps1"]).expect(1).stdout();
+    assert!(
+        human.contains(&format!(
+            "settings.ps1:2:{column}: nomotic-live-api-key nm_live_…{tail}"
+        )),
+        "{human}"
+    );
 }
 
 #[test]
