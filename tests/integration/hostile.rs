@@ -283,6 +283,7 @@ fn sparse_file(path: &Path, size: u64, at: u64, text: &[u8]) {
 
 #[test]
 fn a_5_gb_sparse_file_is_scanned_to_its_end_in_bounded_memory() {
+    let _serial = crate::util::heavy();
     let mut env = TestEnv::new();
     let (deep, other) = (env.live_key(), env.live_key());
     let size: u64 = 5 << 30;
@@ -844,6 +845,7 @@ fn wait_at_most(
 
 #[test]
 fn ctrl_c_during_a_long_scan_stops_it_and_writes_no_report() {
+    let _serial = crate::util::heavy();
     let mut env = TestEnv::new();
     let key = env.live_key();
     env.write("a.txt", &key);

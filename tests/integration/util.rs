@@ -166,6 +166,14 @@ impl TestEnv {
     }
 }
 
+/// Serialises the tests that load both cores for seconds (gigabyte scans) with the tests that
+/// measure time (request pacing): on a 2-core machine one would skew the other.
+pub fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Sets the permission bits of `p`.
 #[cfg(unix)]
 pub fn chmod(p: &Path, mode: u32) {
