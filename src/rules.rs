@@ -65,8 +65,9 @@ struct RuleSpec {
     negative_examples: Vec<String>,
 }
 
-/// A validated, compiled rule.
-#[derive(Debug, Clone)]
+/// A validated, compiled rule. Its `Debug` counts the examples without showing them: an
+/// example is key-shaped, and a user's rules file may hold a real one.
+#[derive(Clone)]
 pub struct Rule {
     /// Stable identifier (never changes once released).
     pub id: String,
@@ -92,6 +93,21 @@ pub struct Rule {
     pub negative_examples: Vec<String>,
     /// Where the rule was read from (`builtin` or a path).
     pub source: String,
+}
+
+impl std::fmt::Debug for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rule")
+            .field("id", &self.id)
+            .field("severity", &self.severity)
+            .field("prefix", &self.prefix)
+            .field("pattern", &self.pattern)
+            .field("filters", &self.filters)
+            .field("examples", &self.examples.len())
+            .field("negative_examples", &self.negative_examples.len())
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Parses and validates the rules in `text`, read from `source` (named in errors).
@@ -260,6 +276,24 @@ mod tests {
                 .all(|r| !r.examples.is_empty() && !r.negative_examples.is_empty())
         );
         assert_eq!(check(&rules), Vec::<String>::new());
+    }
+
+    #[test]
+    fn debug_of_rules_and_the_matcher_shows_no_example() {
+        let rules = load(&[] as &[&str]).unwrap();
+        let m = crate::matcher::Matcher::new(rules.clone());
+        let dbg = format!("{rules:?} {m:?}");
+        for r in &rules {
+            for ex in &r.examples {
+                let key = ex
+                    .split(['=', ' ', '\'', '"'])
+                    .find(|w| w.contains("_live_") || w.contains("_test_"));
+                if let Some(key) = key.filter(|k| k.len() > 20) {
+                    assert!(!dbg.contains(&key[8..20]), "Debug shows an example key");
+                }
+            }
+        }
+        assert!(dbg.contains("examples: 8"), "{dbg}");
     }
 
     #[test]
