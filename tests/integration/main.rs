@@ -5,6 +5,7 @@
 
 mod api;
 mod hostile;
+mod leaks;
 mod sarif;
 mod scan;
 mod suppress;
