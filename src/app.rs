@@ -123,6 +123,7 @@ fn scan_tree(cfg: &ScanConfig, matcher: &Matcher) -> Collected {
         threads: cfg.common.threads,
         show_secrets: cfg.common.show_secrets,
         strip_dot: cfg.implicit_root,
+        chunking: crate::scan::Chunking::default(),
     };
     collect(&cfg.common, |tx, stats| {
         if cfg.stdin {

@@ -20,6 +20,8 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+#[cfg(test)]
+mod differential;
 pub mod error;
 pub mod exit;
 pub mod filter;

@@ -139,7 +139,9 @@ impl<'m> Scanner<'m> {
     ) -> io::Result<u64> {
         let mut buf = std::mem::take(&mut self.buf);
         let Chunking { chunk, overlap } = self.chunking;
-        buf.resize(chunk + overlap + LOOKBEHIND, 0);
+        // The first chunk holds at least the binary probe, so that "a NUL in the first
+        // 8 KiB" means the same whatever the chunk size (the default chunk is far larger).
+        buf.resize((chunk + overlap + LOOKBEHIND).max(BINARY_PROBE), 0);
         let result = self.scan_chunks(&mut reader, &mut buf, origin, out);
         self.buf = buf;
         result
@@ -155,11 +157,16 @@ impl<'m> Scanner<'m> {
         let mut carry = 0; // bytes kept at the front of `buf` from the previous chunk
         let mut report_from = 0; // keys starting before this were reported already
         let mut base = 0u64; // absolute offset of buf[0]
-        let overlap = self.chunking.overlap;
+        let Chunking { chunk, overlap } = self.chunking;
         let mut lines = None;
         let mut decoded: Option<Decoded> = None;
         loop {
-            let (n, eof) = fill(reader, &mut buf[carry..])?;
+            let limit = if lines.is_none() {
+                buf.len()
+            } else {
+                chunk + overlap + LOOKBEHIND
+            };
+            let (n, eof) = fill(reader, &mut buf[carry..limit])?;
             crate::interrupt::checkpoint().map_err(io::Error::other)?;
             let len = carry + n;
             let lines = lines.get_or_insert_with(|| {

@@ -21,7 +21,7 @@ use super::{Event, Problem, Stats};
 use crate::finding::Origin;
 use crate::matcher::Matcher;
 use crate::sanitize;
-use crate::scan::Scanner;
+use crate::scan::{Chunking, Scanner};
 
 /// The name of nmleaks' own ignore file.
 pub const IGNORE_FILE: &str = ".nmleaksignore";
@@ -39,6 +39,8 @@ pub struct WalkOptions {
     pub show_secrets: bool,
     /// Show paths under `.` without the `./` prefix.
     pub strip_dot: bool,
+    /// How files are cut into chunks ([`Chunking::default`] but in tests).
+    pub chunking: Chunking,
 }
 
 /// Walks `paths` and scans every regular file, sending hits and problems to `tx`.
@@ -69,7 +71,7 @@ pub fn walk(
             .add_custom_ignore_filename(IGNORE_FILE);
     }
     builder.build_parallel().run(|| {
-        let mut scanner = Scanner::new(matcher, opts.show_secrets);
+        let mut scanner = Scanner::with_chunking(matcher, opts.show_secrets, opts.chunking);
         let tx = tx.clone();
         Box::new(move |entry| {
             if crate::interrupt::requested() {
