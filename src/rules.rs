@@ -134,7 +134,8 @@ pub fn parse(text: &str, source: &str) -> Result<Vec<Rule>, RuleError> {
 fn compile(spec: RuleSpec, source: &str) -> Result<Rule, RuleError> {
     let invalid = |message: String| RuleError::Invalid {
         source_name: source.to_string(),
-        id: spec.id.clone(),
+        // Shown before it is validated: an invalid id may hold anything.
+        id: crate::sanitize::text(&spec.id),
         message,
     };
     let id_ok = !spec.id.is_empty()
@@ -166,7 +167,16 @@ fn compile(spec: RuleSpec, source: &str) -> Result<Rule, RuleError> {
         .unicode(false)
         .size_limit(1 << 20)
         .build()
-        .map_err(|e| invalid(format!("the pattern does not compile: {e}")))?;
+        .map_err(|e| {
+            // The regex error draws the pattern over several lines with a caret under the
+            // fault; its last line says what is wrong, which is what one line can hold.
+            let e = e.to_string();
+            let what = e.lines().last().unwrap_or_default();
+            invalid(format!(
+                "the pattern does not compile: {}",
+                crate::sanitize::text(what)
+            ))
+        })?;
     Ok(Rule {
         filters: Filters::new(spec.filters),
         id: spec.id,
@@ -364,6 +374,19 @@ reject_identifiers = false
         for (text, want) in cases {
             let err = parse(&text, "t.toml").unwrap_err().to_string();
             assert!(err.contains(want), "{err} lacks {want}");
+            assert!(!err.contains('\n'), "one line: {err}");
         }
+        let err = parse(&base("prefix = \"ab_\"\npattern = \"ab_[\""), "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.ends_with("does not compile: error: unclosed character class"),
+            "{err}"
+        );
+        let evil = "[[rules]]\nid = \"a\\u001b[2J\"\nname = \"n\"\ndescription = \"d\"\n\
+                    severity = \"low\"\nsecurity_severity = \"1.0\"\nprefix = \"ab_\"\n\
+                    pattern = \"ab_\"\n";
+        let err = parse(evil, "t.toml").unwrap_err().to_string();
+        assert!(err.contains("rule a\\u{1b}[2J in t.toml"), "{err}");
     }
 }
