@@ -13,6 +13,7 @@ use crate::config::{Common, Config, Format, GitConfig, GitMode, ScanConfig};
 use crate::exit::ExitCode;
 use crate::finding::{Collector, Finding};
 use crate::matcher::Matcher;
+use crate::messages;
 use crate::progress::{Progress, VerifyProgress};
 use crate::report::{self, Report, Summary, VerifySummary};
 use crate::rules::{self, Rule};
@@ -75,21 +76,26 @@ fn collect(
         let stats = &stats;
         s.spawn(move || produce(&tx, stats));
         loop {
+            if crate::interrupt::requested() {
+                // Producers see the flag, or a closed channel, and stop; their problems
+                // (reads cut short) are not worth a line each.
+                drop(rx);
+                break;
+            }
             match rx.recv_timeout(std::time::Duration::from_millis(100)) {
                 Ok(Event::Hits(hits)) => hits.into_iter().for_each(|h| collector.add(h)),
                 Ok(Event::Provenance(secret, p)) => collector.set_provenance(secret, p),
+                // After Ctrl-C, reads cut short by it are no problem worth a line.
+                Ok(Event::Problem(_)) if crate::interrupt::requested() => {}
                 Ok(Event::Problem(p)) => {
-                    let label = match p.level {
-                        Level::Error => {
-                            summary.errors += 1;
-                            "error"
-                        }
-                        Level::Warning => {
-                            summary.warnings += 1;
-                            "warning"
-                        }
-                    };
-                    progress.suspend(|| eprintln!("nmleaks: {label}: {}", p.message));
+                    match p.level {
+                        Level::Error => summary.errors += 1,
+                        Level::Warning => summary.warnings += 1,
+                    }
+                    progress.suspend(|| match p.level {
+                        Level::Error => messages::error(&p.message),
+                        Level::Warning => messages::warning(&p.message),
+                    });
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -159,6 +165,7 @@ fn scan(cfg: &ScanConfig) -> anyhow::Result<ExitCode> {
     let baseline = load_baseline(&cfg.common)?;
     let matcher = Matcher::new(rules);
     let collected = scan_tree(cfg, &matcher);
+    crate::interrupt::checkpoint()?;
     let root = std::env::current_dir().context("cannot read the current directory")?;
     let rules = matcher.rules();
     finish(
@@ -179,6 +186,7 @@ fn scan_tree(cfg: &ScanConfig, matcher: &Matcher) -> Collected {
         threads: cfg.common.threads,
         show_secrets: cfg.common.show_secrets,
         strip_dot: cfg.implicit_root,
+        chunking: crate::scan::Chunking::default(),
     };
     collect(&cfg.common, |tx, stats| {
         if cfg.stdin {
@@ -195,25 +203,27 @@ fn baseline_create(cfg: &ScanConfig) -> anyhow::Result<ExitCode> {
         .output
         .as_deref()
         .expect("cli sets a default path");
-    let previous = if out.exists() {
+    // Only a regular file can hold notes to keep (`-o /dev/stdout` holds none).
+    let previous = if out.is_file() {
         Some(Baseline::load(out).context("cannot keep the notes of the existing baseline")?)
     } else {
         None
     };
     let matcher = Matcher::new(rules);
     let collected = scan_tree(cfg, &matcher);
+    crate::interrupt::checkpoint()?;
     let findings: Vec<&Finding> = collected.findings.iter().collect();
     let baseline = Baseline::of(&findings, matcher.rules(), previous.as_ref());
     report::emit(Some(out), |w| {
         serde_json::to_writer_pretty(&mut *w, &baseline)?;
         writeln!(w)
     })?;
-    eprintln!(
-        "nmleaks: baseline {} lists {} key{}",
+    messages::note(format_args!(
+        "baseline {} lists {} key{}",
         crate::sanitize::path(out),
         baseline.entries.len(),
         if baseline.entries.len() == 1 { "" } else { "s" }
-    );
+    ));
     Ok(if collected.summary.errors > 0 {
         ExitCode::Error
     } else {
@@ -292,6 +302,7 @@ fn finish(
 ) -> anyhow::Result<ExitCode> {
     if let Some(settings) = &common.verify {
         verify(common, settings, rules, &mut c);
+        crate::interrupt::checkpoint()?;
     }
     // After verification and over every finding: a key verified live is never hidden.
     let outcome = suppress::apply(c.findings, baseline);
@@ -331,7 +342,7 @@ fn verify(common: &Common, settings: &verify::Settings, rules: &[Rule], c: &mut 
     let outcome = verify::verify_all(&mut c.findings, rules, settings, &progress);
     progress.finish();
     for w in &outcome.warnings {
-        eprintln!("nmleaks: warning: {w}");
+        messages::warning(w);
     }
     c.summary.warnings += outcome.warnings.len() as u64;
     c.summary.verification = Some(VerifySummary {

@@ -370,6 +370,40 @@ impl ScanArgs {
     }
 }
 
+/// Prints what clap says about flags it could not parse (or `--help`, `--version`) and
+/// returns the exit code: 2 for a usage error, 0 for help and version.
+///
+/// An error echoes what was typed, so a flag typed with an escape sequence or a bidi control
+/// would reach the terminal raw: such text is printed plain, with those characters escaped.
+/// Other text keeps clap's styling. Nothing here panics, whatever happened to stdout and
+/// stderr.
+#[must_use]
+pub fn parse_failed(e: &clap::Error) -> crate::ExitCode {
+    if !e.use_stderr() {
+        let _ = e.print();
+        return crate::ExitCode::Clean;
+    }
+    // clap drops escape sequences from plain text but prints them raw when it styles its
+    // output for a terminal; so the arguments decide, not the rendered text.
+    let hostile = std::env::args_os().any(|a| {
+        a.to_string_lossy()
+            .chars()
+            .any(crate::sanitize::needs_escape)
+    });
+    if hostile {
+        let plain = e.render().to_string();
+        let escaped: Vec<String> = plain
+            .trim_end()
+            .lines()
+            .map(crate::sanitize::text)
+            .collect();
+        crate::messages::line(format_args!("{}", escaped.join("\n")));
+    } else {
+        let _ = e.print();
+    }
+    crate::ExitCode::Error
+}
+
 impl Cli {
     /// Resolves flags and environment into the engine's settings.
     #[must_use]

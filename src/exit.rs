@@ -1,8 +1,10 @@
 //! Exit codes, in one place.
 //!
 //! `0` nothing found, `1` keys found, `2` an error (a bad flag, rules file or baseline, or a
-//! part of the input that could not be read). An error outranks findings: a scan that found
+//! part of the input that could not be read), `130` interrupted by Ctrl-C (128 + SIGINT, as
+//! shells report it; no report is written). An error outranks findings: a scan that found
 //! keys but could not read every file exits 2, because its "all clear" elsewhere is not proven.
+//! An interruption outranks everything: the run did not finish.
 
 /// What the process reports to its caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -13,6 +15,8 @@ pub enum ExitCode {
     Findings = 1,
     /// Something failed: usage, configuration, or part of the input.
     Error = 2,
+    /// Ctrl-C stopped the run before it finished.
+    Interrupted = 130,
 }
 
 impl ExitCode {
@@ -42,6 +46,16 @@ mod tests {
     #[test]
     fn codes_are_documented_values() {
         assert_eq!((Clean.code(), Findings.code(), Error.code()), (0, 1, 2));
+        assert_eq!(super::ExitCode::Interrupted.code(), 130);
+    }
+
+    #[test]
+    fn an_interruption_outranks_everything() {
+        use super::ExitCode::Interrupted;
+        for other in [Clean, Findings, Error] {
+            assert_eq!(other.merge(Interrupted), Interrupted);
+            assert_eq!(Interrupted.merge(other), Interrupted);
+        }
     }
 
     #[test]

@@ -179,8 +179,9 @@ pub struct Provenance {
     pub pushed: bool,
 }
 
-/// One place that holds a key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One place that holds a key. Its `Debug` shows the snippet's length, not its text: with
+/// `--show-secrets` the snippet holds the key in full.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Location {
     /// Where the bytes came from.
     pub origin: Origin,
@@ -204,6 +205,35 @@ pub struct Location {
     /// GitHub's `primaryLocationLineHash` for the key's line, when the scanned bytes were at
     /// hand (blobs from git); for files on disk the SARIF writer computes it from the file.
     pub line_hash: Option<String>,
+}
+
+/// Stands in for a text in `Debug` output: `<N chars>`.
+struct Length(usize);
+
+impl fmt::Debug for Length {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{} chars>", self.0)
+    }
+}
+
+impl fmt::Debug for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Location")
+            .field("origin", &self.origin)
+            .field("line", &self.line)
+            .field("column", &self.column)
+            .field("column_utf16", &self.column_utf16)
+            .field("offset", &self.offset)
+            .field("len", &self.len)
+            .field("binary", &self.binary)
+            .field(
+                "snippet",
+                &self.snippet.as_ref().map(|s| Length(s.chars().count())),
+            )
+            .field("inline_allow", &self.inline_allow)
+            .field("line_hash", &self.line_hash)
+            .finish()
+    }
 }
 
 impl Location {
@@ -370,6 +400,57 @@ mod tests {
         let r = s.redacted("nm_live_".len());
         assert_eq!(r, format!("nm_live_…{}", &key[key.len() - 4..]));
         assert!(!r.contains(&key[8..20]));
+    }
+
+    /// Every 12-character window of the key's body: none may appear in a `Debug`.
+    fn assert_hidden(dbg: &str, key: &str) {
+        let body = &key[8..];
+        for i in 0..=body.len() - 12 {
+            assert!(
+                !dbg.contains(&body[i..i + 12]),
+                "Debug shows the key: {dbg}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_of_every_type_holding_a_key_hides_it_even_in_a_full_snippet() {
+        let key = Rng::new(5).live_key();
+        let secret = Secret::new(&key);
+        let location = Location {
+            origin: Origin::File(PathBuf::from("a.env")),
+            line: 3,
+            column: 5,
+            column_utf16: 5,
+            offset: 40,
+            len: 40,
+            binary: false,
+            // What `--show-secrets` puts in a snippet.
+            snippet: Some(format!("KEY={key}")),
+            inline_allow: false,
+            line_hash: None,
+        };
+        let hit = Hit {
+            rule: 0,
+            secret: secret.clone(),
+            location: location.clone(),
+        };
+        let mut collector = Collector::new();
+        collector.add(hit.clone());
+        let findings = collector.finish();
+        let outcome = crate::suppress::apply(findings.clone(), None);
+        for dbg in [
+            format!("{secret:?}"),
+            format!("{location:?}"),
+            format!("{hit:?}"),
+            format!("{findings:?}"),
+            format!("{findings:#?}"),
+            format!("{outcome:?}"),
+            format!("{:?}", crate::source::Event::Hits(vec![hit.clone()])),
+        ] {
+            assert_hidden(&dbg, &key);
+        }
+        assert!(format!("{location:?}").contains("snippet: Some(<44 chars>)"));
     }
 
     #[test]

@@ -20,12 +20,16 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+#[cfg(test)]
+mod differential;
 pub mod error;
 pub mod exit;
 pub mod filter;
 pub mod finding;
 pub mod hook;
+pub mod interrupt;
 pub mod matcher;
+pub mod messages;
 pub mod progress;
 pub mod report;
 pub mod rules;
@@ -35,6 +39,7 @@ pub mod source;
 pub mod suppress;
 #[doc(hidden)]
 pub mod testkeys;
+pub mod textfile;
 pub mod verify;
 
 pub use app::run;

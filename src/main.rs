@@ -6,21 +6,15 @@ use nmleaks::ExitCode;
 fn main() -> std::process::ExitCode {
     let cli = match nmleaks::cli::Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::Error
-            } else {
-                ExitCode::Clean
-            }
-            .into();
-        }
+        Err(e) => return nmleaks::cli::parse_failed(&e).into(),
     };
-    match nmleaks::run(cli.into_config()) {
+    match nmleaks::interrupt::run(cli.into_config()) {
         Ok(code) => code.into(),
         Err(e) if is_broken_pipe(&e) => ExitCode::Clean.into(),
         Err(e) => {
-            eprintln!("nmleaks: error: {e:#}");
+            // Messages are sanitised where they are made; escaping again costs nothing and
+            // keeps a raw control character out of the terminal whatever a lower layer did.
+            nmleaks::messages::error(nmleaks::sanitize::text(&format!("{e:#}")));
             ExitCode::Error.into()
         }
     }

@@ -24,8 +24,11 @@ use memchr::memmem;
 use crate::filter::Rejection;
 use crate::rules::Rule;
 
-/// How many bytes before a hit the left-boundary check may look at (`\u0020`).
-pub const LOOKBEHIND: usize = 6;
+/// How many bytes before a hit the left-boundary check may look at: the escape itself (up to
+/// 6 bytes, `\u0020`) and the run of backslashes before it that decides whether its own
+/// backslash is escaped. The check never looks further, so a chunked reader that keeps this
+/// many bytes before each chunk judges every hit as a scan of the whole input would.
+pub const LOOKBEHIND: usize = 32;
 
 /// A confirmed key: `hay[start..end]`, found by rule number `rule`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,7 +230,9 @@ fn left_boundary_ok(hay: &[u8], at: usize) -> bool {
     }
     let hex = |i: usize| hay[i].is_ascii_hexdigit();
     // `\n`, `\t`, `\r`: a backslash escape whose backslash is not itself escaped.
-    if at >= 2 && hay[at - 2] == b'\\' && prev.is_ascii_alphabetic() && escapes(hay, at - 2) {
+    let floor = at.saturating_sub(LOOKBEHIND);
+    let escapes = |i: usize| escapes(&hay[floor..=i]);
+    if at >= 2 && hay[at - 2] == b'\\' && prev.is_ascii_alphabetic() && escapes(at - 2) {
         return true;
     }
     // `%20`, `%3D`: URL encoding.
@@ -236,18 +241,19 @@ fn left_boundary_ok(hay: &[u8], at: usize) -> bool {
     }
     // `\x20`.
     if at >= 4 && hay[at - 4] == b'\\' && hay[at - 3] == b'x' && hex(at - 2) && hex(at - 1) {
-        return escapes(hay, at - 4);
+        return escapes(at - 4);
     }
     // `\u0020`.
     if at >= 6 && hay[at - 6] == b'\\' && hay[at - 5] == b'u' && (at - 4..at).all(hex) {
-        return escapes(hay, at - 6);
+        return escapes(at - 6);
     }
     false
 }
 
-/// Does the backslash at `i` start an escape (an odd run of backslashes ends at `i`)?
-fn escapes(hay: &[u8], i: usize) -> bool {
-    let run = hay[..=i].iter().rev().take_while(|&&b| b == b'\\').count();
+/// Does the backslash that ends `before` start an escape (an odd run of backslashes ends
+/// there)? Only the bytes of `before` are counted: the caller bounds it to [`LOOKBEHIND`].
+fn escapes(before: &[u8]) -> bool {
+    let run = before.iter().rev().take_while(|&&b| b == b'\\').count();
     run % 2 == 1
 }
 

@@ -99,11 +99,11 @@ impl VerifyProgress {
 impl crate::verify::Observer for VerifyProgress {
     fn start(&self, requests: usize, estimate: Duration) {
         if estimate >= SLOW_VERIFICATION {
-            eprintln!(
-                "nmleaks: verifying {requests} keys at {} requests a minute takes about {}s",
+            crate::messages::note(format_args!(
+                "verifying {requests} keys at {} requests a minute takes about {}s",
                 self.rate_per_minute,
                 estimate.as_secs()
-            );
+            ));
         }
         if self.enabled {
             let bar =

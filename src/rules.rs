@@ -65,8 +65,9 @@ struct RuleSpec {
     negative_examples: Vec<String>,
 }
 
-/// A validated, compiled rule.
-#[derive(Debug, Clone)]
+/// A validated, compiled rule. Its `Debug` counts the examples without showing them: an
+/// example is key-shaped, and a user's rules file may hold a real one.
+#[derive(Clone)]
 pub struct Rule {
     /// Stable identifier (never changes once released).
     pub id: String,
@@ -94,6 +95,21 @@ pub struct Rule {
     pub source: String,
 }
 
+impl std::fmt::Debug for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rule")
+            .field("id", &self.id)
+            .field("severity", &self.severity)
+            .field("prefix", &self.prefix)
+            .field("pattern", &self.pattern)
+            .field("filters", &self.filters)
+            .field("examples", &self.examples.len())
+            .field("negative_examples", &self.negative_examples.len())
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Parses and validates the rules in `text`, read from `source` (named in errors).
 ///
 /// # Errors
@@ -101,7 +117,8 @@ pub struct Rule {
 pub fn parse(text: &str, source: &str) -> Result<Vec<Rule>, RuleError> {
     let file: RulesFile = toml::from_str(text).map_err(|e| RuleError::Syntax {
         source_name: source.to_string(),
-        message: e.message().to_string(),
+        // The parser may quote the file's content: escape it and hide anything key-like.
+        message: crate::sanitize::echoed(e.message()),
     })?;
     if file.rules.is_empty() {
         return Err(RuleError::Empty {
@@ -117,7 +134,8 @@ pub fn parse(text: &str, source: &str) -> Result<Vec<Rule>, RuleError> {
 fn compile(spec: RuleSpec, source: &str) -> Result<Rule, RuleError> {
     let invalid = |message: String| RuleError::Invalid {
         source_name: source.to_string(),
-        id: spec.id.clone(),
+        // Shown before it is validated: an invalid id may hold anything.
+        id: crate::sanitize::text(&spec.id),
         message,
     };
     let id_ok = !spec.id.is_empty()
@@ -149,7 +167,16 @@ fn compile(spec: RuleSpec, source: &str) -> Result<Rule, RuleError> {
         .unicode(false)
         .size_limit(1 << 20)
         .build()
-        .map_err(|e| invalid(format!("the pattern does not compile: {e}")))?;
+        .map_err(|e| {
+            // The regex error draws the pattern over several lines with a caret under the
+            // fault; its last line says what is wrong, which is what one line can hold.
+            let e = e.to_string();
+            let what = e.lines().last().unwrap_or_default();
+            invalid(format!(
+                "the pattern does not compile: {}",
+                crate::sanitize::text(what)
+            ))
+        })?;
     Ok(Rule {
         filters: Filters::new(spec.filters),
         id: spec.id,
@@ -175,10 +202,11 @@ pub fn load(extra: &[impl AsRef<Path>]) -> Result<Vec<Rule>, RuleError> {
     for path in extra {
         let path = path.as_ref();
         let name = crate::sanitize::path(path);
-        let text = std::fs::read_to_string(path).map_err(|e| RuleError::Read {
-            source_name: name.clone(),
-            error: e,
-        })?;
+        let text =
+            crate::textfile::read(path, crate::textfile::MAX_LEN).map_err(|e| RuleError::Read {
+                source_name: name.clone(),
+                error: e,
+            })?;
         rules.extend(parse(&text, &name)?);
     }
     let mut seen = HashSet::new();
@@ -261,6 +289,24 @@ mod tests {
     }
 
     #[test]
+    fn debug_of_rules_and_the_matcher_shows_no_example() {
+        let rules = load(&[] as &[&str]).unwrap();
+        let m = crate::matcher::Matcher::new(rules.clone());
+        let dbg = format!("{rules:?} {m:?}");
+        for r in &rules {
+            for ex in &r.examples {
+                let key = ex
+                    .split(['=', ' ', '\'', '"'])
+                    .find(|w| w.contains("_live_") || w.contains("_test_"));
+                if let Some(key) = key.filter(|k| k.len() > 20) {
+                    assert!(!dbg.contains(&key[8..20]), "Debug shows an example key");
+                }
+            }
+        }
+        assert!(dbg.contains("examples: 8"), "{dbg}");
+    }
+
+    #[test]
     fn builtin_rule_ids_are_stable() {
         let ids: Vec<_> = parse(BUILTIN, "builtin")
             .unwrap()
@@ -328,6 +374,19 @@ reject_identifiers = false
         for (text, want) in cases {
             let err = parse(&text, "t.toml").unwrap_err().to_string();
             assert!(err.contains(want), "{err} lacks {want}");
+            assert!(!err.contains('\n'), "one line: {err}");
         }
+        let err = parse(&base("prefix = \"ab_\"\npattern = \"ab_[\""), "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.ends_with("does not compile: error: unclosed character class"),
+            "{err}"
+        );
+        let evil = "[[rules]]\nid = \"a\\u001b[2J\"\nname = \"n\"\ndescription = \"d\"\n\
+                    severity = \"low\"\nsecurity_severity = \"1.0\"\nprefix = \"ab_\"\n\
+                    pattern = \"ab_\"\n";
+        let err = parse(evil, "t.toml").unwrap_err().to_string();
+        assert!(err.contains("rule a\\u{1b}[2J in t.toml"), "{err}");
     }
 }

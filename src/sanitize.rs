@@ -36,6 +36,35 @@ pub fn text(s: &str) -> String {
     out
 }
 
+/// Runs of this many ASCII letters and digits or more are hidden by [`echoed`].
+const ECHO_RUN: usize = 16;
+
+/// Escapes a message that may quote the content of a file (a TOML or JSON parser's message:
+/// "invalid type: string \"…\""), and hides every run of 16 or more ASCII letters and digits
+/// but its last four characters, since such a run may be a key body quoted from a rules file
+/// or a baseline note. Words of prose are shorter than that.
+#[must_use]
+pub fn echoed(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while !rest.is_empty() {
+        let run = rest.bytes().take_while(u8::is_ascii_alphanumeric).count();
+        if run >= ECHO_RUN {
+            out.push('…');
+            out.push_str(&rest[run - 4..run]);
+            rest = &rest[run..];
+        } else {
+            let plain = run
+                + rest[run..]
+                    .find(|c: char| c.is_ascii_alphanumeric())
+                    .unwrap_or(rest.len() - run);
+            push_escaped(&mut out, &rest[..plain]);
+            rest = &rest[plain..];
+        }
+    }
+    out
+}
+
 fn push_escaped(out: &mut String, s: &str) {
     for c in s.chars() {
         if needs_escape(c) {
@@ -66,5 +95,24 @@ mod tests {
         assert_eq!(text("tab\there\r\n"), "tab\\u{9}here\\u{d}\\u{a}");
         assert_eq!(text("日本語 😀"), "日本語 😀");
         assert_eq!(bytes(b"ok\xff\xfe.txt"), "ok\\xff\\xfe.txt");
+    }
+
+    #[test]
+    fn echoed_parser_messages_hide_long_runs_and_escape_controls() {
+        let key = crate::testkeys::Rng::new(9).live_key();
+        let msg = format!("invalid type: string \"{key}\u{1b}[2J\", expected a sequence");
+        let shown = echoed(&msg);
+        assert_eq!(
+            shown,
+            format!(
+                "invalid type: string \"nm_live_…{}\\u{{1b}}[2J\", expected a sequence",
+                &key[key.len() - 4..]
+            )
+        );
+        assert_eq!(
+            echoed("rule x at line 3, column 7"),
+            "rule x at line 3, column 7"
+        );
+        assert_eq!(echoed("日本 abc"), "日本 abc");
     }
 }

@@ -3,8 +3,9 @@
 //! A blob arrives either whole (a git object) or as a reader (a file, stdin). Readers are
 //! scanned in fixed-size chunks with an overlap, so memory stays bounded whatever the file's
 //! size and a key that straddles a chunk boundary is still found exactly once. This module
-//! owns line and column counting (1-based; columns in characters and in UTF-16 code units),
-//! binary detection and the redacted snippet. It does not know where blobs come from.
+//! owns line and column counting (1-based; columns in characters and in UTF-16 code units,
+//! in bytes for binary input), binary detection and the redacted snippet. It does not know
+//! where blobs come from.
 
 use std::io::{self, Read};
 
@@ -17,6 +18,25 @@ use crate::matcher::{LOOKBEHIND, Match, Matcher};
 pub const CHUNK: usize = 4 << 20;
 /// Bytes of each chunk scanned again at the start of the next: longer than any key.
 pub const OVERLAP: usize = 64 << 10;
+
+/// How a reader is cut into chunks: [`CHUNK`] and [`OVERLAP`] unless a test asks for others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chunking {
+    /// New bytes read per chunk (at least 1).
+    pub chunk: usize,
+    /// Bytes of each chunk scanned again at the start of the next. It must exceed the longest
+    /// key plus the 4 bytes the filters look at after one; a longer "key" may be cut.
+    pub overlap: usize,
+}
+
+impl Default for Chunking {
+    fn default() -> Chunking {
+        Chunking {
+            chunk: CHUNK,
+            overlap: OVERLAP,
+        }
+    }
+}
 /// A NUL byte in the first this-many bytes marks a blob as binary (as git and ripgrep do).
 const BINARY_PROBE: usize = 8 << 10;
 /// A comment holding this on a key's line hides that location (`# nmleaks:allow`).
@@ -29,6 +49,7 @@ const SNIPPET_CONTEXT: usize = 60;
 pub struct Scanner<'m> {
     matcher: &'m Matcher,
     show_secrets: bool,
+    chunking: Chunking,
     buf: Vec<u8>,
     found: Vec<Match>,
 }
@@ -37,9 +58,26 @@ impl<'m> Scanner<'m> {
     /// A scanner over `matcher`; `show_secrets` keeps keys in snippets in full.
     #[must_use]
     pub fn new(matcher: &'m Matcher, show_secrets: bool) -> Scanner<'m> {
+        Scanner::with_chunking(matcher, show_secrets, Chunking::default())
+    }
+
+    /// A scanner that cuts readers into chunks as `chunking` says: for tests and fuzzing, which
+    /// need many chunk boundaries in small inputs. Production code uses [`Scanner::new`].
+    ///
+    /// # Panics
+    /// If `chunking.chunk` is 0.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn with_chunking(
+        matcher: &'m Matcher,
+        show_secrets: bool,
+        chunking: Chunking,
+    ) -> Scanner<'m> {
+        assert!(chunking.chunk > 0, "a chunk reads at least one byte");
         Scanner {
             matcher,
             show_secrets,
+            chunking,
             buf: Vec::new(),
             found: Vec::new(),
         }
@@ -48,12 +86,37 @@ impl<'m> Scanner<'m> {
     /// Scans a blob held in memory, appending hits to `out`.
     pub fn scan_bytes(&mut self, bytes: &[u8], origin: &Origin, out: &mut Vec<Hit>) {
         let binary = is_binary(bytes);
-        let mut lines = LineTracker::default();
+        let mut lines = LineTracker::new(binary);
         let first = out.len();
         let all = 0..bytes.len();
         self.scan_region(bytes, all, true, 0, binary, &mut lines, origin, out);
-        // The blob is in memory now and may not be later (git): hash the key lines for SARIF.
-        let new = &mut out[first..];
+        if let Some(enc) = utf16_encoding(bytes, binary) {
+            let mut decoder = Decoder::new(enc);
+            let mut text = Vec::new();
+            decoder.push(bytes, &mut text);
+            decoder.finish(&mut text);
+            let mut lines = LineTracker::decoded(decoder.bom);
+            let from = out.len();
+            let all = 0..text.len();
+            self.scan_region(&text, all, true, 0, false, &mut lines, origin, out);
+            let new = &mut out[from..];
+            let numbers: Vec<u64> = new.iter().map(|h| h.location.line).collect();
+            let hashes = crate::report::linehash::line_hashes(&text, &numbers);
+            for (hit, hash) in new.iter_mut().zip(hashes) {
+                hit.location.line_hash = hash;
+            }
+            // Only the raw pass's text hits are hashed below, against the raw bytes.
+            let from_text: Vec<Hit> = out.drain(from..).collect();
+            self.hash_raw_lines(bytes, binary, &mut out[first..]);
+            out.extend(from_text);
+            return;
+        }
+        self.hash_raw_lines(bytes, binary, &mut out[first..]);
+    }
+
+    /// The blob is in memory now and may not be later (git): hash the key lines for SARIF.
+    #[allow(clippy::unused_self)] // a step of scan_bytes, kept beside it
+    fn hash_raw_lines(&self, bytes: &[u8], binary: bool, new: &mut [Hit]) {
         if !new.is_empty() && !binary {
             let lines: Vec<u64> = new.iter().map(|h| h.location.line).collect();
             let hashes = crate::report::linehash::line_hashes(bytes, &lines);
@@ -75,7 +138,10 @@ impl<'m> Scanner<'m> {
         out: &mut Vec<Hit>,
     ) -> io::Result<u64> {
         let mut buf = std::mem::take(&mut self.buf);
-        buf.resize(CHUNK + OVERLAP + LOOKBEHIND, 0);
+        let Chunking { chunk, overlap } = self.chunking;
+        // The first chunk holds at least the binary probe, so that "a NUL in the first
+        // 8 KiB" means the same whatever the chunk size (the default chunk is far larger).
+        buf.resize((chunk + overlap + LOOKBEHIND).max(BINARY_PROBE), 0);
         let result = self.scan_chunks(&mut reader, &mut buf, origin, out);
         self.buf = buf;
         result
@@ -91,13 +157,29 @@ impl<'m> Scanner<'m> {
         let mut carry = 0; // bytes kept at the front of `buf` from the previous chunk
         let mut report_from = 0; // keys starting before this were reported already
         let mut base = 0u64; // absolute offset of buf[0]
-        let mut lines = LineTracker::default();
-        let mut binary = None;
+        let Chunking { chunk, overlap } = self.chunking;
+        let mut lines = None;
+        let mut decoded: Option<Decoded> = None;
         loop {
-            let (n, eof) = fill(reader, &mut buf[carry..])?;
+            let limit = if lines.is_none() {
+                buf.len()
+            } else {
+                chunk + overlap + LOOKBEHIND
+            };
+            let (n, eof) = fill(reader, &mut buf[carry..limit])?;
+            crate::interrupt::checkpoint().map_err(io::Error::other)?;
             let len = carry + n;
-            let binary = *binary.get_or_insert_with(|| is_binary(&buf[..len]));
-            let commit = if eof { len } else { len - OVERLAP };
+            let lines = lines.get_or_insert_with(|| {
+                let binary = is_binary(&buf[..len]);
+                decoded =
+                    utf16_encoding(&buf[..len], binary).map(|enc| Decoded::new(enc, self.chunking));
+                LineTracker::new(binary)
+            });
+            let binary = lines.binary;
+            if let Some(d) = &mut decoded {
+                d.feed(self, &buf[carry..len], eof, origin, out);
+            }
+            let commit = if eof { len } else { len - overlap };
             let hay = &buf[..len];
             self.scan_region(
                 hay,
@@ -105,7 +187,7 @@ impl<'m> Scanner<'m> {
                 eof,
                 base,
                 binary,
-                &mut lines,
+                lines,
                 origin,
                 out,
             );
@@ -141,6 +223,14 @@ impl<'m> Scanner<'m> {
         for m in &self.found {
             let at = base + m.start as u64;
             lines.advance(hay, base, at);
+            // Decoded UTF-16: offsets and lengths are in the blob's own bytes, two per unit.
+            let (offset, len) = match lines.units {
+                None => (at, (m.end - m.start) as u64),
+                Some(units) => (
+                    lines.bom + 2 * units,
+                    2 * count_chars(&hay[m.start..m.end]).1,
+                ),
+            };
             let key = String::from_utf8_lossy(&hay[m.start..m.end]);
             let (line_start, line_end) = line_bounds(hay, m.start, m.end);
             let line = &hay[line_start..line_end];
@@ -163,8 +253,8 @@ impl<'m> Scanner<'m> {
                     line: lines.line,
                     column: lines.chars + 1,
                     column_utf16: lines.utf16 + 1,
-                    offset: at,
-                    len: (m.end - m.start) as u64,
+                    offset,
+                    len,
                     binary,
                     snippet,
                     inline_allow,
@@ -177,6 +267,8 @@ impl<'m> Scanner<'m> {
     /// The key's line (`line[start..end]` is the key), cut to some context each side, with
     /// every key-like run redacted.
     fn snippet(&self, line: &[u8], start: usize, end: usize) -> String {
+        // A CRLF line's `\r` is its ending, not text to escape (a key never holds one).
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
         let mut from = start.saturating_sub(SNIPPET_CONTEXT);
         let mut to = (end + SNIPPET_CONTEXT).min(line.len());
         while from > 0 && is_continuation(line[from]) {
@@ -193,7 +285,7 @@ impl<'m> Scanner<'m> {
         if to < line.len() {
             text.push('…');
         }
-        text.trim_end_matches('\r').trim_end().to_string()
+        text.trim_end().to_string()
     }
 
     /// Sanitises `line[window]`, replacing each prefix-plus-alphanumerics run that touches the
@@ -230,6 +322,222 @@ impl<'m> Scanner<'m> {
             out.push_str(&crate::sanitize::bytes(&line[pos..window.end]));
         }
         out
+    }
+}
+
+/// A UTF-16 encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Utf16 {
+    /// Little-endian (Windows' "Unicode": PowerShell 5 redirections, .reg exports).
+    Le,
+    /// Big-endian.
+    Be,
+}
+
+/// Whether a blob that starts with `start` is UTF-16 text, and which: a byte-order mark says
+/// so (`FF FE` little-endian, `FE FF` big-endian); without one, binary-looking input (a NUL in
+/// the probe) whose 2-byte units are at least half a printable ASCII character or whitespace
+/// followed by a NUL is little-endian UTF-16. Text without NULs never needs the second look.
+#[must_use]
+pub fn utf16_encoding(start: &[u8], binary: bool) -> Option<Utf16> {
+    if start.starts_with(&[0xFF, 0xFE]) {
+        return Some(Utf16::Le);
+    }
+    if start.starts_with(&[0xFE, 0xFF]) {
+        return Some(Utf16::Be);
+    }
+    if !binary {
+        return None;
+    }
+    let probe = &start[..start.len().min(BINARY_PROBE)];
+    let units = probe.len() / 2;
+    let ascii = probe
+        .chunks_exact(2)
+        .filter(|u| {
+            u[1] == 0 && (matches!(u[0], b'\t' | b'\n' | b'\r') || (0x20..0x7F).contains(&u[0]))
+        })
+        .count();
+    // Generous on purpose: a wrong guess costs one decoding pass, never a key, since the
+    // blob's own bytes are scanned as well.
+    (units >= 8 && ascii * 2 >= units).then_some(Utf16::Le)
+}
+
+/// Incremental UTF-16 to UTF-8: bytes go in as they are read, in pieces of any length.
+/// Unpaired surrogates and a final odd byte become U+FFFD. A leading byte-order mark is
+/// dropped (its length is kept in `bom`, for offsets).
+#[derive(Debug)]
+struct Decoder {
+    enc: Utf16,
+    /// The first byte of a unit whose second has not arrived.
+    odd: Option<u8>,
+    /// A high surrogate waiting for its low half.
+    high: Option<u16>,
+    /// Whether the first unit was seen (a byte-order mark is dropped there).
+    started: bool,
+    /// Bytes of byte-order mark dropped: 0 or 2.
+    bom: u64,
+}
+
+impl Decoder {
+    fn new(enc: Utf16) -> Decoder {
+        Decoder {
+            enc,
+            odd: None,
+            high: None,
+            started: false,
+            bom: 0,
+        }
+    }
+
+    fn push(&mut self, mut bytes: &[u8], out: &mut Vec<u8>) {
+        if let (Some(a), Some(&b)) = (self.odd, bytes.first()) {
+            self.odd = None;
+            self.unit([a, b], out);
+            bytes = &bytes[1..];
+        }
+        let mut units = bytes.chunks_exact(2);
+        for u in &mut units {
+            self.unit([u[0], u[1]], out);
+        }
+        if let [last] = units.remainder() {
+            self.odd = Some(*last);
+        }
+    }
+
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        if self.high.take().is_some() || self.odd.take().is_some() {
+            push_char(char::REPLACEMENT_CHARACTER, out);
+        }
+    }
+
+    fn unit(&mut self, pair: [u8; 2], out: &mut Vec<u8>) {
+        let u = match self.enc {
+            Utf16::Le => u16::from_le_bytes(pair),
+            Utf16::Be => u16::from_be_bytes(pair),
+        };
+        if !self.started {
+            self.started = true;
+            if u == 0xFEFF {
+                self.bom = 2;
+                return;
+            }
+        }
+        if let Some(high) = self.high.take() {
+            if (0xDC00..0xE000).contains(&u) {
+                let c = 0x10000 + ((u32::from(high) - 0xD800) << 10) + (u32::from(u) - 0xDC00);
+                push_char(
+                    char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER),
+                    out,
+                );
+                return;
+            }
+            push_char(char::REPLACEMENT_CHARACTER, out);
+        }
+        if (0xD800..0xDC00).contains(&u) {
+            self.high = Some(u);
+        } else {
+            push_char(
+                char::from_u32(u32::from(u)).unwrap_or(char::REPLACEMENT_CHARACTER),
+                out,
+            );
+        }
+    }
+}
+
+fn push_char(c: char, out: &mut Vec<u8>) {
+    out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+}
+
+/// The UTF-8 text of a UTF-16 blob, scanned in chunks as it is decoded, beside the scan of
+/// the blob's own bytes (which still finds ASCII keys in it: a mixed file loses nothing).
+#[derive(Debug)]
+struct Decoded {
+    decoder: Decoder,
+    chunking: Chunking,
+    /// Decoded text not yet scanned to the end (the overlap of the last chunk, then new text).
+    buf: Vec<u8>,
+    /// Text decoded from the latest raw bytes.
+    fresh: Vec<u8>,
+    report_from: usize,
+    base: u64,
+    lines: LineTracker,
+}
+
+impl Decoded {
+    fn new(enc: Utf16, chunking: Chunking) -> Decoded {
+        Decoded {
+            decoder: Decoder::new(enc),
+            chunking,
+            buf: Vec::new(),
+            fresh: Vec::new(),
+            report_from: 0,
+            base: 0,
+            lines: LineTracker::decoded(0),
+        }
+    }
+
+    /// Decodes `raw` (the next bytes of the blob) and scans every full chunk of text; at
+    /// `eof`, scans the rest.
+    fn feed(
+        &mut self,
+        scanner: &mut Scanner<'_>,
+        raw: &[u8],
+        eof: bool,
+        origin: &Origin,
+        out: &mut Vec<Hit>,
+    ) {
+        self.fresh.clear();
+        self.decoder.push(raw, &mut self.fresh);
+        if eof {
+            self.decoder.finish(&mut self.fresh);
+        }
+        self.lines.bom = self.decoder.bom;
+        let Chunking { chunk, overlap } = self.chunking;
+        let full = chunk + overlap + LOOKBEHIND;
+        let mut fresh = &self.fresh[..];
+        loop {
+            let take = fresh.len().min(full - self.buf.len());
+            self.buf.extend_from_slice(&fresh[..take]);
+            fresh = &fresh[take..];
+            if self.buf.len() < full {
+                break;
+            }
+            // A full chunk: scan it and keep its overlap, as `scan_chunks` does.
+            let len = self.buf.len();
+            let commit = len - overlap;
+            let range = self.report_from..commit;
+            let hay = &self.buf[..];
+            scanner.scan_region(
+                hay,
+                range,
+                false,
+                self.base,
+                false,
+                &mut self.lines,
+                origin,
+                out,
+            );
+            self.lines
+                .advance(hay, self.base, self.base + commit as u64);
+            let keep = commit - LOOKBEHIND;
+            self.buf.drain(..keep);
+            self.report_from = LOOKBEHIND;
+            self.base += keep as u64;
+        }
+        if eof {
+            let hay = &self.buf[..];
+            let range = self.report_from..hay.len();
+            scanner.scan_region(
+                hay,
+                range,
+                true,
+                self.base,
+                false,
+                &mut self.lines,
+                origin,
+                out,
+            );
+        }
     }
 }
 
@@ -288,28 +596,49 @@ fn fill(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<(usize, bool)> {
 }
 
 /// Line and column at an absolute offset, advanced forward only.
+///
+/// In binary input a "line" is what lies between two `\n` bytes and columns count bytes:
+/// characters mean nothing there, and counting them cost more than the search itself (a
+/// 5 GB file of zeros is one line).
 #[derive(Debug, Clone)]
 struct LineTracker {
     offset: u64,
     line: u64,
-    /// Characters between the line start and `offset`.
+    /// Characters (bytes, in binary input) between the line start and `offset`.
     chars: u64,
-    /// UTF-16 code units between the line start and `offset`.
+    /// UTF-16 code units (bytes, in binary input) between the line start and `offset`.
     utf16: u64,
+    /// Count bytes, not characters.
+    binary: bool,
+    /// For text decoded from UTF-16: UTF-16 code units between the start and `offset`, which
+    /// give the offset in the blob itself (`bom + 2 * units`).
+    units: Option<u64>,
+    /// Bytes of byte-order mark before the decoded text.
+    bom: u64,
 }
 
-impl Default for LineTracker {
-    fn default() -> Self {
+impl LineTracker {
+    fn new(binary: bool) -> LineTracker {
         LineTracker {
             offset: 0,
             line: 1,
             chars: 0,
             utf16: 0,
+            binary,
+            units: None,
+            bom: 0,
         }
     }
-}
 
-impl LineTracker {
+    /// A tracker over text decoded from UTF-16 that started after a `bom`-byte mark.
+    fn decoded(bom: u64) -> LineTracker {
+        LineTracker {
+            units: Some(0),
+            bom,
+            ..LineTracker::new(false)
+        }
+    }
+
     /// Moves to absolute offset `to`; `hay` starts at absolute offset `base` and must hold
     /// every byte from the current offset to `to`.
     fn advance(&mut self, hay: &[u8], base: u64, to: u64) {
@@ -319,6 +648,9 @@ impl LineTracker {
         let from = usize::try_from(self.offset - base).expect("offset within the chunk");
         let to_rel = usize::try_from(to - base).expect("offset within the chunk");
         let span = &hay[from..to_rel];
+        if let Some(units) = &mut self.units {
+            *units += count_chars(span).1;
+        }
         let newlines = bytecount::count(span, b'\n') as u64;
         let tail = if newlines > 0 {
             self.line += newlines;
@@ -328,7 +660,11 @@ impl LineTracker {
         } else {
             span
         };
-        let (chars, utf16) = count_chars(tail);
+        let (chars, utf16) = if self.binary {
+            (tail.len() as u64, tail.len() as u64)
+        } else {
+            count_chars(tail)
+        };
         self.chars += chars;
         self.utf16 += utf16;
         self.offset = to;
@@ -337,6 +673,9 @@ impl LineTracker {
 
 /// Characters and UTF-16 code units in UTF-8 bytes (each invalid byte counts as one).
 fn count_chars(bytes: &[u8]) -> (u64, u64) {
+    if bytes.is_ascii() {
+        return (bytes.len() as u64, bytes.len() as u64);
+    }
     let chars = bytes.iter().filter(|&&b| !is_continuation(b)).count() as u64;
     let astral = bytes.iter().filter(|&&b| b >= 0xF0).count() as u64;
     (chars, chars + astral)
@@ -437,6 +776,147 @@ mod tests {
         Scanner::new(&m, false).scan_bytes(&data, &Origin::Stdin, &mut out);
         assert_eq!(out[0].location.offset, 4);
         assert!(out[0].location.binary && out[0].location.snippet.is_none());
+    }
+
+    #[test]
+    fn a_crlf_line_ending_is_not_part_of_the_snippet() {
+        let m = matcher();
+        let key = Rng::new(15).live_key();
+        let mut out = Vec::new();
+        let text = format!("a=1\r\nk={key}\r\n");
+        Scanner::new(&m, true).scan_bytes(text.as_bytes(), &Origin::Stdin, &mut out);
+        assert_eq!(
+            out[0].location.snippet.as_deref(),
+            Some(format!("k={key}").as_str())
+        );
+    }
+
+    fn utf16le(s: &str) -> Vec<u8> {
+        s.encode_utf16().flat_map(u16::to_le_bytes).collect()
+    }
+
+    #[test]
+    fn utf16_is_recognised_by_its_mark_or_by_nul_interleaved_ascii() {
+        let text = utf16le("# settings for the deploy script\r\n");
+        assert_eq!(
+            utf16_encoding(&[0xFF, 0xFE, b'a', 0], true),
+            Some(Utf16::Le)
+        );
+        assert_eq!(
+            utf16_encoding(&[0xFE, 0xFF, 0, b'a'], false),
+            Some(Utf16::Be)
+        );
+        assert_eq!(utf16_encoding(&text, is_binary(&text)), Some(Utf16::Le));
+        assert_eq!(
+            utf16_encoding(&[0u8; 4096], true),
+            None,
+            "zeros are not text"
+        );
+        assert_eq!(
+            utf16_encoding(b"plain ascii text, long enough", false),
+            None
+        );
+        let mut noisy = text.clone();
+        noisy.extend_from_slice(&[0xC3, 0x28, 0x00, 0x01, 0x02, 0x03].repeat(40));
+        assert_eq!(utf16_encoding(&noisy, true), None, "mostly not ASCII units");
+    }
+
+    #[test]
+    fn the_decoder_joins_units_and_surrogates_split_across_pushes() {
+        let text = "a😀b\u{e9}";
+        let mut bytes = vec![0xFF, 0xFE];
+        bytes.extend(utf16le(text));
+        bytes.extend_from_slice(&[0x00, 0xD8]); // a lone high surrogate at the end
+        for cut in 0..bytes.len() {
+            let mut d = Decoder::new(Utf16::Le);
+            let mut out = Vec::new();
+            d.push(&bytes[..cut], &mut out);
+            d.push(&bytes[cut..], &mut out);
+            d.finish(&mut out);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                format!("{text}\u{fffd}"),
+                "cut {cut}"
+            );
+            assert_eq!(d.bom, 2);
+        }
+    }
+
+    #[test]
+    fn keys_in_utf16_text_are_found_across_chunk_boundaries_with_offsets_in_the_blob() {
+        let m = matcher();
+        let mut rng = Rng::new(16);
+        let mut text = String::from("\u{feff}");
+        let mut want = Vec::new();
+        for i in 0..40 {
+            text.push_str(&"é😀 ".repeat(i % 5));
+            let key = rng.live_key();
+            let line = text.matches('\n').count() as u64 + 1;
+            // Columns as an editor shows them: the byte-order mark is no character.
+            let line_text = &text[text.rfind('\n').map_or(0, |n| n + 1)..];
+            let col = line_text.trim_start_matches('\u{feff}').chars().count() as u64 + 1;
+            let before = text.encode_utf16().count() as u64 * 2;
+            want.push((key.clone(), line, col, before, key.len() as u64 * 2));
+            text.push_str(&key);
+            text.push_str(if i % 3 == 0 { "\r\n" } else { " " });
+        }
+        let bytes = utf16le(&text);
+        let chunkings = [
+            Chunking {
+                chunk: 97,
+                overlap: 64,
+            },
+            Chunking {
+                chunk: 1,
+                overlap: 50,
+            },
+            Chunking::default(),
+        ];
+        for chunking in chunkings {
+            for step in [usize::MAX, 3] {
+                let mut out = Vec::new();
+                let mut s = Scanner::with_chunking(&m, true, chunking);
+                s.scan_reader(Trickle(&bytes, step), &Origin::Stdin, &mut out)
+                    .unwrap();
+                let got: Vec<_> = out
+                    .iter()
+                    .map(|h| {
+                        let l = &h.location;
+                        (
+                            h.secret.expose().to_string(),
+                            l.line,
+                            l.column,
+                            l.offset,
+                            l.len,
+                        )
+                    })
+                    .collect();
+                assert_eq!(got, want, "{chunking:?}, reads of {step}");
+                assert!(
+                    out.iter()
+                        .all(|h| !h.location.binary && h.location.snippet.is_some())
+                );
+            }
+        }
+        let mut out = Vec::new();
+        Scanner::new(&m, true).scan_bytes(&bytes, &Origin::Stdin, &mut out);
+        assert_eq!(out.len(), want.len());
+        assert!(out.iter().all(|h| h.location.line_hash.is_some()));
+    }
+
+    #[test]
+    fn an_ascii_key_appended_to_a_utf16_file_is_still_found() {
+        let m = matcher();
+        let key = Rng::new(17).live_key();
+        let mut bytes = utf16le("\u{feff}written by one tool\r\n");
+        let at = bytes.len() as u64;
+        bytes.extend_from_slice(key.as_bytes());
+        let mut out = Vec::new();
+        Scanner::new(&m, false)
+            .scan_reader(&bytes[..], &Origin::Stdin, &mut out)
+            .unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!((out[0].location.offset, out[0].location.binary), (at, true));
     }
 
     #[test]

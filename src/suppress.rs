@@ -52,10 +52,12 @@ impl Baseline {
     /// another version, or a malformed fingerprint.
     pub fn load(path: &Path) -> Result<Baseline, UsageError> {
         let shown = crate::sanitize::path(path);
-        let text = std::fs::read_to_string(path)
+        let text = crate::textfile::read(path, crate::textfile::MAX_LEN)
             .map_err(|e| UsageError(format!("cannot read baseline file {shown}: {e}")))?;
-        let value: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| UsageError(format!("baseline file {shown} is not valid JSON: {e}")))?;
+        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+            let e = crate::sanitize::echoed(&e.to_string());
+            UsageError(format!("baseline file {shown} is not valid JSON: {e}"))
+        })?;
         let version = value.get("version").and_then(serde_json::Value::as_u64);
         if version != Some(u64::from(BASELINE_VERSION)) {
             let found =
@@ -66,6 +68,8 @@ impl Baseline {
             )));
         }
         let mut baseline: Baseline = serde_json::from_value(value).map_err(|e| {
+            // serde quotes the offending value, which may be a key pasted into a note.
+            let e = crate::sanitize::echoed(&e.to_string());
             UsageError(format!(
                 "baseline file {shown} is not a valid nmleaks baseline: {e}"
             ))

@@ -402,6 +402,9 @@ fn run_workers(
         for _ in 0..workers.clamp(1, todo.len()) {
             s.spawn(|| {
                 loop {
+                    if crate::interrupt::requested() {
+                        break;
+                    }
                     let j = next.fetch_add(1, Ordering::Relaxed);
                     let Some((_, secret)) = todo.get(j) else {
                         break;

@@ -93,7 +93,10 @@ impl Report<'_> {
 }
 
 /// Writes with `render` to `output`, or to stdout when `None`. A file is written to a
-/// temporary sibling and renamed into place only when `render` succeeds.
+/// temporary sibling and renamed into place only when `render` succeeds, so a failed run
+/// leaves no partial report. A symbolic link is followed and the file it names is replaced.
+/// A path that exists and is not a regular file (`/dev/stdout`, `/dev/null`, a FIFO) is
+/// written to directly: renaming over it would replace a device or a pipe with a plain file.
 ///
 /// # Errors
 /// The file cannot be created, written or renamed; or stdout fails (a broken pipe included:
@@ -102,6 +105,7 @@ pub fn emit(
     output: Option<&Path>,
     render: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> anyhow::Result<()> {
+    crate::interrupt::checkpoint()?;
     let Some(path) = output else {
         let stdout = io::stdout();
         let mut lock = io::BufWriter::new(stdout.lock());
@@ -110,6 +114,20 @@ pub fn emit(
         return Ok(());
     };
     let shown = crate::sanitize::path(path);
+    // Through a symbolic link to the file it names (a dangling link is replaced).
+    let resolved = std::fs::canonicalize(path);
+    let path = resolved.as_deref().unwrap_or(path);
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .with_context(|| format!("cannot write report to {shown}"))?;
+        let mut w = io::BufWriter::new(file);
+        render(&mut w)
+            .and_then(|()| w.flush())
+            .with_context(|| format!("cannot write report to {shown}"))?;
+        return Ok(());
+    }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -124,6 +142,8 @@ pub fn emit(
         w.flush()
             .with_context(|| format!("cannot write report to {shown}"))?;
     }
+    // Ctrl-C while the report was rendered: drop it (and its temporary file), not a part.
+    crate::interrupt::checkpoint()?;
     tmp.persist(path)
         .map_err(|e| e.error)
         .with_context(|| format!("cannot write report to {shown}"))?;

@@ -5,6 +5,11 @@
 //! is [`crate::source`]'s git side). Symbolic links are not followed unless `--follow`; a path
 //! named on the command line is followed either way. Anything that is not a regular file (a
 //! FIFO, a socket, a device) is skipped with a warning, since opening a FIFO would block.
+//!
+//! Problems are one line each, naming the path: a file or directory that cannot be read, an
+//! unreadable ignore file (whose patterns are then not applied) and a broken link under
+//! `--follow` are errors; a link loop (its target is walked anyway) and a file deleted while
+//! the scan runs (nothing is left to scan) are warnings.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -16,7 +21,7 @@ use super::{Event, Problem, Stats};
 use crate::finding::Origin;
 use crate::matcher::Matcher;
 use crate::sanitize;
-use crate::scan::Scanner;
+use crate::scan::{Chunking, Scanner};
 
 /// The name of nmleaks' own ignore file.
 pub const IGNORE_FILE: &str = ".nmleaksignore";
@@ -34,6 +39,8 @@ pub struct WalkOptions {
     pub show_secrets: bool,
     /// Show paths under `.` without the `./` prefix.
     pub strip_dot: bool,
+    /// How files are cut into chunks ([`Chunking::default`] but in tests).
+    pub chunking: Chunking,
 }
 
 /// Walks `paths` and scans every regular file, sending hits and problems to `tx`.
@@ -64,18 +71,21 @@ pub fn walk(
             .add_custom_ignore_filename(IGNORE_FILE);
     }
     builder.build_parallel().run(|| {
-        let mut scanner = Scanner::new(matcher, opts.show_secrets);
+        let mut scanner = Scanner::with_chunking(matcher, opts.show_secrets, opts.chunking);
         let tx = tx.clone();
         Box::new(move |entry| {
+            if crate::interrupt::requested() {
+                return WalkState::Quit;
+            }
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(err) => {
-                    let _ = tx.send(Problem::error(walk_error(&err)));
+                    let _ = tx.send(walk_problem(&err, opts.strip_dot));
                     return WalkState::Continue;
                 }
             };
             if let Some(err) = entry.error() {
-                let _ = tx.send(Problem::error(walk_error(err)));
+                let _ = tx.send(walk_problem(err, opts.strip_dot));
             }
             let path = entry.path();
             let Some(ft) = entry.file_type() else {
@@ -87,12 +97,15 @@ pub fn walk(
             let explicit = entry.depth() == 0;
             if ft.is_symlink() && !explicit {
                 if std::fs::metadata(path).is_err() {
-                    let msg = format!("{}: broken symbolic link, skipped", sanitize::path(path));
+                    let msg = format!(
+                        "{}: broken symbolic link, skipped",
+                        shown(path, opts.strip_dot)
+                    );
                     let _ = tx.send(Problem::warning(msg));
                 }
                 return WalkState::Continue;
             }
-            scan_file(&mut scanner, path, ft.is_file(), opts.strip_dot, stats, &tx)
+            scan_file(&mut scanner, path, ft.is_file(), explicit, opts, stats, &tx)
         })
     });
 }
@@ -101,7 +114,8 @@ fn scan_file(
     scanner: &mut Scanner<'_>,
     path: &Path,
     regular: bool,
-    strip_dot: bool,
+    explicit: bool,
+    opts: &WalkOptions,
     stats: &Stats,
     tx: &Sender<Event>,
 ) -> WalkState {
@@ -110,25 +124,21 @@ fn scan_file(
         || match std::fs::metadata(path) {
             Ok(m) => m.is_file(),
             Err(e) => {
-                let msg = format!("{}: cannot follow link: {e}", sanitize::path(path));
+                let msg = format!("{}: cannot follow link: {e}", shown(path, opts.strip_dot));
                 let _ = tx.send(Problem::error(msg));
                 return WalkState::Continue;
             }
         };
     if !regular {
         let msg = format!(
-            "{}: not a regular file (FIFO, socket or device), skipped",
-            sanitize::path(path)
+            "{}: not a regular file ({}), skipped",
+            shown(path, opts.strip_dot),
+            kind_of(path)
         );
         let _ = tx.send(Problem::warning(msg));
         return WalkState::Continue;
     }
-    let shown = if strip_dot {
-        path.strip_prefix(".").unwrap_or(path)
-    } else {
-        path
-    };
-    let origin = Origin::File(shown.to_path_buf());
+    let origin = Origin::File(strip(path, opts.strip_dot).to_path_buf());
     let mut hits = Vec::new();
     let result = File::open(path).and_then(|f| scanner.scan_reader(f, &origin, &mut hits));
     if !hits.is_empty() && tx.send(Event::Hits(hits)).is_err() {
@@ -137,27 +147,124 @@ fn scan_file(
     match result {
         Ok(n) => stats.add(n),
         Err(e) => {
-            let msg = format!("{}: cannot read: {e}", sanitize::path(path));
-            let _ = tx.send(Problem::error(msg));
+            let _ = tx.send(read_problem(path, &e, explicit, opts));
         }
     }
     WalkState::Continue
 }
 
-/// One line for an error from the walker, with its path sanitised.
-fn walk_error(err: &ignore::Error) -> String {
+/// The problem of a file that could not be opened or read.
+fn read_problem(path: &Path, e: &std::io::Error, explicit: bool, opts: &WalkOptions) -> Event {
+    let shown = shown(path, opts.strip_dot);
+    // Listed by the walk, gone when opened: a file deleted while the scan ran. Its bytes no
+    // longer exist, so nothing is left unscanned. A path named on the command line must exist.
+    if e.kind() == std::io::ErrorKind::NotFound && !explicit {
+        return Problem::warning(format!(
+            "{shown}: vanished before it could be read, skipped"
+        ));
+    }
+    let is_ignore_file = path
+        .file_name()
+        .is_some_and(|n| n == IGNORE_FILE || n == ".gitignore" || n == ".ignore");
+    if is_ignore_file && !opts.no_ignore {
+        // The ignore crate drops read errors of ignore files: say what that means.
+        return Problem::error(format!(
+            "{shown}: cannot read: {e}; its patterns were not applied, so files it would \
+             exclude were scanned"
+        ));
+    }
+    Problem::error(format!("{shown}: cannot read: {e}"))
+}
+
+/// What a path that is not a regular file is, for the message that skips it.
+fn kind_of(path: &Path) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if let Ok(ft) = std::fs::metadata(path).map(|m| m.file_type()) {
+            if ft.is_fifo() {
+                return "a FIFO";
+            }
+            if ft.is_socket() {
+                return "a socket";
+            }
+            if ft.is_char_device() {
+                return "a character device";
+            }
+            if ft.is_block_device() {
+                return "a block device";
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    "neither a file nor a directory"
+}
+
+/// The problem of an error from the walker. A symbolic link loop (under `--follow`) is a
+/// warning: the loop leads back to a directory the walk is already scanning, so nothing is
+/// missed. Everything else means part of the tree was not scanned.
+fn walk_problem(err: &ignore::Error, strip_dot: bool) -> Event {
+    if is_loop(err) {
+        Problem::warning(walk_error(err, strip_dot))
+    } else {
+        Problem::error(walk_error(err, strip_dot))
+    }
+}
+
+fn is_loop(err: &ignore::Error) -> bool {
+    match err {
+        ignore::Error::Loop { .. } => true,
+        ignore::Error::WithPath { err, .. }
+        | ignore::Error::WithDepth { err, .. }
+        | ignore::Error::WithLineNumber { err, .. } => is_loop(err),
+        _ => false,
+    }
+}
+
+/// `path` as reports show it: without the `./` of the implicit root.
+fn strip(path: &Path, strip_dot: bool) -> &Path {
+    if strip_dot {
+        path.strip_prefix(".").unwrap_or(path)
+    } else {
+        path
+    }
+}
+
+/// `path` for a message: as reports show it, sanitised.
+fn shown(path: &Path, strip_dot: bool) -> String {
+    sanitize::path(strip(path, strip_dot))
+}
+
+/// One line for an error from the walker, with its path shown as reports show it.
+fn walk_error(err: &ignore::Error, strip_dot: bool) -> String {
     match err {
         ignore::Error::WithPath { path, err } => {
-            format!("{}: {}", sanitize::path(path), walk_error(err))
+            let dangling = err.io_error().is_some_and(|e| {
+                e.kind() == std::io::ErrorKind::NotFound
+                    && std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+            });
+            if dangling {
+                format!(
+                    "{}: broken symbolic link (its target does not exist)",
+                    shown(path, strip_dot)
+                )
+            } else {
+                format!("{}: {}", shown(path, strip_dot), walk_error(err, strip_dot))
+            }
         }
         ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
-            walk_error(err)
+            walk_error(err, strip_dot)
         }
         ignore::Error::Loop { child, .. } => {
-            format!("{}: symbolic link loop, skipped", sanitize::path(child))
+            format!("{}: symbolic link loop, skipped", shown(child, strip_dot))
         }
         ignore::Error::Io(e) => e.to_string(),
-        ignore::Error::Partial(errs) => errs.iter().map(walk_error).collect::<Vec<_>>().join("; "),
+        ignore::Error::Partial(errs) => errs
+            .iter()
+            .map(|e| walk_error(e, strip_dot))
+            .collect::<Vec<_>>()
+            .join("; "),
         other => sanitize::text(&other.to_string()),
     }
 }

@@ -74,7 +74,24 @@ impl TestEnv {
     /// Runs with extra environment variables. The API URL and proxies of the calling
     /// environment are removed: nothing a test runs can reach beyond this machine.
     pub fn run_with_env(&self, args: &[&str], stdin: &[u8], vars: &[(&str, &str)]) -> Run {
-        let mut cmd = Command::cargo_bin("nmleaks").unwrap();
+        let mut cmd = Command::from_std(self.command(&binary()));
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        // A run that hangs (a FIFO opened, a lock never released) fails instead of hanging.
+        let out = cmd
+            .args(args)
+            .write_stdin(stdin.to_vec())
+            .timeout(std::time::Duration::from_secs(120))
+            .output()
+            .unwrap();
+        Run(out)
+    }
+
+    /// A command running `program` in the tree's root with the environment every run gets:
+    /// for tests that spawn the binary themselves (to signal it, or to close its pipes).
+    pub fn command(&self, program: &Path) -> std::process::Command {
+        let mut cmd = std::process::Command::new(program);
         cmd.current_dir(self.root())
             .env_remove("NO_COLOR")
             .env_remove("NMLEAKS_API_URL")
@@ -94,12 +111,95 @@ impl TestEnv {
         ] {
             cmd.env_remove(proxy);
         }
-        for (k, v) in vars {
-            cmd.env(k, v);
-        }
-        let out = cmd.args(args).write_stdin(stdin.to_vec()).output().unwrap();
+        cmd
+    }
+
+    /// Runs `nmleaks args…` as a user that file permissions apply to. Root reads every file
+    /// whatever its mode, and the tests run as root in CI: then the binary runs as `nobody`
+    /// (uid and gid 65534, no supplementary groups) through util-linux's `setpriv`. The tree
+    /// must be readable by that user: call [`TestEnv::open_to_all`] before closing the one
+    /// file or directory under test.
+    pub fn run_unprivileged(&self, args: &[&str]) -> Run {
+        let mut cmd = if is_root() {
+            let mut cmd = self.command(Path::new("setpriv"));
+            cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+                .arg(self.shared_binary());
+            cmd
+        } else {
+            self.command(&binary())
+        };
+        let out = Command::from_std(std::mem::replace(&mut cmd, std::process::Command::new("")))
+            .args(args)
+            .timeout(std::time::Duration::from_secs(120))
+            .output()
+            .expect("setpriv (util-linux) runs");
         Run(out)
     }
+
+    /// The binary, linked (or copied) into this test's own cache directory, made world-readable,
+    /// so that an unprivileged user can run it wherever the checkout lives.
+    fn shared_binary(&self) -> PathBuf {
+        let to = self.cache_dir().join("nmleaks-bin");
+        if !to.exists() {
+            chmod(self.cache_dir(), 0o755);
+            if std::fs::hard_link(binary(), &to).is_err() {
+                std::fs::copy(binary(), &to).unwrap();
+            }
+            chmod(&to, 0o755);
+        }
+        to
+    }
+
+    /// Makes the whole tree readable (and its directories enterable) by every user.
+    #[cfg(unix)]
+    pub fn open_to_all(&self) {
+        fn walk(p: &Path) {
+            let meta = std::fs::symlink_metadata(p).unwrap();
+            if meta.file_type().is_symlink() {
+                return;
+            }
+            let mode = if meta.is_dir() { 0o755 } else { 0o644 };
+            chmod(p, mode);
+            if meta.is_dir() {
+                for e in std::fs::read_dir(p).unwrap() {
+                    walk(&e.unwrap().path());
+                }
+            }
+        }
+        walk(self.root());
+    }
+}
+
+/// Serialises the tests that load both cores for seconds (gigabyte scans) with the tests that
+/// measure time (request pacing): on a 2-core machine one would skew the other.
+pub fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Sets the permission bits of `p`.
+#[cfg(unix)]
+pub fn chmod(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The binary under test.
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_nmleaks"))
+}
+
+/// Whether this process runs as root (from `/proc/self/status`; false where that is absent).
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|ids| ids.split_whitespace().nth(1).map(|euid| euid == "0"))
+        })
+        .unwrap_or(false)
 }
 
 /// A finished run.

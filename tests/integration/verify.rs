@@ -184,6 +184,7 @@ fn each_answer_gets_its_status_and_the_request_is_exactly_the_documented_one() {
 
 #[test]
 fn a_429_is_waited_out_by_every_worker_then_retried() {
+    let _serial = crate::util::heavy();
     let mut env = TestEnv::new();
     let keys = plant(&mut env, 3);
     // The first request of the run is refused for 1 s; every later one is answered.
@@ -307,6 +308,7 @@ fn fifty_distinct_keys_in_ten_thousand_places_make_fifty_requests() {
 
 #[test]
 fn the_rate_limiter_holds_the_configured_rate() {
+    let _serial = crate::util::heavy();
     let mut env = TestEnv::new();
     let keys = plant(&mut env, 21);
     let server = ApiServer::start(|_, _| Reply::json(401, r#"{"error":"unauthorized"}"#));
