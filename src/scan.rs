@@ -126,8 +126,9 @@ impl<'m> Scanner<'m> {
         }
     }
 
-    /// Scans everything `reader` yields, in chunks, appending hits to `out` as they are found
-    /// (so a read error midway keeps what was found before it). Returns the bytes read.
+    /// Scans everything `reader` yields, in chunks, appending hits to `out` as they are found.
+    /// A read error midway ends the scan where it struck: the bytes read before it are
+    /// scanned and their keys kept. Returns the bytes read.
     ///
     /// # Errors
     /// The reader's error; hits found before it stay in `out`.
@@ -166,8 +167,14 @@ impl<'m> Scanner<'m> {
             } else {
                 chunk + overlap + LOOKBEHIND
             };
-            let (n, eof) = fill(reader, &mut buf[carry..limit])?;
+            let (n, status) = fill(reader, &mut buf[carry..limit]);
             crate::interrupt::checkpoint().map_err(io::Error::other)?;
+            // A read error ends the blob where it struck: what was read before it is scanned
+            // (its keys reported), then the error is returned.
+            let (eof, failure) = match status {
+                Ok(eof) => (eof, None),
+                Err(e) => (true, Some(e)),
+            };
             let len = carry + n;
             let lines = lines.get_or_insert_with(|| {
                 let binary = is_binary(&buf[..len]);
@@ -192,7 +199,7 @@ impl<'m> Scanner<'m> {
                 out,
             );
             if eof {
-                return Ok(base + len as u64);
+                return failure.map_or(Ok(base + len as u64), Err);
             }
             lines.advance(hay, base, base + commit as u64);
             let keep = commit - LOOKBEHIND;
@@ -581,18 +588,18 @@ pub fn is_binary(bytes: &[u8]) -> bool {
 }
 
 /// Reads until `buf` is full or the reader is exhausted; returns the count and whether the
-/// end was reached.
-fn fill(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<(usize, bool)> {
+/// end was reached, or the error that stopped the reading after `n` bytes.
+fn fill(reader: &mut impl Read, buf: &mut [u8]) -> (usize, io::Result<bool>) {
     let mut n = 0;
     while n < buf.len() {
         match reader.read(&mut buf[n..]) {
-            Ok(0) => return Ok((n, true)),
+            Ok(0) => return (n, Ok(true)),
             Ok(k) => n += k,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Err(e) => return (n, Err(e)),
         }
     }
-    Ok((n, false))
+    (n, Ok(false))
 }
 
 /// Line and column at an absolute offset, advanced forward only.
@@ -776,6 +783,47 @@ mod tests {
         Scanner::new(&m, false).scan_bytes(&data, &Origin::Stdin, &mut out);
         assert_eq!(out[0].location.offset, 4);
         assert!(out[0].location.binary && out[0].location.snippet.is_none());
+    }
+
+    /// A reader that yields `data`, then fails: a file truncated or removed under the reader
+    /// (on NFS, `ESTALE`), or a disk error.
+    struct Failing<'a>(&'a [u8]);
+    impl Read for Failing<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(io::Error::other("stale file handle"));
+            }
+            let n = self.0.len().min(buf.len()).min(1000);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_read_that_fails_midway_keeps_the_keys_found_before_it() {
+        let m = matcher();
+        let mut rng = Rng::new(18);
+        let (a, b) = (rng.live_key(), rng.live_key());
+        let text = format!("{a}\n{}\n{b}\n", "x".repeat(5000));
+        let chunking = Chunking {
+            chunk: 100,
+            overlap: 64,
+        };
+        let mut out = Vec::new();
+        let err = Scanner::with_chunking(&m, false, chunking)
+            .scan_reader(Failing(text.as_bytes()), &Origin::Stdin, &mut out)
+            .unwrap_err();
+        assert_eq!(err.to_string(), "stale file handle");
+        let got: Vec<&str> = out.iter().map(|h| h.secret.expose()).collect();
+        // Both, though the error struck inside the first (8 KiB) chunk.
+        assert_eq!(got, [a.as_str(), b.as_str()]);
+        // A file that shrank is one that ends sooner: scanned to its new end, no error.
+        let mut out = Vec::new();
+        let n = Scanner::with_chunking(&m, false, chunking)
+            .scan_reader(&text.as_bytes()[..a.len() + 10], &Origin::Stdin, &mut out)
+            .unwrap();
+        assert_eq!((n, out.len()), (a.len() as u64 + 10, 1));
     }
 
     #[test]

@@ -392,7 +392,18 @@ fn location(loc: &Location, root: &Path, id: Option<usize>) -> SarifLocation {
 /// (Blobs from git carry their hash already: their content may not be on disk.)
 type FileLineHashes = HashMap<(PathBuf, u64), String>;
 
+/// Files larger than this get no line hash from nmleaks: hashing reads the whole file into
+/// memory, and GitHub's upload computes a missing hash from the checked-out file itself.
+const MAX_HASHED_FILE: u64 = 64 << 20;
+
 fn file_line_hashes<'f>(primaries: impl Iterator<Item = &'f Location>) -> FileLineHashes {
+    file_line_hashes_up_to(primaries, MAX_HASHED_FILE)
+}
+
+fn file_line_hashes_up_to<'f>(
+    primaries: impl Iterator<Item = &'f Location>,
+    max_len: u64,
+) -> FileLineHashes {
     let mut wanted: BTreeMap<&Path, Vec<u64>> = BTreeMap::new();
     for loc in primaries {
         if let (Origin::File(p), false, None) = (&loc.origin, loc.binary, &loc.line_hash) {
@@ -401,6 +412,9 @@ fn file_line_hashes<'f>(primaries: impl Iterator<Item = &'f Location>) -> FileLi
     }
     let mut out = HashMap::new();
     for (path, lines) in wanted {
+        if std::fs::metadata(path).map_or(true, |m| m.len() > max_len) {
+            continue;
+        }
         let Ok(content) = std::fs::read(path) else {
             continue;
         };
@@ -632,4 +646,32 @@ fn render(r: &Report<'_>, results: &[SarifResult], notes: &[Notification]) -> io
         }],
     };
     Ok(serde_json::to_vec_pretty(&log)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_over_the_cap_are_not_read_for_line_hashes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        std::fs::write(&path, "one\ntwo\n").unwrap();
+        let loc = Location {
+            origin: Origin::File(path.clone()),
+            line: 2,
+            column: 1,
+            column_utf16: 1,
+            offset: 4,
+            len: 3,
+            binary: false,
+            snippet: None,
+            inline_allow: false,
+            line_hash: None,
+        };
+        let hashed = file_line_hashes_up_to(std::iter::once(&loc), 8);
+        assert!(hashed.contains_key(&(path.clone(), 2)), "8 bytes: hashed");
+        let skipped = file_line_hashes_up_to(std::iter::once(&loc), 7);
+        assert!(skipped.is_empty(), "over the cap: left to GitHub");
+    }
 }

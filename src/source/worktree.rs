@@ -268,3 +268,67 @@ fn walk_error(err: &ignore::Error, strip_dot: bool) -> String {
         other => sanitize::text(&other.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Level;
+
+    fn opts() -> WalkOptions {
+        WalkOptions {
+            no_ignore: false,
+            follow: false,
+            threads: 1,
+            show_secrets: false,
+            strip_dot: true,
+            chunking: Chunking::default(),
+        }
+    }
+
+    fn problem(e: Event) -> (Level, String) {
+        match e {
+            Event::Problem(p) => (p.level, p.message),
+            Event::Hits(_) => panic!("not a problem"),
+        }
+    }
+
+    #[test]
+    fn a_file_gone_before_it_is_opened_is_a_warning_unless_named_on_the_command_line() {
+        let gone = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let (level, msg) = problem(read_problem(Path::new("./d/f.txt"), &gone, false, &opts()));
+        assert_eq!(level, Level::Warning);
+        assert_eq!(msg, "d/f.txt: vanished before it could be read, skipped");
+        let (level, _) = problem(read_problem(Path::new("f.txt"), &gone, true, &opts()));
+        assert_eq!(level, Level::Error, "a path the user named must exist");
+    }
+
+    #[test]
+    fn an_unreadable_ignore_file_says_its_patterns_were_not_applied() {
+        let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        let (level, msg) = problem(read_problem(
+            Path::new("./.nmleaksignore"),
+            &denied,
+            false,
+            &opts(),
+        ));
+        assert_eq!(level, Level::Error);
+        assert!(msg.starts_with(".nmleaksignore: cannot read: "), "{msg}");
+        assert!(
+            msg.ends_with("its patterns were not applied, so files it would exclude were scanned")
+        );
+        let audit = WalkOptions {
+            no_ignore: true,
+            ..opts()
+        };
+        let (_, msg) = problem(read_problem(
+            Path::new("./.gitignore"),
+            &denied,
+            false,
+            &audit,
+        ));
+        assert!(
+            !msg.contains("patterns"),
+            "--no-ignore applies none anyway: {msg}"
+        );
+    }
+}
