@@ -288,7 +288,7 @@ mod tests {
     fn problem(e: Event) -> (Level, String) {
         match e {
             Event::Problem(p) => (p.level, p.message),
-            Event::Hits(_) => panic!("not a problem"),
+            Event::Hits(_) | Event::Provenance(..) => panic!("not a problem"),
         }
     }
 

@@ -174,6 +174,21 @@ fn places(f: &Value) -> Vec<(String, String, u64)> {
         .collect()
 }
 
+/// The scan reports the unreadable object `bad`, exits 2, and still reports `key` where it
+/// was added (in `k.env` of commit `at`).
+fn assert_corrupt_object_reported(t: &TestRepo, bad: Oid, key: &str, at: Oid) {
+    let run = t.run(&["git", "--format", "json", "repo"]).expect(2);
+    let err = run.stderr();
+    assert!(
+        err.contains(&format!("object {bad} cannot be read")),
+        "{err}"
+    );
+    assert_eq!(
+        places(finding_for(&run.json(), key)),
+        [(at.to_string(), "k.env".to_string(), 1)]
+    );
+}
+
 fn json_run(t: &TestRepo, args: &[&str], code: i32) -> Value {
     let mut all = vec!["git", "--format", "json"];
     all.extend_from_slice(args);
@@ -756,17 +771,7 @@ fn a_corrupt_object_is_reported_and_the_scan_goes_on() {
     perms.set_readonly(false);
     std::fs::set_permissions(&path, perms).unwrap();
     std::fs::write(&path, b"this is not zlib").unwrap();
-    let run = t.run(&["git", "--format", "json", "repo"]).expect(2);
-    assert!(
-        run.stderr()
-            .contains(&format!("object {bad} cannot be read")),
-        "{}",
-        run.stderr()
-    );
-    assert_eq!(
-        places(finding_for(&run.json(), &key)),
-        [(c2.to_string(), "k.env".to_string(), 1)]
-    );
+    assert_corrupt_object_reported(&t, bad, &key, c2);
 }
 
 #[test]
@@ -986,15 +991,5 @@ fn a_corrupt_packed_object_is_reported_and_the_scan_goes_on() {
     perms.set_readonly(false);
     std::fs::set_permissions(&pack, perms).unwrap();
     std::fs::write(&pack, bytes).unwrap();
-    let run = t.run(&["git", "--format", "json", "repo"]).expect(2);
-    assert!(
-        run.stderr()
-            .contains(&format!("object {bad} cannot be read")),
-        "{}",
-        run.stderr()
-    );
-    assert_eq!(
-        places(finding_for(&run.json(), &key)),
-        [(c2.to_string(), "k.env".to_string(), 1)]
-    );
+    assert_corrupt_object_reported(&t, bad, &key, c2);
 }
