@@ -5,13 +5,18 @@
 //! ```text
 //!  cli ──► config ──► app ─┬─► rules ──► matcher (prefilter ► regex ► filter)
 //!                          │                 ▲
-//!   source::{worktree,stdin} ─ blobs+origin ─► scan (chunks, lines, snippets)
-//!                          │                 │ hits
+//!   source::{worktree,stdin,git} ─ blobs+origin ─► scan (chunks, lines, snippets)
+//!                          │                 │ hits (+ git provenance)
 //!                          │                 ▼
 //!                          └──► finding::Collector (group by key, sort)
 //!                                             │
-//!                                 report::{human,json} ──► stdout / --output
+//!                              verify (opt-in HTTP) ► suppress (baseline, allow)
+//!                                             │
+//!                       report::{human,json,sarif} ──► stdout / --output / --sarif-file
 //! ```
+//!
+//! Around the pipeline: `hook` writes git pre-commit hooks, `interrupt` turns Ctrl-C into a
+//! prompt stop, `exit` owns the exit codes.
 //!
 //! Producers run in parallel; one collector groups hits by key, so output never depends on
 //! thread timing. A key is held in [`finding::Secret`] from the moment it is cut out of the
