@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 /// How long a run goes before progress is shown.
 const DELAY: Duration = Duration::from_secs(1);
 
-/// A spinner with counts, hidden until [`DELAY`] has passed.
+/// A spinner with counts, hidden until `DELAY` has passed.
 #[derive(Debug)]
 pub struct Progress {
     bar: Option<ProgressBar>,
