@@ -35,20 +35,22 @@ pub fn run(config: Config) -> anyhow::Result<ExitCode> {
         Config::RulesCheck { files } => rules_check(&files),
         Config::InstallHook { repo, force } => {
             let path = crate::hook::install(&repo, force)?;
-            eprintln!(
-                "nmleaks: installed the pre-commit hook at {}; commits that add a Nomotic key \
+            messages::note(format_args!(
+                "installed the pre-commit hook at {}; commits that add a Nomotic key \
                  will be refused",
                 crate::sanitize::path(&path)
-            );
+            ));
             Ok(ExitCode::Clean)
         }
         Config::UninstallHook { repo } => {
             let (path, removed) = crate::hook::uninstall(&repo)?;
             let shown = crate::sanitize::path(&path);
             if removed {
-                eprintln!("nmleaks: removed the pre-commit hook at {shown}");
+                messages::note(format_args!("removed the pre-commit hook at {shown}"));
             } else {
-                eprintln!("nmleaks: no pre-commit hook at {shown}; nothing to remove");
+                messages::note(format_args!(
+                    "no pre-commit hook at {shown}; nothing to remove"
+                ));
             }
             Ok(ExitCode::Clean)
         }
@@ -122,11 +124,11 @@ fn git_ignore_file(dir: &std::path::Path) -> Option<ignore::gitignore::Gitignore
     }
     let mut builder = ignore::gitignore::GitignoreBuilder::new(dir);
     if let Some(err) = builder.add(&file) {
-        eprintln!(
-            "nmleaks: warning: {}: {}",
+        messages::warning(format_args!(
+            "{}: {}",
             crate::sanitize::path(&file),
             crate::sanitize::text(&err.to_string())
-        );
+        ));
     }
     builder.build().ok()
 }
@@ -285,7 +287,7 @@ fn git(cfg: &GitConfig) -> anyhow::Result<ExitCode> {
         collected,
     )?;
     if matches!(cfg.mode, GitMode::Staged) && code == ExitCode::Findings {
-        eprintln!("{BLOCKED}");
+        messages::line(format_args!("{BLOCKED}"));
     }
     Ok(code)
 }
@@ -324,7 +326,7 @@ fn finish(
         report::emit(Some(path), |w| report::sarif::write(&report, w))?;
     }
     if common.stderr_tty {
-        eprintln!("nmleaks: {}", summary_line(&report));
+        messages::note(summary_line(&report));
     }
     let mut code = ExitCode::Clean;
     if outcome.active.iter().any(|f| common.fail_on.fails(f)) {
