@@ -291,20 +291,10 @@ fn artifact(path: &Path, root: &Path) -> ArtifactLocation {
         Some(path)
     };
     match rel {
-        Some(rel) => {
-            let parts: Vec<String> = rel
-                .components()
-                .filter_map(|c| match c {
-                    Component::Normal(s) => Some(encode(s.as_encoded_bytes())),
-                    Component::ParentDir => Some("..".to_string()),
-                    _ => None,
-                })
-                .collect();
-            ArtifactLocation {
-                uri: parts.join("/"),
-                uri_base_id: Some(SRCROOT),
-            }
-        }
+        Some(rel) => ArtifactLocation {
+            uri: segments(rel).join("/"),
+            uri_base_id: Some(SRCROOT),
+        },
         None => ArtifactLocation {
             uri: format!("file://{}", encode_path(path)),
             uri_base_id: None,
@@ -312,13 +302,22 @@ fn artifact(path: &Path, root: &Path) -> ArtifactLocation {
     }
 }
 
-fn encode_path(path: &Path) -> String {
+/// `/`-less, percent-encoded URI segments of a path (`..` kept; root and `.` dropped).
+fn segments(path: &Path) -> Vec<String> {
     path.components()
         .filter_map(|c| match c {
             Component::Normal(s) => Some(encode(s.as_encoded_bytes())),
+            Component::ParentDir => Some("..".to_string()),
             _ => None,
         })
-        .fold(String::new(), |acc, s| acc + "/" + &s)
+        .collect()
+}
+
+/// An absolute path as the path part of a `file://` URI.
+fn encode_path(path: &Path) -> String {
+    segments(path)
+        .iter()
+        .fold(String::new(), |acc, s| acc + "/" + s)
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
