@@ -95,12 +95,10 @@ fn reference(hay: &[u8]) -> BTreeSet<Found> {
         let mut from = 0;
         while let Some(m) = re.find_at(hay, from) {
             from = m.start() + 1;
-            if !boundary_ok(hay, m.start()) {
-                continue;
-            }
+            let glued = !boundary_ok(hay, m.start());
             let body = &hay[m.start() + rule.prefix.len()..m.end()];
             let after = &hay[m.end()..(m.end() + 4).min(hay.len())];
-            if rule.filters.check(body, after).is_ok() {
+            if rule.filters.check(body, after, glued).is_ok() {
                 let (line, col, col16) = position(hay, m.start(), binary);
                 let len = (m.end() - m.start()) as u64;
                 out.insert((ix, m.start() as u64, len, line, col, col16));
@@ -211,8 +209,49 @@ fn input() -> impl Strategy<Value = Vec<u8>> {
         })
 }
 
+/// Bytes that may stand next to a key: anything, including masking characters, Markdown,
+/// ellipses, word characters glued to the prefix, and other keys' prefixes.
+fn surrounding() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        Just(b"**".to_vec()),
+        Just(b"...".to_vec()),
+        Just("…".as_bytes().to_vec()),
+        Just("•••".as_bytes().to_vec()),
+        Just(b"xxxxxx".to_vec()),
+        Just(b"nm_live_".to_vec()),
+        Just(b"u".to_vec()),
+        Just(b"_".to_vec()),
+        "[A-Za-z0-9_]{0,6}".prop_map(String::into_bytes),
+        proptest::collection::vec(any::<u8>(), 0..12),
+    ];
+    proptest::collection::vec(piece, 0..4).prop_map(|p| p.concat())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    /// A random 32-character body is a key whatever surrounds it: the filters judge masking,
+    /// truncation and glued prefixes on the body, never on the neighbours alone.
+    #[test]
+    fn random_keys_with_random_surroundings_are_always_found(
+        before in surrounding(),
+        after in surrounding(),
+        seed in any::<u64>(),
+        live in any::<bool>(),
+    ) {
+        let mut rng = crate::testkeys::Rng::new(seed);
+        let key = if live { rng.live_key() } else { rng.test_key() };
+        // Word characters right after the key would make a longer body, a candidate of its
+        // own (`nm_live_…xxxxxx` is a masked display): keep the key's own body whole.
+        let sep: &[u8] = if after.first().is_some_and(u8::is_ascii_alphanumeric) { b"-" } else { b"" };
+        let hay = [before.as_slice(), key.as_bytes(), sep, after.as_slice()].concat();
+        let at = before.len();
+        let found = matcher().find_all(&hay);
+        prop_assert!(
+            found.iter().any(|m| m.start == at && m.end == at + key.len()),
+            "key not found in {:?}", String::from_utf8_lossy(&hay)
+        );
+    }
 
     #[test]
     fn scan_bytes_finds_what_the_reference_finds(hay in input()) {

@@ -33,10 +33,19 @@ pub struct FilterSettings {
     /// Reject masked displays (`…****`, `…••••`, `…...`, `xxxxxx`).
     #[serde(default = "yes")]
     pub reject_masked: bool,
+    /// A body at least this long that passes the checks on the body itself is a key whatever
+    /// surrounds it: a masked-looking tail (`**` of Markdown bold, `...` after a logged key)
+    /// and a prefix glued to a word on its left only reject shorter bodies, which are
+    /// truncated displays and identifiers far more often than keys.
+    #[serde(default = "default_full_body_len")]
+    pub full_body_len: usize,
 }
 
 fn default_min_body_len() -> usize {
     24
+}
+fn default_full_body_len() -> usize {
+    32
 }
 fn default_min_entropy() -> f64 {
     2.5
@@ -55,6 +64,7 @@ impl Default for FilterSettings {
             reject_sequential: true,
             reject_identifiers: true,
             reject_masked: true,
+            full_body_len: default_full_body_len(),
         }
     }
 }
@@ -76,6 +86,8 @@ pub enum Rejection {
     Sequential,
     /// A letter-only body shaped like words.
     Identifier,
+    /// A short body whose prefix is glued to a word on its left (`unm_live_…`).
+    Glued,
 }
 
 impl Rejection {
@@ -90,6 +102,7 @@ impl Rejection {
             Rejection::Repetitive => "repetitive",
             Rejection::Sequential => "sequential",
             Rejection::Identifier => "identifier",
+            Rejection::Glued => "glued prefix",
         }
     }
 }
@@ -115,16 +128,22 @@ impl Filters {
     }
 
     /// Judges a candidate: `body` is the match after the literal prefix, `after` the bytes
-    /// that follow the match in the input (possibly empty).
+    /// that follow the match in the input (possibly empty), `glued` whether the prefix is
+    /// glued to a word on its left. The neighbours (`after`, `glued`) only count against a
+    /// body shorter than `full_body_len`: a full random body is a key whatever surrounds it.
     ///
     /// # Errors
     /// The first reason the candidate is not a key.
-    pub fn check(&self, body: &[u8], after: &[u8]) -> Result<(), Rejection> {
+    pub fn check(&self, body: &[u8], after: &[u8], glued: bool) -> Result<(), Rejection> {
         let s = &self.settings;
         if body.len() < s.min_body_len {
             return Err(Rejection::TooShort);
         }
-        if s.reject_masked && (is_masked_tail(after) || has_mask_run(body)) {
+        let short = body.len() < s.full_body_len;
+        if glued && short {
+            return Err(Rejection::Glued);
+        }
+        if s.reject_masked && ((short && is_masked_tail(after)) || has_mask_run(body)) {
             return Err(Rejection::Masked);
         }
         if self.words.iter().any(|w| contains_ignore_case(body, w)) {
@@ -267,12 +286,20 @@ mod tests {
         let mut rng = Rng::new(1);
         for _ in 0..20_000 {
             let b = rng.base62(32);
-            assert_eq!(f.check(b.as_bytes(), b""), Ok(()), "base62 body rejected");
+            assert_eq!(
+                f.check(b.as_bytes(), b"", false),
+                Ok(()),
+                "base62 body rejected"
+            );
             let h = rng.hex(32);
-            assert_eq!(f.check(h.as_bytes(), b""), Ok(()), "hex body rejected");
+            assert_eq!(
+                f.check(h.as_bytes(), b"", false),
+                Ok(()),
+                "hex body rejected"
+            );
             let s = rng.base62(24);
             assert_eq!(
-                f.check(s.as_bytes(), b"\n"),
+                f.check(s.as_bytes(), b"\n", false),
                 Ok(()),
                 "24-char body rejected"
             );
@@ -305,10 +332,34 @@ mod tests {
         ];
         for (body, after, want) in cases {
             assert_eq!(
-                f.check(body.as_bytes(), after.as_bytes()),
+                f.check(body.as_bytes(), after.as_bytes(), false),
                 Err(*want),
                 "body {body}"
             );
+        }
+        assert_eq!(
+            f.check(b"Q7rT9kLm2XpV8nBw4ZcY6hJd", b"", true),
+            Err(Rejection::Glued)
+        );
+    }
+
+    /// Regression: `**nm_live_…**` (Markdown bold), a full key followed by `...` or `…` in a
+    /// log line, or glued to a word on its left, was dropped as masked or as an identifier.
+    #[test]
+    fn full_random_bodies_are_keys_whatever_their_neighbours() {
+        let f = filters();
+        let mut rng = Rng::new(7);
+        for _ in 0..2_000 {
+            let body = rng.base62(32);
+            for after in ["**", "...", "…", "•••", "****", ""] {
+                for glued in [false, true] {
+                    assert_eq!(
+                        f.check(body.as_bytes(), after.as_bytes(), glued),
+                        Ok(()),
+                        "after {after:?}, glued {glued}"
+                    );
+                }
+            }
         }
     }
 

@@ -7,7 +7,9 @@
 //!    checked against the full prefixes. Otherwise aho-corasick searches all prefixes at once.
 //! 2. **Left boundary.** A prefix glued to a word on its left (`unm_live_`, `fm_nm_live_`) is
 //!    an identifier, unless the glue is the tail of an escape sequence (`\n`, `\u0020`, `%20`,
-//!    `%3D`, `\x20`): a key inside a JSON string or URL-encoded text is still a key.
+//!    `%3D`, `\x20`): a key inside a JSON string or URL-encoded text is still a key. The
+//!    filters weigh it: it only rejects a body shorter than a full key, since a full random
+//!    body is a key whatever stands next to it.
 //! 3. **Confirm.** The rule's regex, anchored at the hit, gives the key's extent.
 //! 4. **Filter.** [`crate::filter`] drops placeholders, masked values, identifiers and bodies
 //!    too regular to be random.
@@ -188,9 +190,7 @@ impl Matcher {
         complete: bool,
         f: &mut impl FnMut(Candidate),
     ) {
-        if !left_boundary_ok(hay, at) {
-            return;
-        }
+        let glued = !left_boundary_ok(hay, at);
         for &rule_ix in ids {
             let rule = &self.rules[rule_ix];
             let Some(m) = rule.anchored.find(&hay[at..]) else {
@@ -208,7 +208,7 @@ impl Matcher {
                     start: at,
                     end,
                 },
-                verdict: rule.filters.check(body, after),
+                verdict: rule.filters.check(body, after, glued),
             });
         }
     }
@@ -279,15 +279,20 @@ mod tests {
     }
 
     #[test]
-    fn left_boundary_rejects_glued_prefixes_but_accepts_escapes() {
+    fn left_boundary_rejects_glued_short_bodies_but_accepts_escapes() {
         let m = matcher();
         let key = Rng::new(3).live_key();
-        assert!(keys(&m, &format!("u{key}")).is_empty());
-        assert!(keys(&m, &format!("fm_{key}")).is_empty());
+        // A 24-character body: long enough to be a key, short of a full one.
+        let short = &key[..key.len() - 8];
+        assert!(keys(&m, &format!("u{short}")).is_empty());
+        assert!(keys(&m, &format!("fm_{short}")).is_empty());
         assert!(
-            keys(&m, &format!("\\\\n{key}")).is_empty(),
+            keys(&m, &format!("\\\\n{short} ")).is_empty(),
             "escaped backslash, then n"
         );
+        // Regression: a full random key glued to a word is still a key.
+        assert_eq!(keys(&m, &format!("u{key}")), vec![key.clone()]);
+        assert_eq!(keys(&m, &format!("fm_{key}")), vec![key.clone()]);
         for ctx in [
             "\\n", "\\t", "\\r", "%20", "%3D", "%3d", "\\x20", "\\u0020", "=", " ", "\"",
         ] {

@@ -152,7 +152,9 @@ fn placeholders_masked_values_and_identifiers_are_not_reported() {
         "key: nm_live_abcdefghijklmnopqrstuvwxyzABCD",
         "key: nm_live_ProductionApiKeyForBillingService",
         "key: nm_live_Q7rT9kLm2Xp",
-        "unm_live_Q7rT9kLm2XpV8nBw4ZcY6hJdQ7rT9kLm",
+        "unm_live_Q7rT9kLm2XpV8nBw4ZcY6hJd",
+        "key: nm_live_Q7rT9kLm2XpV8nBw4ZcY6hJd****",
+        "key: nm_live_Q7rT9kLm2XpV8nBw4ZcY6hJd...",
         "git push fm_nm_live_pushed_tip",
         "NM_LIVE_KEY=1",
     ];
@@ -163,6 +165,22 @@ fn placeholders_masked_values_and_identifiers_are_not_reported() {
         "{}",
         run.stdout()
     );
+}
+
+/// Regression: the masking filter read the characters after a key, so a full random key in
+/// Markdown bold, followed by `...` or `…` in a log line, or glued to a word, was dropped.
+#[test]
+fn full_keys_next_to_masking_characters_are_reported() {
+    let mut env = TestEnv::new();
+    let keys: Vec<String> = (0..5).map(|_| env.rng.live_key()).collect();
+    let text = format!(
+        "Use **{}** in production.\nINFO key={}... retrying\nINFO key={}\u{2026}\n\
+         blob=AAAA{}\n| `{}` |\n",
+        keys[0], keys[1], keys[2], keys[3], keys[4]
+    );
+    env.write("notes.md", text);
+    let json = env.run(&["scan", "--format", "json"]).expect(1).json();
+    assert_eq!(json["summary"]["keys"], 5, "{json}");
 }
 
 #[test]
