@@ -32,19 +32,13 @@ impl Secret {
     }
 
     /// `nm_live_…h7Qz`: the prefix, an ellipsis and the last four characters of the body.
+    ///
+    /// Works on characters, never on byte offsets into the key: a custom rule's key may hold
+    /// multibyte characters (`mbk_…€€`), and slicing inside one would panic with the key in
+    /// the panic message.
     #[must_use]
     pub fn redacted(&self, prefix_len: usize) -> String {
-        let key = &*self.0;
-        let prefix_len = prefix_len.min(key.len());
-        let body = &key[prefix_len..];
-        let tail_start = body.len().saturating_sub(4);
-        // Show no more than a quarter of a short body.
-        let tail = if body.len() >= 16 {
-            &body[tail_start..]
-        } else {
-            ""
-        };
-        format!("{}…{}", &key[..prefix_len], tail)
+        crate::sanitize::redact_key(&self.0, prefix_len)
     }
 
     /// The stable fingerprint, `nmleaks/key-sha256/v1:<hex>`.

@@ -36,6 +36,28 @@ pub fn text(s: &str) -> String {
     out
 }
 
+/// The one redacted form of a key: its first `prefix_len` bytes (moved back to a character
+/// boundary), an ellipsis, and the last four characters of the rest when the rest has at least
+/// 16 characters (never more than a quarter of a short body). Counts characters, so a key with
+/// multibyte characters cannot make it slice inside one.
+#[must_use]
+pub fn redact_key(key: &str, prefix_len: usize) -> String {
+    let mut cut = prefix_len.min(key.len());
+    while !key.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let (prefix, body) = key.split_at(cut);
+    let chars = body.chars().count();
+    let mut out = String::with_capacity(prefix.len() + 8);
+    push_escaped(&mut out, prefix);
+    out.push('…');
+    if chars >= 16 {
+        let tail: String = body.chars().skip(chars - 4).collect();
+        push_escaped(&mut out, &tail);
+    }
+    out
+}
+
 /// Runs of this many ASCII letters and digits or more are hidden by [`echoed`].
 const ECHO_RUN: usize = 16;
 
@@ -95,6 +117,17 @@ mod tests {
         assert_eq!(text("tab\there\r\n"), "tab\\u{9}here\\u{d}\\u{a}");
         assert_eq!(text("日本語 😀"), "日本語 😀");
         assert_eq!(bytes(b"ok\xff\xfe.txt"), "ok\\xff\\xfe.txt");
+    }
+
+    /// Regression: a custom rule's key ending in multibyte characters made redaction slice
+    /// inside a character and panic, with the key body in the panic message.
+    #[test]
+    fn redacting_a_key_with_multibyte_characters_does_not_panic() {
+        let key = "mbk_Q7rT9kLm2XpV8nBw4ZcY6hJ€€";
+        assert_eq!(redact_key(key, 4), "mbk_…hJ€€");
+        // A prefix length inside a character moves back to its start.
+        assert_eq!(redact_key("é_abc", 1), "…");
+        assert_eq!(redact_key("nm_live_short", 8), "nm_live_…");
     }
 
     #[test]

@@ -227,7 +227,9 @@ impl<'m> Scanner<'m> {
         self.matcher.find(hay, range, complete, |m| found.push(m));
         // Aho-corasick reports by end offset; line counting needs starts in order.
         found.sort_unstable_by_key(|m| (m.start, m.rule));
-        for m in &self.found {
+        // The line of the previous key: hit-dense lines are measured once, not once a key.
+        let mut current: Option<LineInfo> = None;
+        for (i, m) in self.found.iter().enumerate() {
             let at = base + m.start as u64;
             lines.advance(hay, base, at);
             // Decoded UTF-16: offsets and lengths are in the blob's own bytes, two per unit.
@@ -239,19 +241,33 @@ impl<'m> Scanner<'m> {
                 ),
             };
             let key = String::from_utf8_lossy(&hay[m.start..m.end]);
-            let (line_start, line_end) = line_bounds(hay, m.start, m.end);
-            let line = &hay[line_start..line_end];
-            let snippet =
-                (!binary).then(|| self.snippet(line, m.start - line_start, m.end - line_start));
-            let secret = Secret::new(&key);
-            let inline_allow = memmem::find(line, ALLOW_MARKER.as_bytes()).is_some() && {
-                let on_line = self
-                    .found
-                    .iter()
-                    .filter(|o| (line_start..line_end).contains(&o.start))
-                    .count();
-                allows(line, &secret, on_line)
+            let info = match current {
+                Some(info) if info.start <= m.start && m.end <= info.end => info,
+                _ => {
+                    let (start, end) = line_bounds(hay, m.start, m.end);
+                    let line = &hay[start..end];
+                    let info = LineInfo {
+                        start,
+                        end,
+                        marker: memmem::find(line, ALLOW_MARKER.as_bytes()).is_some(),
+                        keys: self.found[i..].iter().take_while(|o| o.start < end).count()
+                            + self.found[..i]
+                                .iter()
+                                .rev()
+                                .take_while(|o| o.start >= start)
+                                .count(),
+                    };
+                    current = Some(info);
+                    info
+                }
             };
+            let line = &hay[info.start..info.end];
+            let snippet = (!binary).then(|| {
+                let spans = self.found_spans(i, info.start, info.end);
+                self.snippet(line, m.start - info.start, m.end - info.start, &spans)
+            });
+            let secret = Secret::new(&key);
+            let inline_allow = info.marker && allows(line, &secret, info.keys);
             out.push(Hit {
                 rule: m.rule,
                 secret,
@@ -271,9 +287,42 @@ impl<'m> Scanner<'m> {
         }
     }
 
+    /// The spans, relative to the line starting at `line_start`, of the keys the matcher
+    /// found near key number `i` (within [`REDACT_REACH`] of it): redacted exactly as found,
+    /// whatever characters a rule's pattern allows.
+    fn found_spans(
+        &self,
+        i: usize,
+        line_start: usize,
+        line_end: usize,
+    ) -> Vec<(usize, usize, usize)> {
+        let m = self.found[i];
+        let lo = m.start.saturating_sub(REDACT_REACH).max(line_start);
+        let hi = (m.end + REDACT_REACH).min(line_end);
+        let first = self.found.partition_point(|o| o.start < lo);
+        // A long key that starts before the reach may still run into the window.
+        let before = first.saturating_sub(8);
+        self.found[before..]
+            .iter()
+            .filter(|o| o.start >= line_start && o.end > lo)
+            .take_while(|o| o.start < hi)
+            .map(|o| {
+                let plen = self.matcher.rules()[o.rule].prefix.len();
+                (o.start - line_start, o.end.min(line_end) - line_start, plen)
+            })
+            .collect()
+    }
+
     /// The key's line (`line[start..end]` is the key), cut to some context each side, with
-    /// every key-like run redacted.
-    fn snippet(&self, line: &[u8], start: usize, end: usize) -> String {
+    /// every key on it redacted: the spans the matcher found (`found`, relative to the line)
+    /// and every other candidate of any rule near the window.
+    fn snippet(
+        &self,
+        line: &[u8],
+        start: usize,
+        end: usize,
+        found: &[(usize, usize, usize)],
+    ) -> String {
         // A CRLF line's `\r` is its ending, not text to escape (a key never holds one).
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let mut from = start.saturating_sub(SNIPPET_CONTEXT);
@@ -288,41 +337,58 @@ impl<'m> Scanner<'m> {
         if from > 0 {
             text.push('…');
         }
-        text.push_str(&self.redact_window(line, from..to));
+        text.push_str(&self.redact_window(line, from..to, found));
         if to < line.len() {
             text.push('…');
         }
         text.trim_end().to_string()
     }
 
-    /// Sanitises `line[window]`, replacing each prefix-plus-alphanumerics run that touches the
-    /// window by its redacted form. Runs are measured on the whole line, so a key cut by the
-    /// window edge is still redacted whole.
-    fn redact_window(&self, line: &[u8], window: std::ops::Range<usize>) -> String {
+    /// Sanitises `line[window]`, replacing every key that touches the window by its redacted
+    /// form: the matcher's own spans (`found`), every candidate any rule's pattern matches
+    /// (placeholders too), and every prefix followed by 8 or more letters and digits. Spans are
+    /// measured up to [`REDACT_REACH`] bytes beyond the window, so a key cut by the window's
+    /// edge is still redacted whole; the cost per key is bounded whatever the line's length.
+    fn redact_window(
+        &self,
+        line: &[u8],
+        window: std::ops::Range<usize>,
+        found: &[(usize, usize, usize)],
+    ) -> String {
         if self.show_secrets {
             return crate::sanitize::bytes(&line[window]);
         }
-        let mut spans: Vec<(usize, usize, usize)> = Vec::new(); // start, end, prefix length
+        let lo = window.start.saturating_sub(REDACT_REACH);
+        let hi = (window.end + REDACT_REACH).min(line.len());
+        let region = &line[lo..hi];
+        let mut spans: Vec<(usize, usize, usize)> = found.to_vec();
+        for c in self.matcher.explain(region) {
+            let plen = self.matcher.rules()[c.m.rule].prefix.len();
+            spans.push((lo + c.m.start, lo + c.m.end, plen));
+        }
         for rule in self.matcher.rules() {
             let prefix = rule.prefix.as_bytes();
-            for at in memmem::find_iter(line, prefix) {
-                let body_end = line[at + prefix.len()..]
+            for at in memmem::find_iter(region, prefix) {
+                let body = &region[at + prefix.len()..];
+                let n = body
                     .iter()
                     .position(|b| !b.is_ascii_alphanumeric())
-                    .map_or(line.len(), |i| at + prefix.len() + i);
-                spans.push((at, body_end, prefix.len()));
+                    .unwrap_or(body.len());
+                if n >= 8 {
+                    spans.push((lo + at, lo + at + prefix.len() + n, prefix.len()));
+                }
             }
         }
         spans.sort_unstable();
         let mut out = String::new();
         let mut pos = window.start;
         for (s, e, plen) in spans {
-            if e <= pos || s >= window.end || e - s - plen < 8 {
+            if e <= pos || s >= window.end {
                 continue;
             }
             out.push_str(&crate::sanitize::bytes(&line[pos..s.max(pos)]));
             let run = String::from_utf8_lossy(&line[s..e]);
-            out.push_str(&Secret::new(&run).redacted(plen));
+            out.push_str(&crate::sanitize::redact_key(&run, plen));
             pos = e;
         }
         if pos < window.end {
@@ -331,6 +397,23 @@ impl<'m> Scanner<'m> {
         out
     }
 }
+
+/// The line that holds a key, measured once for all the keys on it.
+#[derive(Debug, Clone, Copy)]
+struct LineInfo {
+    /// Offsets of the line in the haystack, without its newline.
+    start: usize,
+    end: usize,
+    /// The line holds an allow marker.
+    marker: bool,
+    /// Keys the matcher found on the line.
+    keys: usize,
+}
+
+/// How far beyond a snippet's window keys are looked for, so that one cut by the window's
+/// edge is still redacted whole, while the cost per key stays bounded on a line of any length
+/// with any number of keys. Keys the matcher found are redacted by their own spans.
+const REDACT_REACH: usize = 256;
 
 /// A UTF-16 encoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

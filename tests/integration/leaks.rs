@@ -300,3 +300,83 @@ fn show_secrets_prints_the_keys_in_the_report_and_nowhere_else() {
         assert_clean("stderr with --show-secrets", &run.stderr(), &slices);
     }
 }
+
+/// A rules file for `acme_` keys whose pattern is `pattern` (TOML-escaped).
+fn acme_rules(env: &TestEnv, pattern: &str, example: &str) {
+    env.write(
+        "acme.toml",
+        format!(
+            r#"[[rules]]
+id = "acme-token"
+name = "Acme token"
+description = "An Acme token."
+severity = "low"
+security_severity = "3.0"
+prefix = "acme_"
+pattern = "{pattern}"
+examples = ["{example}"]
+[rules.filters]
+min_body_len = 8
+"#
+        ),
+    );
+}
+
+/// Regression: the snippet redaction only hid a prefix followed by 8 or more letters or
+/// digits, so a custom rule's key with a dash early in its body was printed in full.
+#[test]
+fn custom_rule_keys_with_dashes_are_redacted_in_snippets() {
+    let mut env = TestEnv::new();
+    let key = format!("acme_ab-{}", env.rng.base62(30));
+    acme_rules(&env, "acme_[A-Za-z0-9_-]{30,}", &key);
+    env.write("conf.txt", format!("token = \"{key}\" # prod\n"));
+    let slices = slices(&[key.replace("acme_", "acme_x_")]);
+    for format in ["human", "json", "sarif"] {
+        let run = env
+            .run(&[
+                "scan",
+                "--rules",
+                "acme.toml",
+                "--format",
+                format,
+                "conf.txt",
+            ])
+            .expect(1);
+        assert_clean(&format!("{format} report"), &run.stdout(), &slices);
+        assert_clean(&format!("{format} stderr"), &run.stderr(), &slices);
+        assert!(run.stdout().contains("acme_…"), "{}", run.stdout());
+    }
+}
+
+/// Regression: a custom rule whose pattern matches multibyte characters made redaction slice
+/// inside one and panic, printing the key body in the panic message and losing the report.
+#[test]
+fn a_custom_key_ending_in_multibyte_characters_does_not_panic() {
+    let env = TestEnv::new();
+    let key = "mbk_Q7rT9kLm2XpV8nBw4ZcY6hJ\u{20ac}\u{20ac}";
+    env.write(
+        "mbk.toml",
+        r#"[[rules]]
+id = "mbk-token"
+name = "MBK token"
+description = "A token."
+severity = "low"
+security_severity = "3.0"
+prefix = "mbk_"
+pattern = "mbk_[^\\s\"]{20,}"
+examples = ["v=mbk_Q7rT9kLm2XpV8nBw4ZcY6hJ€€"] # nmleaks:allow
+"#,
+    );
+    env.write("v.txt", format!("v={key}\n"));
+    for format in ["human", "json", "sarif"] {
+        let run = env
+            .run(&["scan", "--rules", "mbk.toml", "--format", format, "v.txt"])
+            .expect(1);
+        assert!(!run.stderr().contains("panicked"), "{}", run.stderr());
+        assert_clean(
+            &format!("{format} output"),
+            &format!("{}{}", run.stdout(), run.stderr()),
+            &["Q7rT9kLm2XpV".to_string()],
+        );
+    }
+}
