@@ -27,6 +27,9 @@ use crate::verify;
 /// Usage and configuration errors (bad rules file, unwritable output). Problems with single
 /// inputs are not errors here: they are printed and make the exit code 2.
 pub fn run(config: Config) -> anyhow::Result<ExitCode> {
+    // Until the rules are read, messages (a missing path, a bad rules file) hide the keys of
+    // the built-in rules.
+    rules::install_builtin_redaction();
     match config {
         Config::Scan(cfg) => scan(&cfg),
         Config::BaselineCreate(cfg) => baseline_create(&cfg),
@@ -55,6 +58,15 @@ pub fn run(config: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::Clean)
         }
     }
+}
+
+/// Loads the rules and makes every output from now on hide their keys (unless
+/// `show_secrets`), including the rules' own names and descriptions.
+fn load_rules(files: &[std::path::PathBuf], show_secrets: bool) -> anyhow::Result<Vec<Rule>> {
+    let mut rules = rules::load(files)?;
+    rules::install_redaction(&rules, show_secrets);
+    rules::redact_texts(&mut rules);
+    Ok(rules)
 }
 
 /// What the collector gathered.
@@ -163,7 +175,7 @@ fn load_baseline(common: &Common) -> anyhow::Result<Option<Baseline>> {
 }
 
 fn scan(cfg: &ScanConfig) -> anyhow::Result<ExitCode> {
-    let rules = rules::load(&cfg.common.rules)?;
+    let rules = load_rules(&cfg.common.rules, cfg.common.show_secrets)?;
     let baseline = load_baseline(&cfg.common)?;
     let matcher = Matcher::new(rules);
     let collected = scan_tree(cfg, &matcher);
@@ -199,7 +211,7 @@ fn scan_tree(cfg: &ScanConfig, matcher: &Matcher) -> Collected {
 }
 
 fn baseline_create(cfg: &ScanConfig) -> anyhow::Result<ExitCode> {
-    let rules = rules::load(&cfg.common.rules)?;
+    let rules = load_rules(&cfg.common.rules, cfg.common.show_secrets)?;
     let out = cfg
         .common
         .output
@@ -235,7 +247,7 @@ fn baseline_create(cfg: &ScanConfig) -> anyhow::Result<ExitCode> {
 
 fn git(cfg: &GitConfig) -> anyhow::Result<ExitCode> {
     use source::git::{self, history, staged};
-    let rules = rules::load(&cfg.common.rules)?;
+    let rules = load_rules(&cfg.common.rules, cfg.common.show_secrets)?;
     let baseline = load_baseline(&cfg.common)?;
     let matcher = Matcher::new(rules);
     let repo = git::open(cfg.repo.as_deref())?;
@@ -385,7 +397,7 @@ fn summary_line(r: &Report<'_>) -> String {
 }
 
 fn rules_list(extra: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
-    let rules = rules::load(extra)?;
+    let rules = load_rules(extra, false)?;
     report::emit(None, |w| {
         for r in &rules {
             writeln!(
@@ -404,7 +416,7 @@ fn rules_list(extra: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
 }
 
 fn rules_check(files: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
-    let rules = rules::load(files).context("rules check")?;
+    let rules = load_rules(files, false).context("rules check")?;
     let failures = rules::check(&rules);
     report::emit(None, |w| {
         for f in &failures {

@@ -384,11 +384,12 @@ pub fn parse_failed(e: &clap::Error) -> crate::ExitCode {
         return crate::ExitCode::Clean;
     }
     // clap drops escape sequences from plain text but prints them raw when it styles its
-    // output for a terminal; so the arguments decide, not the rendered text.
+    // output for a terminal; so the arguments decide, not the rendered text. An argument
+    // holding a key is echoed redacted.
+    crate::rules::install_builtin_redaction();
     let hostile = std::env::args_os().any(|a| {
-        a.to_string_lossy()
-            .chars()
-            .any(crate::sanitize::needs_escape)
+        let a = a.to_string_lossy();
+        a.chars().any(crate::sanitize::needs_escape) || crate::sanitize::holds_key(a.as_bytes())
     });
     if hostile {
         let plain = e.render().to_string();

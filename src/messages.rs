@@ -4,7 +4,8 @@
 //! -1`), and a panic there cannot even print its own message: the process dies with exit code
 //! 101. Every line nmleaks writes to stderr goes through here instead, and a failed write is
 //! dropped: once nobody reads stderr, nobody misses the line. Callers pass text that is
-//! already sanitised (paths through [`crate::sanitize`]) and never holds a key.
+//! already sanitised (paths through [`crate::sanitize`]) and never holds a key; as a last
+//! guard, every line has the keys of the rules in force redacted once more before it is written.
 
 use std::fmt::Display;
 use std::io::Write;
@@ -26,6 +27,9 @@ pub fn error(text: impl Display) {
 
 /// Writes one line to stderr, ignoring failure.
 pub fn line(args: std::fmt::Arguments<'_>) {
+    let text = crate::sanitize::hide_keys_in(&args.to_string());
     let mut err = std::io::stderr().lock();
-    let _ = err.write_fmt(args).and_then(|()| err.write_all(b"\n"));
+    let _ = err
+        .write_all(text.as_bytes())
+        .and_then(|()| err.write_all(b"\n"));
 }

@@ -221,6 +221,41 @@ pub fn load(extra: &[impl AsRef<Path>]) -> Result<Vec<Rule>, RuleError> {
     Ok(rules)
 }
 
+/// Makes every text shown from now on (paths, messages, reports) hide the keys of `rules`,
+/// unless `show_secrets`; see [`crate::sanitize`].
+pub fn install_redaction(rules: &[Rule], show_secrets: bool) {
+    let patterns = rules
+        .iter()
+        .filter_map(|r| {
+            regex::bytes::RegexBuilder::new(&r.pattern)
+                .unicode(false)
+                .size_limit(1 << 20)
+                .build()
+                .ok()
+                .map(|re| (re, r.prefix.len()))
+        })
+        .collect();
+    crate::sanitize::install_redaction(patterns, show_secrets);
+}
+
+/// The built-in rules' redaction, for messages printed before any rules file is read (a
+/// usage error echoing a flag's value).
+pub fn install_builtin_redaction() {
+    if let Ok(rules) = parse(BUILTIN, "builtin") {
+        install_redaction(&rules, false);
+    }
+}
+
+/// Escapes and redacts the texts a rules file gave its rules (id, name, description), which
+/// every report prints: call after [`install_redaction`].
+pub fn redact_texts(rules: &mut [Rule]) {
+    for r in rules {
+        r.id = crate::sanitize::text(&r.id);
+        r.name = crate::sanitize::text(&r.name);
+        r.description = crate::sanitize::text(&r.description);
+    }
+}
+
 /// Proves each rule's examples against a matcher built from all of `rules`: every example
 /// yields a key of its rule covering the whole example key, no negative example yields a key
 /// of its rule. Returns one line per failure; messages name rules and example numbers, never

@@ -5,9 +5,131 @@
 //! Every path and snippet passes through here on its way out: control characters (C0, DEL, C1),
 //! bidi and other invisible format characters become `\u{…}`, bytes that are not UTF-8 become
 //! `\xNN`. Ordinary text, including CJK and emoji, is kept.
+//!
+//! Every text that passes through here also has its keys redacted, unless `--show-secrets`:
+//! a key in a file name, a ref name, an author, a flag's value or a rules file's rule name is
+//! shown as `nm_live_…h7Qz` wherever it is printed. The patterns are the rules' own, installed
+//! once the rules are loaded ([`install_redaction`]); a process-wide setting, as the output
+//! it protects is.
 
 use std::fmt::Write;
 use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use regex::bytes::Regex;
+
+/// The keys to hide in displayed text: each rule's pattern and its prefix length.
+#[derive(Debug)]
+struct Redaction {
+    patterns: Vec<(Regex, usize)>,
+    show_secrets: bool,
+}
+
+static REDACTION: RwLock<Option<Arc<Redaction>>> = RwLock::new(None);
+
+/// Sets the patterns whose matches [`path`], [`bytes`], [`text`] and [`echoed`] redact
+/// (`(pattern, prefix length)`, unanchored); with `show_secrets` nothing is redacted.
+pub fn install_redaction(patterns: Vec<(Regex, usize)>, show_secrets: bool) {
+    let r = Arc::new(Redaction {
+        patterns,
+        show_secrets,
+    });
+    *REDACTION
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(r);
+}
+
+fn redaction() -> Option<Arc<Redaction>> {
+    REDACTION
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+        .filter(|r| !r.show_secrets && !r.patterns.is_empty())
+}
+
+/// Whether `text` holds a key of an installed pattern (redaction on or off).
+#[must_use]
+pub fn holds_key(text: &[u8]) -> bool {
+    REDACTION
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .as_ref()
+        .is_some_and(|r| r.patterns.iter().any(|(re, _)| re.is_match(text)))
+}
+
+/// Raw bytes (a path segment on its way into a URI) with every key of the installed patterns
+/// replaced by its redacted form, UTF-8 encoded; other bytes are kept as they are.
+#[must_use]
+pub fn hide_keys_in_bytes(b: &[u8]) -> Vec<u8> {
+    let Some(r) = redaction() else {
+        return b.to_vec();
+    };
+    let mut spans: Vec<(usize, usize, usize)> = Vec::new();
+    for (re, plen) in &r.patterns {
+        spans.extend(re.find_iter(b).map(|m| (m.start(), m.end(), *plen)));
+    }
+    spans.sort_unstable();
+    let mut out = Vec::with_capacity(b.len());
+    let mut pos = 0;
+    for (start, end, plen) in spans {
+        if end <= pos {
+            continue;
+        }
+        let start = start.max(pos);
+        out.extend_from_slice(&b[pos..start]);
+        let key = String::from_utf8_lossy(&b[start..end]);
+        out.extend_from_slice(redact_key(&key, plen).as_bytes());
+        pos = end;
+    }
+    out.extend_from_slice(&b[pos..]);
+    out
+}
+
+/// `s` with every key of the installed patterns redacted, and nothing else changed: the last
+/// pass over every line written to stderr.
+#[must_use]
+pub fn hide_keys_in(s: &str) -> String {
+    hide_keys(s.to_string())
+}
+
+/// `s` with every key of the installed patterns redacted.
+fn hide_keys(s: String) -> String {
+    let Some(r) = redaction() else {
+        return s;
+    };
+    let mut spans: Vec<(usize, usize, usize)> = Vec::new();
+    for (re, plen) in &r.patterns {
+        spans.extend(
+            re.find_iter(s.as_bytes())
+                .map(|m| (m.start(), m.end(), *plen)),
+        );
+    }
+    if spans.is_empty() {
+        return s;
+    }
+    spans.sort_unstable();
+    let mut out = String::with_capacity(s.len());
+    let mut pos = 0;
+    for (start, end, plen) in spans {
+        // Matches of a byte regex may end inside a character; widen to whole characters.
+        let mut start = start.max(pos);
+        let mut end = end;
+        while !s.is_char_boundary(start) {
+            start -= 1;
+        }
+        while !s.is_char_boundary(end) {
+            end += 1;
+        }
+        if end <= pos {
+            continue;
+        }
+        out.push_str(&s[pos..start]);
+        out.push_str(&redact_key(&s[start..end], plen));
+        pos = end;
+    }
+    out.push_str(&s[pos..]);
+    out
+}
 
 /// A path for display: the escaped bytes of the OS string.
 #[must_use]
@@ -25,7 +147,7 @@ pub fn bytes(b: &[u8]) -> String {
             let _ = write!(out, "\\x{byte:02x}");
         }
     }
-    out
+    hide_keys(out)
 }
 
 /// Escapes a string.
@@ -33,7 +155,7 @@ pub fn bytes(b: &[u8]) -> String {
 pub fn text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     push_escaped(&mut out, s);
-    out
+    hide_keys(out)
 }
 
 /// The one redacted form of a key: its first `prefix_len` bytes (moved back to a character
@@ -84,7 +206,7 @@ pub fn echoed(s: &str) -> String {
             rest = &rest[plain..];
         }
     }
-    out
+    hide_keys(out)
 }
 
 fn push_escaped(out: &mut String, s: &str) {

@@ -241,7 +241,7 @@ pub fn write(r: &Report<'_>, w: &mut dyn Write) -> io::Result<()> {
             errors: r.summary.errors,
             warnings: r.summary.warnings,
             verification: r.summary.verification.as_ref().map(|v| JsonVerifySummary {
-                api_url: v.api.clone(),
+                api_url: crate::sanitize::text(&v.api),
                 requests: v.requests,
                 cache_hits: v.cache_hits,
             }),

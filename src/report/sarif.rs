@@ -306,7 +306,11 @@ fn artifact(path: &Path, root: &Path) -> ArtifactLocation {
 fn segments(path: &Path) -> Vec<String> {
     path.components()
         .filter_map(|c| match c {
-            Component::Normal(s) => Some(encode(s.as_encoded_bytes())),
+            // A key in a file name is redacted here too: the URI then names no file GitHub
+            // can open, which is the price of never publishing the key (README: Output).
+            Component::Normal(s) => Some(encode(&crate::sanitize::hide_keys_in_bytes(
+                s.as_encoded_bytes(),
+            ))),
             Component::ParentDir => Some("..".to_string()),
             _ => None,
         })

@@ -380,3 +380,85 @@ examples = ["v=mbk_Q7rT9kLm2XpV8nBw4ZcY6hJ€€"] # nmleaks:allow
         );
     }
 }
+
+/// Regression: a key echoed from the command line (a missing path, a bad `--range`, an
+/// unknown flag's value, `--api-url`), from a `.nmleaksignore` line that is not a valid glob,
+/// or from a rules file's rule name and description was printed in full.
+#[test]
+fn keys_echoed_from_flags_paths_ignore_files_and_rules_are_redacted() {
+    let mut env = TestEnv::new();
+    let keys: Vec<String> = (0..6).map(|_| env.live_key()).collect();
+    let slices = slices(&keys);
+    crate::util::git_ok(env.root(), &["init", "-q"]);
+    env.write("a.txt", "nothing here\n");
+    crate::util::git_ok(env.root(), &["add", "a.txt"]);
+    crate::util::git_ok(env.root(), &["commit", "-qm", "one"]);
+    env.write(".nmleaksignore", format!("{{{}\n", keys[3]));
+    env.write(
+        "named.toml",
+        format!(
+            r#"[[rules]]
+id = "named"
+name = "Named after {}"
+description = "Holds {} in its description."
+severity = "low"
+security_severity = "3.0"
+prefix = "zzq_"
+pattern = "zzq_[A-Za-z0-9]{{24,}}"
+examples = ["zzq_Q7rT9kLm2XpV8nBw4ZcY6hJd"]
+"#,
+            keys[4], keys[4]
+        ),
+    );
+    env.write("k.txt", "zzq_Q7rT9kLm2XpV8nBw4ZcY6hJd\n");
+    let api = format!("http://127.0.0.1:9/{}", keys[5]);
+    let runs = [
+        env.run(&["scan", &format!("missing-{}.txt", keys[0])])
+            .expect(2),
+        env.run(&["git", "--range", &format!("{}..HEAD", keys[1])])
+            .expect(2),
+        env.run(&["scan", &format!("--bogus={}", keys[2])])
+            .expect(2),
+        env.run(&["scan", "."]),
+        env.run(&["scan", "--rules", "named.toml", "k.txt"])
+            .expect(1),
+        env.run(&["scan", "--rules", "named.toml", "--format", "json", "k.txt"])
+            .expect(1),
+        env.run(&[
+            "scan",
+            "--rules",
+            "named.toml",
+            "--format",
+            "sarif",
+            "k.txt",
+        ])
+        .expect(1),
+        env.run(&[
+            "scan",
+            "--verify",
+            "--api-url",
+            &api,
+            "--format",
+            "json",
+            "k.txt",
+        ]),
+    ];
+    for (i, run) in runs.iter().enumerate() {
+        assert!(!run.stderr().contains("panicked"), "{}", run.stderr());
+        assert_clean(&format!("stdout of run {i}"), &run.stdout(), &slices);
+        assert_clean(&format!("stderr of run {i}"), &run.stderr(), &slices);
+    }
+    // The messages still say what was wrong, with the key redacted.
+    assert!(
+        runs[0].stderr().contains("missing-nm_live_…"),
+        "{}",
+        runs[0].stderr()
+    );
+    assert!(runs[2].stderr().contains("--bogus"), "{}", runs[2].stderr());
+    assert!(
+        runs[3].stderr().contains("error parsing glob"),
+        "{}",
+        runs[3].stderr()
+    );
+    assert!(runs[4].stdout().contains("named"), "{}", runs[4].stdout());
+}
