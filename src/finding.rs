@@ -173,12 +173,54 @@ pub struct Provenance {
     pub pushed: bool,
 }
 
+/// Which part of an origin holds a key: its content, or one of the names around it. A key in a
+/// name is a finding like any other (a file named after a key publishes the key as surely as
+/// its content would), and the name is shown redacted wherever it is printed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Part {
+    /// The bytes of the file, blob or message.
+    #[default]
+    Content,
+    /// The file's path: a file or directory name (offsets and columns count in the path).
+    Path,
+    /// A commit's author or committer, or a tag's tagger: name or email.
+    Author,
+    /// A ref's name: a branch, tag or other ref.
+    RefName,
+}
+
+impl Part {
+    /// The name used in machine outputs.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Part::Content => "content",
+            Part::Path => "path",
+            Part::Author => "author",
+            Part::RefName => "ref-name",
+        }
+    }
+
+    /// How a report says where the key is, for names: `in the file name`.
+    #[must_use]
+    pub fn phrase(self) -> Option<&'static str> {
+        match self {
+            Part::Content => None,
+            Part::Path => Some("in the path"),
+            Part::Author => Some("in the author"),
+            Part::RefName => Some("in the ref name"),
+        }
+    }
+}
+
 /// One place that holds a key. Its `Debug` shows the snippet's length, not its text: with
 /// `--show-secrets` the snippet holds the key in full.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Location {
     /// Where the bytes came from.
     pub origin: Origin,
+    /// Which part of the origin holds the key (its content unless a name does).
+    pub part: Part,
     /// 1-based line.
     pub line: u64,
     /// 1-based column in characters (Unicode scalar values).
@@ -214,6 +256,7 @@ impl fmt::Debug for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Location")
             .field("origin", &self.origin)
+            .field("part", &self.part)
             .field("line", &self.line)
             .field("column", &self.column)
             .field("column_utf16", &self.column_utf16)
@@ -256,8 +299,8 @@ impl Location {
         }
     }
 
-    fn sort_key(&self) -> (&Origin, u64) {
-        (&self.origin, self.offset)
+    fn sort_key(&self) -> (&Origin, Part, u64) {
+        (&self.origin, self.part, self.offset)
     }
 }
 
@@ -413,6 +456,7 @@ mod tests {
         let secret = Secret::new(&key);
         let location = Location {
             origin: Origin::File(PathBuf::from("a.env")),
+            part: Part::Content,
             line: 3,
             column: 5,
             column_utf16: 5,
@@ -457,6 +501,7 @@ mod tests {
                 secret: Secret::new(&key),
                 location: Location {
                     origin: Origin::Stdin,
+                    part: Part::Content,
                     line: 1,
                     column: 1,
                     column_utf16: 1,

@@ -11,7 +11,7 @@ use std::io::{self, Read};
 
 use memchr::{memchr, memmem, memrchr};
 
-use crate::finding::{Hit, Location, Origin, Secret};
+use crate::finding::{Hit, Location, Origin, Part, Secret};
 use crate::matcher::{LOOKBEHIND, Match, Matcher};
 
 /// Bytes read per chunk.
@@ -123,6 +123,53 @@ impl<'m> Scanner<'m> {
             for (hit, hash) in new.iter_mut().zip(hashes) {
                 hit.location.line_hash = hash;
             }
+        }
+    }
+
+    /// Scans a name that belongs to `origin` (`part`: a path, an author, a ref name) and
+    /// appends a hit for each key in it that starts at or after byte `from` (for a path, its
+    /// last component: a key in a directory's name is reported once, at the directory). The
+    /// location's offset and column count in the name; its snippet is the whole name, with
+    /// every key redacted unless `--show-secrets`.
+    pub fn scan_name(
+        &mut self,
+        name: &[u8],
+        from: usize,
+        origin: &Origin,
+        part: Part,
+        out: &mut Vec<Hit>,
+    ) {
+        for m in self.matcher.find_all(name) {
+            if m.start < from {
+                continue;
+            }
+            let (chars, utf16) = count_chars(&name[..m.start]);
+            let key = String::from_utf8_lossy(&name[m.start..m.end]);
+            out.push(Hit {
+                rule: m.rule,
+                secret: Secret::new(&key),
+                location: Location {
+                    origin: origin.clone(),
+                    part,
+                    line: 1,
+                    column: chars + 1,
+                    column_utf16: utf16 + 1,
+                    offset: m.start as u64,
+                    len: (m.end - m.start) as u64,
+                    binary: false,
+                    snippet: Some(if self.show_secrets {
+                        crate::sanitize::bytes(name)
+                    } else {
+                        self.redact_window(
+                            name,
+                            0..name.len(),
+                            &[(m.start, m.end, self.matcher.rules()[m.rule].prefix.len())],
+                        )
+                    }),
+                    inline_allow: false,
+                    line_hash: None,
+                },
+            });
         }
     }
 
@@ -273,6 +320,7 @@ impl<'m> Scanner<'m> {
                 secret,
                 location: Location {
                     origin: origin.clone(),
+                    part: Part::Content,
                     line: lines.line,
                     column: lines.chars + 1,
                     column_utf16: lines.utf16 + 1,

@@ -159,6 +159,9 @@ fn write_location(
         )?;
     }
     write!(w, ": {rule_s}{}{rule_s:#} {key_s}{key}{key_s:#}", rule.id)?;
+    if let Some(phrase) = loc.part.phrase() {
+        write!(w, " ({phrase})")?;
+    }
     if let Some(v) = &f.verification {
         let st = p.status(v.status);
         let cached = if v.cached { ", cached" } else { "" };

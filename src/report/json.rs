@@ -106,6 +106,9 @@ struct JsonProvenance<'a> {
 #[derive(Serialize)]
 struct JsonLocation {
     path: String,
+    /// Where in the origin the key is, when not in its content: `path`, `author`, `ref-name`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    part: Option<&'static str>,
     line: u64,
     column: u64,
     column_utf16: u64,
@@ -171,6 +174,7 @@ fn location(loc: &Location) -> JsonLocation {
     };
     JsonLocation {
         path,
+        part: (loc.part != crate::finding::Part::Content).then(|| loc.part.as_str()),
         line: loc.line,
         column: loc.column,
         column_utf16: loc.column_utf16,

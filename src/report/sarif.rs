@@ -409,7 +409,9 @@ fn file_line_hashes_up_to<'f>(
 ) -> FileLineHashes {
     let mut wanted: BTreeMap<&Path, Vec<u64>> = BTreeMap::new();
     for loc in primaries {
-        if let (Origin::File(p), false, None) = (&loc.origin, loc.binary, &loc.line_hash) {
+        if let (Origin::File(p), false, None, crate::finding::Part::Content) =
+            (&loc.origin, loc.binary, &loc.line_hash, loc.part)
+        {
             wanted.entry(p).or_default().push(loc.line);
         }
     }
@@ -432,7 +434,8 @@ fn file_line_hashes_up_to<'f>(
 
 /// The line hash of a primary location: computed by the source, or from the file on disk.
 fn line_hash(loc: &Location, files: &FileLineHashes) -> Option<String> {
-    if loc.binary {
+    // A key in a name has no line of content to hash.
+    if loc.binary || loc.part != crate::finding::Part::Content {
         return None;
     }
     if let Some(h) = &loc.line_hash {
@@ -506,8 +509,13 @@ fn result(
         level,
         message: Text {
             text: format!(
-                "{} {key} found{}. Revoke it in Settings → API Keys and rotate it.{also}",
+                "{} {key} found{}{}. Revoke it in Settings → API Keys and rotate it.{also}",
                 rule.name,
+                primary
+                    .part
+                    .phrase()
+                    .map(|p| format!(" {p}"))
+                    .unwrap_or_default(),
                 status
                     .map(|s| format!(" (verified: {s})"))
                     .unwrap_or_default()
@@ -661,6 +669,7 @@ mod tests {
         let path = dir.path().join("a.txt");
         std::fs::write(&path, "one\ntwo\n").unwrap();
         let loc = Location {
+            part: crate::finding::Part::Content,
             origin: Origin::File(path.clone()),
             line: 2,
             column: 1,

@@ -6,6 +6,8 @@
 //! named on the command line is followed either way. Anything that is not a regular file (a
 //! FIFO, a socket, a device) is skipped with a warning, since opening a FIFO would block.
 //!
+//! A key in a file's or directory's name is a finding of its own ([`Part::Path`]).
+//!
 //! Problems are one line each, naming the path: a file or directory that cannot be read, an
 //! unreadable ignore file (whose patterns are then not applied) and a broken link under
 //! `--follow` are errors; a link loop (its target is walked anyway) and a file deleted while
@@ -18,7 +20,7 @@ use crossbeam_channel::Sender;
 use ignore::{WalkBuilder, WalkState};
 
 use super::{Event, Problem, Stats};
-use crate::finding::Origin;
+use crate::finding::{Origin, Part};
 use crate::matcher::Matcher;
 use crate::sanitize;
 use crate::scan::{Chunking, Scanner};
@@ -88,6 +90,9 @@ pub fn walk(
                 let _ = tx.send(walk_problem(err, opts.strip_dot));
             }
             let path = entry.path();
+            if scan_name(&mut scanner, path, opts.strip_dot, &tx).is_err() {
+                return WalkState::Quit;
+            }
             let Some(ft) = entry.file_type() else {
                 return WalkState::Continue;
             };
@@ -108,6 +113,32 @@ pub fn walk(
             scan_file(&mut scanner, path, ft.is_file(), explicit, opts, stats, &tx)
         })
     });
+}
+
+/// Reports a key in the last component of `path` (a file's or a directory's name): a key in
+/// a directory's name is reported once, at the directory. Fails when the collector is gone.
+fn scan_name(
+    scanner: &mut Scanner<'_>,
+    path: &Path,
+    strip_dot: bool,
+    tx: &Sender<Event>,
+) -> Result<(), ()> {
+    let shown = strip(path, strip_dot);
+    let bytes = shown.as_os_str().as_encoded_bytes();
+    let name_len = shown.file_name().map_or(0, |n| n.as_encoded_bytes().len());
+    let mut hits = Vec::new();
+    scanner.scan_name(
+        bytes,
+        bytes.len() - name_len,
+        &Origin::File(shown.to_path_buf()),
+        Part::Path,
+        &mut hits,
+    );
+    if hits.is_empty() || tx.send(Event::Hits(hits)).is_ok() {
+        Ok(())
+    } else {
+        Err(())
+    }
 }
 
 fn scan_file(

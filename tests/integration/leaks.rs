@@ -462,3 +462,38 @@ examples = ["zzq_Q7rT9kLm2XpV8nBw4ZcY6hJd"]
     );
     assert!(runs[4].stdout().contains("named"), "{}", runs[4].stdout());
 }
+
+/// Regression: a key in a file or directory name was printed in full in every format
+/// (SARIF's `uri` too) and was not a finding.
+#[test]
+fn keys_in_file_and_directory_names_are_findings_and_redacted() {
+    let mut env = TestEnv::new();
+    let (a, b) = (env.live_key(), env.live_key());
+    let slices = slices(&[a.clone(), b.clone()]);
+    env.write(&format!("dir-{a}/inner.txt"), "nothing\n");
+    env.write(&format!("{b}.env"), "nothing\n");
+    env.write("plain.txt", "nothing\n");
+    let json = env.run(&["scan", "--format", "json"]).expect(1);
+    assert_clean("json", &json.stdout(), &slices);
+    let json = json.json();
+    assert_eq!(json["summary"]["keys"], 2, "{json}");
+    // The key in the directory's name is reported once, at the directory.
+    assert_eq!(json["summary"]["locations"], 2, "{json}");
+    for f in json["findings"].as_array().unwrap() {
+        assert_eq!(f["locations"][0]["part"], "path", "{f}");
+    }
+    for format in ["human", "sarif"] {
+        let run = env.run(&["scan", "--format", format]).expect(1);
+        assert_clean(format, &run.stdout(), &slices);
+        assert_clean(format, &run.stderr(), &slices);
+    }
+    let human = env.run(&["scan"]).expect(1).stdout();
+    assert!(human.contains("(in the path)"), "{human}");
+    env.run(&["scan", "--format", "sarif", "-o", "names.sarif"])
+        .expect(1);
+    let problems = crate::util::sarif_problems(&env.path("names.sarif"));
+    assert!(problems.is_empty(), "validator: {problems:#?}");
+    // Asked for, the names are shown in full.
+    let shown = env.run(&["scan", "--show-secrets"]).expect(1).stdout();
+    assert!(shown.contains(&a) && shown.contains(&b), "{shown}");
+}
