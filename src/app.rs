@@ -11,7 +11,7 @@ use crossbeam_channel::{RecvTimeoutError, bounded};
 
 use crate::config::{Common, Config, Format, GitConfig, GitMode, ScanConfig};
 use crate::exit::ExitCode;
-use crate::finding::{Collector, Finding};
+use crate::finding::{Collector, Finding, Limits};
 use crate::matcher::Matcher;
 use crate::messages;
 use crate::progress::{Progress, VerifyProgress};
@@ -82,8 +82,10 @@ fn collect(
 ) -> Collected {
     let start = Instant::now();
     let stats = Stats::default();
-    let (tx, rx) = bounded::<Event>(1024);
-    let mut collector = Collector::new();
+    // Bounded: producers wait for the collector rather than pile up hits (a batch is at most
+    // a few hundred hits).
+    let (tx, rx) = bounded::<Event>(256);
+    let mut collector = Collector::with_limits(common.limits);
     let mut summary = Summary::default();
     let mut progress = Progress::new(common.stderr_tty);
     std::thread::scope(|s| {
@@ -121,9 +123,48 @@ fn collect(
     progress.finish();
     (summary.blobs, summary.bytes) = stats.get();
     summary.elapsed = start.elapsed();
-    Collected {
-        findings: collector.finish(),
-        summary,
+    let (findings, overflow) = collector.finish();
+    report_overflow(&overflow, common.limits, &mut summary);
+    Collected { findings, summary }
+}
+
+/// Says what the report cannot list: keys over `--max-keys` make it incomplete (an error:
+/// exit 2), places over the per-key limit are counted but not listed (a warning).
+fn report_overflow(o: &crate::finding::Overflow, limits: Limits, summary: &mut Summary) {
+    let plural = |n: u64| if n == 1 { "" } else { "s" };
+    if o.keys > 0 {
+        summary.errors += 1;
+        summary.keys_unlisted = o.keys;
+        messages::error(format_args!(
+            "{}{} more distinct key{} ({} place{}) were found but are not listed: the report \
+             lists {} keys, the limit (raise it with --max-keys)",
+            if o.keys_at_least { "at least " } else { "" },
+            o.keys,
+            plural(o.keys),
+            o.key_locations,
+            plural(o.key_locations),
+            limits.max_keys
+        ));
+    }
+    if o.capped_keys > 0 {
+        summary.warnings += 1;
+        let why = if o.per_key < limits.max_locations {
+            format!(
+                "the {} places listed in all are shared among the keys",
+                limits.budget()
+            )
+        } else {
+            "--max-locations".to_string()
+        };
+        messages::warning(format_args!(
+            "{} key{} more than {} place{}: the report lists the first {} of each ({why}) and \
+             counts them all",
+            o.capped_keys,
+            if o.capped_keys == 1 { " has" } else { "s have" },
+            o.per_key,
+            plural(o.per_key as u64),
+            o.per_key
+        ));
     }
 }
 

@@ -152,6 +152,16 @@ struct CommonArgs {
     /// Also write a SARIF report to FILE, whatever --format says (one scan, two reports).
     #[arg(long, value_name = "FILE")]
     sarif_file: Option<PathBuf>,
+    /// List at most N distinct keys (those with the smallest fingerprints); more is an
+    /// error (exit 2) that says how many were left out. Bounds memory on hostile input.
+    #[arg(long, value_name = "N", default_value_t = 25_000,
+          value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    max_keys: u64,
+    /// List at most N places per key (with and without an allow comment each; fewer when
+    /// many keys share the 50,000 places listed in all); the rest are counted.
+    #[arg(long, value_name = "N", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    max_locations: u64,
     #[command(flatten)]
     verify: VerifyArgs,
 }
@@ -340,6 +350,10 @@ impl CommonArgs {
             stderr_tty: std::io::stderr().is_terminal(),
             baseline: self.baseline,
             sarif_file: self.sarif_file,
+            limits: crate::finding::Limits {
+                max_keys: usize::try_from(self.max_keys).unwrap_or(usize::MAX),
+                max_locations: usize::try_from(self.max_locations).unwrap_or(usize::MAX),
+            },
         }
     }
 }

@@ -45,6 +45,8 @@ pub struct Common {
     pub verify: Option<Box<crate::verify::Settings>>,
     /// Which findings make the exit code 1.
     pub fail_on: FailOn,
+    /// How many keys, and places per key, the report lists (`--max-keys`, `--max-locations`).
+    pub limits: crate::finding::Limits,
 }
 
 /// `--fail-on`: which findings make the exit code 1.

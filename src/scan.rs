@@ -11,7 +11,7 @@ use std::io::{self, Read};
 
 use memchr::{memchr, memmem, memrchr};
 
-use crate::finding::{Hit, Location, Origin, Part, Secret};
+use crate::finding::{Hit, Location, Origin, Part, Secret, Unlisted};
 use crate::matcher::{LOOKBEHIND, Match, Matcher};
 
 /// Bytes read per chunk.
@@ -44,6 +44,18 @@ pub const ALLOW_MARKER: &str = "nmleaks:allow";
 /// Bytes of context shown on each side of a key in a snippet.
 const SNIPPET_CONTEXT: usize = 60;
 
+/// Hits a reader's scan hands on once it holds this many, when a sink is set.
+pub const SINK_BATCH: usize = 256;
+
+/// Where a reader's hits go while it is scanned ([`Scanner::set_sink`]).
+struct Sink<'m>(Box<dyn FnMut(Vec<Hit>) + Send + 'm>);
+
+impl std::fmt::Debug for Sink<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sink")
+    }
+}
+
 /// One worker's scanner: a matcher reference and a reusable chunk buffer.
 #[derive(Debug)]
 pub struct Scanner<'m> {
@@ -52,6 +64,7 @@ pub struct Scanner<'m> {
     chunking: Chunking,
     buf: Vec<u8>,
     found: Vec<Match>,
+    sink: Option<Sink<'m>>,
 }
 
 impl<'m> Scanner<'m> {
@@ -80,11 +93,26 @@ impl<'m> Scanner<'m> {
             chunking,
             buf: Vec::new(),
             found: Vec::new(),
+            sink: None,
         }
+    }
+
+    /// Hands the hits of a reader's scan to `sink` in batches of [`SINK_BATCH`] as they are
+    /// found, so that a hit-dense file (a log with a key on every line) never piles up its
+    /// hits in memory; what is left at the end stays in the caller's `out`.
+    pub fn set_sink(&mut self, sink: impl FnMut(Vec<Hit>) + Send + 'm) {
+        self.sink = Some(Sink(Box::new(sink)));
     }
 
     /// Scans a blob held in memory, appending hits to `out`.
     pub fn scan_bytes(&mut self, bytes: &[u8], origin: &Origin, out: &mut Vec<Hit>) {
+        // A blob in memory keeps all its hits: its line hashes are attached below.
+        let sink = self.sink.take();
+        self.scan_blob(bytes, origin, out);
+        self.sink = sink;
+    }
+
+    fn scan_blob(&mut self, bytes: &[u8], origin: &Origin, out: &mut Vec<Hit>) {
         let binary = is_binary(bytes);
         let mut lines = LineTracker::new(binary);
         let first = out.len();
@@ -169,6 +197,7 @@ impl<'m> Scanner<'m> {
                     inline_allow: false,
                     line_hash: None,
                 },
+                unlisted: Unlisted::default(),
             });
         }
     }
@@ -315,6 +344,11 @@ impl<'m> Scanner<'m> {
             });
             let secret = Secret::new(&key);
             let inline_allow = info.marker && allows(line, &secret, info.keys);
+            if out.len() >= SINK_BATCH
+                && let Some(Sink(sink)) = &mut self.sink
+            {
+                sink(std::mem::take(out));
+            }
             out.push(Hit {
                 rule: m.rule,
                 secret,
@@ -331,6 +365,7 @@ impl<'m> Scanner<'m> {
                     inline_allow,
                     line_hash: None,
                 },
+                unlisted: Unlisted::default(),
             });
         }
     }

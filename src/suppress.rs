@@ -13,7 +13,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::UsageError;
-use crate::finding::{Finding, Fingerprint};
+use crate::finding::{Finding, Fingerprint, Unlisted};
 use crate::rules::Rule;
 
 /// The baseline format version this nmleaks reads and writes.
@@ -192,10 +192,17 @@ pub fn apply(findings: Vec<Finding>, baseline: Option<&Baseline>) -> Outcome {
             continue;
         }
         let (allowed, kept): (Vec<_>, Vec<_>) = f.locations.drain(..).partition(|l| l.inline_allow);
+        // The collector lists up to its limit of each kind, so a kind with places unlisted
+        // always has places listed too.
+        let unlisted = f.unlisted;
         if !allowed.is_empty() {
             out.suppressed.push(Suppressed {
                 finding: Finding {
                     locations: allowed,
+                    unlisted: Unlisted {
+                        plain: 0,
+                        allowed: unlisted.allowed,
+                    },
                     ..f.clone()
                 },
                 reason: Reason::Inline,
@@ -203,6 +210,10 @@ pub fn apply(findings: Vec<Finding>, baseline: Option<&Baseline>) -> Outcome {
         }
         if !kept.is_empty() {
             f.locations = kept;
+            f.unlisted = Unlisted {
+                plain: unlisted.plain,
+                allowed: 0,
+            };
             out.active.push(f);
         }
     }

@@ -142,7 +142,7 @@ fn write_location(
 ) -> io::Result<()> {
     let key = r.key(f);
     let rule = r.rule(f);
-    let others = f.locations.len() - 1;
+    let others = f.location_count() - 1;
     let path = loc.display_path();
     let (path_s, pos_s, rule_s, key_s) = (p.path, p.pos, p.rule, p.key);
     if loc.binary {

@@ -41,7 +41,7 @@ struct JsonFinding<'a> {
     rule_name: &'a str,
     severity: &'static str,
     key: String,
-    location_count: usize,
+    location_count: u64,
     locations: Vec<JsonLocation>,
     verification: Option<JsonVerification>,
     /// `baseline` or `inline` when a suppression would hide a key verified live.
@@ -136,7 +136,10 @@ struct JsonGit {
 #[derive(Serialize)]
 struct JsonSummary {
     keys: usize,
-    locations: usize,
+    /// Distinct keys found beyond `--max-keys` and not listed.
+    #[serde(skip_serializing_if = "is_zero")]
+    keys_unlisted: u64,
+    locations: u64,
     blobs_scanned: u64,
     bytes_scanned: u64,
     suppressed: usize,
@@ -194,7 +197,7 @@ fn finding<'a>(r: &'a Report<'_>, f: &'a Finding) -> JsonFinding<'a> {
         rule_name: &rule.name,
         severity: rule.severity.as_str(),
         key: r.key(f),
-        location_count: f.locations.len(),
+        location_count: f.location_count(),
         locations: f.locations.iter().map(location).collect(),
         verification: f.verification.as_ref().map(verification),
         suppression_overridden: f.suppression_overridden,
@@ -238,6 +241,7 @@ pub fn write(r: &Report<'_>, w: &mut dyn Write) -> io::Result<()> {
             .collect(),
         summary: JsonSummary {
             keys: r.findings.len(),
+            keys_unlisted: r.summary.keys_unlisted,
             locations: r.location_count(),
             blobs_scanned: r.summary.blobs,
             bytes_scanned: r.summary.bytes,
@@ -253,4 +257,9 @@ pub fn write(r: &Report<'_>, w: &mut dyn Write) -> io::Result<()> {
     };
     serde_json::to_writer_pretty(&mut *w, &doc)?;
     writeln!(w)
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

@@ -36,6 +36,8 @@ pub struct Summary {
     pub elapsed: Duration,
     /// What `--verify` did; `None` when it was not asked for.
     pub verification: Option<VerifySummary>,
+    /// Distinct keys found but not listed (over `--max-keys`).
+    pub keys_unlisted: u64,
 }
 
 /// What a `--verify` run cost.
@@ -87,8 +89,8 @@ impl Report<'_> {
 
     /// How many places hold a key, over all findings.
     #[must_use]
-    pub fn location_count(&self) -> usize {
-        self.findings.iter().map(|f| f.locations.len()).sum()
+    pub fn location_count(&self) -> u64 {
+        self.findings.iter().map(Finding::location_count).sum()
     }
 }
 

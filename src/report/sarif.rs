@@ -152,8 +152,8 @@ struct SarifResult {
 #[serde(rename_all = "camelCase")]
 struct ResultProperties {
     fingerprint: String,
-    location_count: usize,
-    related_locations_omitted: usize,
+    location_count: u64,
+    related_locations_omitted: u64,
     /// `live`, `live_insufficient_scope`, `revoked`, `unknown`; absent without --verify.
     #[serde(skip_serializing_if = "Option::is_none")]
     verification: Option<&'static str>,
@@ -456,7 +456,7 @@ fn result(
 ) -> SarifResult {
     let rule = r.rule(f);
     let key = r.key(f);
-    let places = f.locations.len();
+    let places = f.location_count();
     let primary = &f.locations[0];
     let related: Vec<SarifLocation> = f.locations[1..]
         .iter()
@@ -470,7 +470,7 @@ fn result(
             s
         })
         .collect();
-    let omitted = places - 1 - related.len();
+    let omitted = places - 1 - related.len() as u64;
     if omitted > 0 {
         notes.push(Notification {
             level: "warning",

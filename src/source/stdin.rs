@@ -10,6 +10,10 @@ use crate::scan::Scanner;
 /// Scans standard input to its end.
 pub fn scan(matcher: &Matcher, show_secrets: bool, stats: &Stats, tx: &Sender<Event>) {
     let mut scanner = Scanner::new(matcher, show_secrets);
+    let sink = tx.clone();
+    scanner.set_sink(move |hits| {
+        let _ = sink.send(Event::Hits(hits));
+    });
     let mut hits = Vec::new();
     let result = scanner.scan_reader(std::io::stdin().lock(), &Origin::Stdin, &mut hits);
     if !hits.is_empty() {

@@ -74,6 +74,10 @@ pub fn walk(
     }
     builder.build_parallel().run(|| {
         let mut scanner = Scanner::with_chunking(matcher, opts.show_secrets, opts.chunking);
+        let sink = tx.clone();
+        scanner.set_sink(move |hits| {
+            let _ = sink.send(Event::Hits(hits));
+        });
         let tx = tx.clone();
         Box::new(move |entry| {
             if crate::interrupt::requested() {

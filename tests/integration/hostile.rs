@@ -897,3 +897,78 @@ fn ctrl_c_stops_a_read_from_a_silent_stdin_within_a_second() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.starts_with("nmleaks: interrupted"), "{err}");
 }
+
+/// Regression: every place of every key was held in memory (about 540 bytes a place), so a
+/// log with a key on each of a million lines peaked at 550 MB. Places beyond the per-key
+/// limit are counted, not listed, and the run says so.
+#[test]
+fn a_hit_dense_log_lists_a_bounded_number_of_places_with_exact_counts() {
+    let mut env = TestEnv::new();
+    let key = env.live_key();
+    let allowed = env.live_key();
+    let mut text = String::new();
+    let mut key_lines = Vec::new();
+    let mut line = 0u64;
+    for i in 0..5_000 {
+        text.push_str(&format!("{i} {key}\n"));
+        line += 1;
+        key_lines.push(line);
+        if i % 2 == 0 {
+            text.push_str(&format!("{i} {allowed} # nmleaks:allow\n"));
+            line += 1;
+        }
+    }
+    env.write("app.log", text);
+    let run = env
+        .run(&["scan", "--max-locations", "10", "--format", "json"])
+        .expect(1);
+    let json = run.json();
+    assert_eq!(json["summary"]["keys"], 1, "{json}");
+    assert_eq!(json["summary"]["locations"], 5_000);
+    let f = &json["findings"][0];
+    assert_eq!(f["location_count"], 5_000);
+    assert_eq!(f["locations"].as_array().unwrap().len(), 10);
+    // The first ten places in report order, whatever order the hits came in.
+    let lines: Vec<u64> = f["locations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, key_lines[..10]);
+    // The allowed key is hidden whole: all 2,500 of its places carry the comment.
+    assert_eq!(json["summary"]["suppressed"], 1);
+    let warning = run.stderr();
+    assert_eq!(warning.lines().count(), 1, "{warning}");
+    assert!(warning.starts_with("nmleaks: warning: "), "{warning}");
+    assert!(warning.contains("more than 10 places"), "{warning}");
+    assert_eq!(json["summary"]["warnings"], 1);
+}
+
+/// More distinct keys than `--max-keys`: the report lists the limit, says how many more there
+/// are, and the run is incomplete (exit 2), never an all-clear for the rest.
+#[test]
+fn more_distinct_keys_than_max_keys_is_an_error_that_says_how_many() {
+    let mut env = TestEnv::new();
+    let keys: Vec<String> = (0..30).map(|_| env.live_key()).collect();
+    env.write("keys.txt", keys.join("\n"));
+    let run = env
+        .run(&["scan", "--max-keys", "10", "--format", "json"])
+        .expect(2);
+    let json = run.json();
+    assert_eq!(json["summary"]["keys"], 10, "{json}");
+    assert_eq!(json["summary"]["keys_unlisted"], 20);
+    assert_eq!(json["summary"]["errors"], 1);
+    let error = run.stderr();
+    assert_eq!(error.lines().count(), 1, "{error}");
+    assert!(error.starts_with("nmleaks: error: "), "{error}");
+    assert!(
+        error.contains("20 more distinct keys (20 places)") && error.contains("--max-keys"),
+        "{error}"
+    );
+    // The keys listed are the same whatever the thread count.
+    let one = env
+        .run(&["scan", "--max-keys", "10", "--format", "json", "-j", "1"])
+        .json();
+    assert_eq!(one["findings"], json["findings"]);
+}
