@@ -7,6 +7,7 @@
 
 #![cfg(unix)]
 
+use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -910,11 +911,11 @@ fn a_hit_dense_log_lists_a_bounded_number_of_places_with_exact_counts() {
     let mut key_lines = Vec::new();
     let mut line = 0u64;
     for i in 0..5_000 {
-        text.push_str(&format!("{i} {key}\n"));
+        let _ = writeln!(text, "{i} {key}");
         line += 1;
         key_lines.push(line);
         if i % 2 == 0 {
-            text.push_str(&format!("{i} {allowed} # nmleaks:allow\n"));
+            let _ = writeln!(text, "{i} {allowed} # nmleaks:allow");
             line += 1;
         }
     }
