@@ -135,6 +135,7 @@ fn report_overflow(o: &crate::finding::Overflow, limits: Limits, summary: &mut S
     if o.keys > 0 {
         summary.errors += 1;
         summary.keys_unlisted = o.keys;
+        summary.locations_unlisted = o.key_locations;
         messages::error(format_args!(
             "{}{} more distinct key{} ({} place{}) were found but are not listed: the report \
              lists {} keys, the limit (raise it with --max-keys)",

@@ -139,6 +139,9 @@ struct JsonSummary {
     /// Distinct keys found beyond `--max-keys` and not listed.
     #[serde(skip_serializing_if = "is_zero")]
     keys_unlisted: u64,
+    /// Places of those keys.
+    #[serde(skip_serializing_if = "is_zero")]
+    locations_unlisted: u64,
     locations: u64,
     blobs_scanned: u64,
     bytes_scanned: u64,
@@ -242,6 +245,7 @@ pub fn write(r: &Report<'_>, w: &mut dyn Write) -> io::Result<()> {
         summary: JsonSummary {
             keys: r.findings.len(),
             keys_unlisted: r.summary.keys_unlisted,
+            locations_unlisted: r.summary.locations_unlisted,
             locations: r.location_count(),
             blobs_scanned: r.summary.blobs,
             bytes_scanned: r.summary.bytes,

@@ -38,6 +38,8 @@ pub struct Summary {
     pub verification: Option<VerifySummary>,
     /// Distinct keys found but not listed (over `--max-keys`).
     pub keys_unlisted: u64,
+    /// Places of those keys.
+    pub locations_unlisted: u64,
 }
 
 /// What a `--verify` run cost.

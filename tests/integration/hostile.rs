@@ -959,6 +959,7 @@ fn more_distinct_keys_than_max_keys_is_an_error_that_says_how_many() {
     let json = run.json();
     assert_eq!(json["summary"]["keys"], 10, "{json}");
     assert_eq!(json["summary"]["keys_unlisted"], 20);
+    assert_eq!(json["summary"]["locations_unlisted"], 20);
     assert_eq!(json["summary"]["errors"], 1);
     let error = run.stderr();
     assert_eq!(error.lines().count(), 1, "{error}");
