@@ -12,6 +12,7 @@ use crossbeam_channel::{RecvTimeoutError, bounded};
 use crate::config::{Common, Config, Format, GitConfig, GitMode, ScanConfig};
 use crate::exit::ExitCode;
 use crate::finding::{Collector, Finding, Limits};
+use crate::interrupt;
 use crate::matcher::Matcher;
 use crate::messages;
 use crate::progress::{Progress, VerifyProgress};
@@ -21,12 +22,54 @@ use crate::source::{self, Event, Level, Stats};
 use crate::suppress::{self, Baseline};
 use crate::verify;
 
-/// Runs one command.
+/// Runs one command, the crate's one entry point: with a Ctrl-C handler installed, the
+/// command runs on a thread of its own; Ctrl-C stops it within [`interrupt::GRACE`], says so
+/// in one line and returns [`ExitCode::Interrupted`] whatever the command is blocked in (a
+/// read from a silent standard input, a verification request), writing no report, since a
+/// report of part of the input would read as an all-clear for the rest.
 ///
 /// # Errors
-/// Usage and configuration errors (bad rules file, unwritable output). Problems with single
-/// inputs are not errors here: they are printed and make the exit code 2.
+/// Usage and configuration errors (bad rules file, unwritable output), or the command's
+/// thread could not be started or died. Problems with single inputs are not errors here: they
+/// are printed and make the exit code 2.
 pub fn run(config: Config) -> anyhow::Result<ExitCode> {
+    let Some(signal) = interrupt::install() else {
+        return execute(config);
+    };
+    let (done_tx, done_rx) = bounded(1);
+    std::thread::Builder::new()
+        .name("nmleaks-run".into())
+        // The main thread's usual stack: the command ran there before Ctrl-C support.
+        .stack_size(8 << 20)
+        .spawn(move || {
+            let _ = done_tx.send(execute(config));
+        })?;
+    let finished = crossbeam_channel::select! {
+        recv(done_rx) -> r => Some(r),
+        recv(signal) -> _ => None,
+    };
+    let outcome = match finished {
+        Some(r) => r,
+        // Let the command notice and drop what it holds (a temporary report file).
+        None => done_rx
+            .recv_timeout(interrupt::GRACE)
+            .map_err(|_| crossbeam_channel::RecvError),
+    };
+    match outcome {
+        Ok(Err(e)) if e.is::<interrupt::Interrupted>() => {}
+        // Finished (or failed on its own) before it noticed Ctrl-C: that outcome stands.
+        Ok(result) => return result,
+        Err(_) if !interrupt::requested() => {
+            anyhow::bail!("internal error: the scan thread stopped")
+        }
+        Err(_) => {}
+    }
+    messages::note("interrupted: the run did not finish and no report was written");
+    Ok(ExitCode::Interrupted)
+}
+
+/// Runs one command on this thread.
+fn execute(config: Config) -> anyhow::Result<ExitCode> {
     // Until the rules are read, messages (a missing path, a bad rules file) hide the keys of
     // the built-in rules.
     rules::install_builtin_redaction();

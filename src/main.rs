@@ -8,7 +8,7 @@ fn main() -> std::process::ExitCode {
         Ok(cli) => cli,
         Err(e) => return nmleaks::cli::parse_failed(&e).into(),
     };
-    match nmleaks::interrupt::run(cli.into_config()) {
+    match nmleaks::run(cli.into_config()) {
         Ok(code) => code.into(),
         Err(e) if is_broken_pipe(&e) => ExitCode::Clean.into(),
         Err(e) => {
