@@ -502,7 +502,7 @@ fn rules_list(extra: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
 
 fn rules_check(files: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
     let rules = load_rules(files, false).context("rules check")?;
-    let failures = rules::check(&rules);
+    let failures = crate::matcher::check(&rules);
     report::emit(None, |w| {
         for f in &failures {
             writeln!(w, "FAIL {f}")?;

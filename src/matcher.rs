@@ -14,6 +14,9 @@
 //! 4. **Filter.** [`crate::filter`] drops placeholders, masked values, identifiers and bodies
 //!    too regular to be random.
 //!
+//! It also proves rules: [`check`] runs every rule's `examples` and `negative_examples`
+//! through a matcher (`nmleaks rules check`, and a unit test for the built-in rules).
+//!
 //! The matcher works on a byte slice and a range of start offsets within it, so that chunked
 //! readers can pass overlap bytes as context without reporting a key twice. It knows nothing
 //! about files, lines or output; [`crate::finding`] turns offsets into locations.
@@ -257,6 +260,58 @@ fn escapes(before: &[u8]) -> bool {
     run % 2 == 1
 }
 
+/// Proves each rule's examples against a matcher built from all of `rules`: every example
+/// yields a key of its rule covering the whole example key, no negative example yields a key
+/// of its rule. Returns one line per failure; messages name rules and example numbers, never
+/// the example text (an example is key-shaped).
+#[must_use]
+pub fn check(rules: &[Rule]) -> Vec<String> {
+    let matcher = Matcher::new(rules.to_vec());
+    let mut failures = Vec::new();
+    for (ix, rule) in rules.iter().enumerate() {
+        if rule.examples.is_empty() {
+            failures.push(format!(
+                "rule {} ({}) has no examples: a rule must prove it finds something",
+                rule.id, rule.source
+            ));
+        }
+        for (n, example) in rule.examples.iter().enumerate() {
+            let candidates = matcher.explain(example.as_bytes());
+            let mine: Vec<_> = candidates.iter().filter(|c| c.m.rule == ix).collect();
+            if !mine.iter().any(|c| c.verdict.is_ok()) {
+                let why = match mine.first() {
+                    Some(c) => match c.verdict {
+                        Err(r) => format!("dropped by the {} filter", r.as_str()),
+                        Ok(()) => unreachable!("an accepted candidate was found"),
+                    },
+                    None => "not matched by the prefix and pattern".to_string(),
+                };
+                failures.push(format!(
+                    "rule {} ({}): example {} is not found: {why}",
+                    rule.id,
+                    rule.source,
+                    n + 1
+                ));
+            }
+        }
+        for (n, example) in rule.negative_examples.iter().enumerate() {
+            let found = matcher
+                .find_all(example.as_bytes())
+                .iter()
+                .any(|m| m.rule == ix);
+            if found {
+                failures.push(format!(
+                    "rule {} ({}): negative example {} is reported as a key",
+                    rule.id,
+                    rule.source,
+                    n + 1
+                ));
+            }
+        }
+    }
+    failures
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -367,5 +422,46 @@ pattern = "zz_key_[A-Za-z0-9]{24,}"
         let mut rng = Rng::new(7);
         let (a, b) = (rng.live_key(), format!("zz_key_{}", rng.base62(30)));
         assert_eq!(keys(&m, &format!("{a} {b}")), vec![a, b]);
+    }
+
+    #[test]
+    fn builtin_rules_prove_their_examples() {
+        let rules = crate::rules::load(&[] as &[&str]).unwrap();
+        assert!(
+            rules
+                .iter()
+                .all(|r| !r.examples.is_empty() && !r.negative_examples.is_empty())
+        );
+        assert_eq!(check(&rules), Vec::<String>::new());
+    }
+
+    #[test]
+    fn check_reports_a_failing_example_without_printing_it() {
+        let text = r#"
+[[rules]]
+id = "weak"
+name = "Weak"
+description = "d"
+severity = "low"
+security_severity = "2.0"
+prefix = "wk_"
+pattern = "wk_[a-z]{4,}"
+examples = ["wk_aaaaaaaaaaaa"]
+negative_examples = ["wk_qzmvkrtpxe"]
+[rules.filters]
+min_body_len = 4
+reject_identifiers = false
+"#;
+        let rules = crate::rules::parse(text, "weak.toml").unwrap();
+        let failures = check(&rules);
+        assert_eq!(failures.len(), 2, "{failures:?}");
+        assert!(failures[0].contains("example 1 is not found"));
+        assert!(failures[0].contains("repetitive filter"), "{failures:?}");
+        assert!(failures[1].contains("negative example 1 is reported"));
+        assert!(
+            failures
+                .iter()
+                .all(|f| !f.contains("aaaa") && !f.contains("qzmv"))
+        );
     }
 }

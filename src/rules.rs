@@ -2,8 +2,8 @@
 //!
 //! This module owns reading `rules/*.toml` (the built-in file is compiled in with
 //! `include_str!`; `--rules FILE` adds more), validating each rule and compiling its anchored
-//! regex. It also owns `rules check`: every rule's `examples` must yield a key of that rule and
-//! no `negative_examples` entry may. Matching itself lives in [`crate::matcher`].
+//! regex. It is data and parsing only: matching, and proving each rule's `examples` and
+//! `negative_examples` (`rules check`), live in [`crate::matcher`].
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -256,72 +256,9 @@ pub fn redact_texts(rules: &mut [Rule]) {
     }
 }
 
-/// Proves each rule's examples against a matcher built from all of `rules`: every example
-/// yields a key of its rule covering the whole example key, no negative example yields a key
-/// of its rule. Returns one line per failure; messages name rules and example numbers, never
-/// the example text (an example is key-shaped).
-#[must_use]
-pub fn check(rules: &[Rule]) -> Vec<String> {
-    let matcher = crate::matcher::Matcher::new(rules.to_vec());
-    let mut failures = Vec::new();
-    for (ix, rule) in rules.iter().enumerate() {
-        if rule.examples.is_empty() {
-            failures.push(format!(
-                "rule {} ({}) has no examples: a rule must prove it finds something",
-                rule.id, rule.source
-            ));
-        }
-        for (n, example) in rule.examples.iter().enumerate() {
-            let candidates = matcher.explain(example.as_bytes());
-            let mine: Vec<_> = candidates.iter().filter(|c| c.m.rule == ix).collect();
-            if !mine.iter().any(|c| c.verdict.is_ok()) {
-                let why = match mine.first() {
-                    Some(c) => match c.verdict {
-                        Err(r) => format!("dropped by the {} filter", r.as_str()),
-                        Ok(()) => unreachable!("an accepted candidate was found"),
-                    },
-                    None => "not matched by the prefix and pattern".to_string(),
-                };
-                failures.push(format!(
-                    "rule {} ({}): example {} is not found: {why}",
-                    rule.id,
-                    rule.source,
-                    n + 1
-                ));
-            }
-        }
-        for (n, example) in rule.negative_examples.iter().enumerate() {
-            let found = matcher
-                .find_all(example.as_bytes())
-                .iter()
-                .any(|m| m.rule == ix);
-            if found {
-                failures.push(format!(
-                    "rule {} ({}): negative example {} is reported as a key",
-                    rule.id,
-                    rule.source,
-                    n + 1
-                ));
-            }
-        }
-    }
-    failures
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn builtin_rules_prove_their_examples() {
-        let rules = load(&[] as &[&str]).unwrap();
-        assert!(
-            rules
-                .iter()
-                .all(|r| !r.examples.is_empty() && !r.negative_examples.is_empty())
-        );
-        assert_eq!(check(&rules), Vec::<String>::new());
-    }
 
     #[test]
     fn debug_of_rules_and_the_matcher_shows_no_example() {
@@ -350,36 +287,6 @@ mod tests {
             .map(|r| r.id)
             .collect();
         assert_eq!(ids, ["nomotic-live-api-key", "nomotic-test-api-key"]);
-    }
-
-    #[test]
-    fn check_reports_a_failing_example_without_printing_it() {
-        let text = r#"
-[[rules]]
-id = "weak"
-name = "Weak"
-description = "d"
-severity = "low"
-security_severity = "2.0"
-prefix = "wk_"
-pattern = "wk_[a-z]{4,}"
-examples = ["wk_aaaaaaaaaaaa"]
-negative_examples = ["wk_qzmvkrtpxe"]
-[rules.filters]
-min_body_len = 4
-reject_identifiers = false
-"#;
-        let rules = parse(text, "weak.toml").unwrap();
-        let failures = check(&rules);
-        assert_eq!(failures.len(), 2, "{failures:?}");
-        assert!(failures[0].contains("example 1 is not found"));
-        assert!(failures[0].contains("repetitive filter"), "{failures:?}");
-        assert!(failures[1].contains("negative example 1 is reported"));
-        assert!(
-            failures
-                .iter()
-                .all(|f| !f.contains("aaaa") && !f.contains("qzmv"))
-        );
     }
 
     #[test]

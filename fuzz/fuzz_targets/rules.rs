@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     };
     match nmleaks::rules::parse(text, "fuzz.toml") {
         Ok(rules) => {
-            let _ = nmleaks::rules::check(&rules);
+            let _ = nmleaks::matcher::check(&rules);
             let m = Matcher::new(rules);
             let mut hits = Vec::new();
             Scanner::new(&m, false).scan_bytes(text.as_bytes(), &Origin::Stdin, &mut hits);
