@@ -33,6 +33,7 @@ pub mod filter;
 pub mod finding;
 pub mod hook;
 pub mod interrupt;
+pub mod linehash;
 pub mod matcher;
 pub mod messages;
 pub mod progress;

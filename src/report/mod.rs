@@ -8,7 +8,6 @@
 
 pub mod human;
 pub mod json;
-pub mod linehash;
 pub mod sarif;
 
 use std::io::{self, Write};

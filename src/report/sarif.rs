@@ -6,7 +6,7 @@
 //! `relatedLocations`, capped (the count left out is in `properties`). Paths are relative to
 //! `%SRCROOT%` (the scan root, or the repository's work tree), given in
 //! `run.originalUriBaseIds`. Columns are in UTF-16 code units (SARIF's default `columnKind`).
-//! `partialFingerprints` carries `primaryLocationLineHash` (see [`super::linehash`]) and the
+//! `partialFingerprints` carries `primaryLocationLineHash` (see [`crate::linehash`]) and the
 //! key fingerprint; no snippet is written, so no key reaches the file. Suppressed keys are
 //! results with a `suppressions` entry (`external` for the baseline, `inSource` for an allow
 //! comment). GitHub's limits are kept: over 25,000 results, 1,000 locations per result or
@@ -22,8 +22,8 @@ use std::path::{Component, Path, PathBuf};
 use serde::Serialize;
 
 use super::Report;
-use super::linehash::line_hashes;
 use crate::finding::{FINGERPRINT_SCHEME, Finding, Location, Origin};
+use crate::linehash::line_hashes;
 use crate::rules::Rule;
 use crate::suppress::Reason;
 

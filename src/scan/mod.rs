@@ -1,18 +1,41 @@
 //! Bytes in, hits out: runs the matcher over one blob and turns offsets into locations.
 //!
 //! A blob arrives either whole (a git object) or as a reader (a file, stdin). Readers are
-//! scanned in fixed-size chunks with an overlap, so memory stays bounded whatever the file's
-//! size and a key that straddles a chunk boundary is still found exactly once. This module
-//! owns line and column counting (1-based; columns in characters and in UTF-16 code units,
-//! in bytes for binary input), binary detection and the redacted snippet. It does not know
-//! where blobs come from.
+//! scanned in fixed-size windows with an overlap, so memory stays bounded whatever the file's
+//! size and a key that straddles a window boundary is still found exactly once. It does not
+//! know where blobs come from. One file a job:
+//!
+//! - `mod.rs`: the [`Scanner`]: binary detection, the raw pass and the decoded passes over a
+//!   blob, hits with their locations, names (`scan_name`), the sink that hands hits on;
+//! - `window.rs`: the one chunk-and-overlap loop, used by every pass over a stream;
+//! - `lines.rs`: line and column counting (1-based; characters and UTF-16 code units, bytes in
+//!   binary input);
+//! - `snippet.rs`: the line around a key with every key on it redacted;
+//! - `utf16.rs`: the first decoder.
+//!
+//! **Decoders plug in here.** A decoder turns a blob's bytes into other bytes to scan beside
+//! them (UTF-16 into UTF-8 text today) plus a way to map an offset in its output back to the
+//! blob (the line tracker's code-unit count); its output runs through its own window and
+//! the same `scan_region`, so chunking, lines, snippets and allow comments work unchanged.
+//! Allow comments are judged with [`crate::suppress::inline`] while the key's line is at hand,
+//! and SARIF line hashes with [`crate::linehash`] while the blob is.
+
+mod lines;
+mod snippet;
+mod utf16;
+mod window;
 
 use std::io::{self, Read};
 
-use memchr::{memchr, memmem, memrchr};
+use memchr::memchr;
+
+use self::lines::{LineTracker, count_chars, line_bounds};
+use self::utf16::Decoder;
+pub use self::utf16::{Utf16, utf16_encoding};
+use self::window::{View, Window};
 
 use crate::finding::{Hit, Location, Origin, Part, Secret, Unlisted};
-use crate::matcher::{LOOKBEHIND, Match, Matcher};
+use crate::matcher::{Match, Matcher};
 
 /// Bytes read per chunk.
 pub const CHUNK: usize = 4 << 20;
@@ -38,11 +61,7 @@ impl Default for Chunking {
     }
 }
 /// A NUL byte in the first this-many bytes marks a blob as binary (as git and ripgrep do).
-const BINARY_PROBE: usize = 8 << 10;
-/// A comment holding this on a key's line hides that location (`# nmleaks:allow`).
-pub const ALLOW_MARKER: &str = "nmleaks:allow";
-/// Bytes of context shown on each side of a key in a snippet.
-const SNIPPET_CONTEXT: usize = 60;
+pub(crate) const BINARY_PROBE: usize = 8 << 10;
 
 /// Hits a reader's scan hands on once it holds this many, when a sink is set.
 pub const SINK_BATCH: usize = 256;
@@ -116,8 +135,13 @@ impl<'m> Scanner<'m> {
         let binary = is_binary(bytes);
         let mut lines = LineTracker::new(binary);
         let first = out.len();
-        let all = 0..bytes.len();
-        self.scan_region(bytes, all, true, 0, binary, &mut lines, origin, out);
+        let all = View {
+            hay: bytes,
+            range: 0..bytes.len(),
+            complete: true,
+            base: 0,
+        };
+        self.scan_region(&all, binary, &mut lines, origin, out);
         if let Some(enc) = utf16_encoding(bytes, binary) {
             let mut decoder = Decoder::new(enc);
             let mut text = Vec::new();
@@ -125,11 +149,16 @@ impl<'m> Scanner<'m> {
             decoder.finish(&mut text);
             let mut lines = LineTracker::decoded(decoder.bom);
             let from = out.len();
-            let all = 0..text.len();
-            self.scan_region(&text, all, true, 0, false, &mut lines, origin, out);
+            let all = View {
+                hay: &text,
+                range: 0..text.len(),
+                complete: true,
+                base: 0,
+            };
+            self.scan_region(&all, false, &mut lines, origin, out);
             let new = &mut out[from..];
             let numbers: Vec<u64> = new.iter().map(|h| h.location.line).collect();
-            let hashes = crate::report::linehash::line_hashes(&text, &numbers);
+            let hashes = crate::linehash::line_hashes(&text, &numbers);
             for (hit, hash) in new.iter_mut().zip(hashes) {
                 hit.location.line_hash = hash;
             }
@@ -147,7 +176,7 @@ impl<'m> Scanner<'m> {
     fn hash_raw_lines(&self, bytes: &[u8], binary: bool, new: &mut [Hit]) {
         if !new.is_empty() && !binary {
             let lines: Vec<u64> = new.iter().map(|h| h.location.line).collect();
-            let hashes = crate::report::linehash::line_hashes(bytes, &lines);
+            let hashes = crate::linehash::line_hashes(bytes, &lines);
             for (hit, hash) in new.iter_mut().zip(hashes) {
                 hit.location.line_hash = hash;
             }
@@ -214,36 +243,26 @@ impl<'m> Scanner<'m> {
         origin: &Origin,
         out: &mut Vec<Hit>,
     ) -> io::Result<u64> {
-        let mut buf = std::mem::take(&mut self.buf);
-        let Chunking { chunk, overlap } = self.chunking;
-        // The first chunk holds at least the binary probe, so that "a NUL in the first
+        // The first window holds at least the binary probe, so that "a NUL in the first
         // 8 KiB" means the same whatever the chunk size (the default chunk is far larger).
-        buf.resize((chunk + overlap + LOOKBEHIND).max(BINARY_PROBE), 0);
-        let result = self.scan_chunks(&mut reader, &mut buf, origin, out);
-        self.buf = buf;
+        let mut window = Window::new(self.chunking, BINARY_PROBE, std::mem::take(&mut self.buf));
+        let result = self.scan_windows(&mut reader, &mut window, origin, out);
+        self.buf = window.into_buffer();
         result
     }
 
-    fn scan_chunks(
+    fn scan_windows(
         &mut self,
         reader: &mut impl Read,
-        buf: &mut [u8],
+        window: &mut Window,
         origin: &Origin,
         out: &mut Vec<Hit>,
     ) -> io::Result<u64> {
-        let mut carry = 0; // bytes kept at the front of `buf` from the previous chunk
-        let mut report_from = 0; // keys starting before this were reported already
-        let mut base = 0u64; // absolute offset of buf[0]
-        let Chunking { chunk, overlap } = self.chunking;
-        let mut lines = None;
+        let mut lines: Option<LineTracker> = None;
         let mut decoded: Option<Decoded> = None;
         loop {
-            let limit = if lines.is_none() {
-                buf.len()
-            } else {
-                chunk + overlap + LOOKBEHIND
-            };
-            let (n, status) = fill(reader, &mut buf[carry..limit]);
+            let (n, status) = fill(reader, window.spare());
+            window.filled(n);
             crate::interrupt::checkpoint().map_err(io::Error::other)?;
             // A read error ends the blob where it struck: what was read before it is scanned
             // (its keys reported), then the error is returned.
@@ -251,56 +270,46 @@ impl<'m> Scanner<'m> {
                 Ok(eof) => (eof, None),
                 Err(e) => (true, Some(e)),
             };
-            let len = carry + n;
             let lines = lines.get_or_insert_with(|| {
-                let binary = is_binary(&buf[..len]);
-                decoded =
-                    utf16_encoding(&buf[..len], binary).map(|enc| Decoded::new(enc, self.chunking));
+                let binary = is_binary(window.bytes());
+                decoded = utf16_encoding(window.bytes(), binary)
+                    .map(|enc| Decoded::new(enc, self.chunking));
                 LineTracker::new(binary)
             });
             let binary = lines.binary;
             if let Some(d) = &mut decoded {
-                d.feed(self, &buf[carry..len], eof, origin, out);
+                let fresh = &window.bytes()[window.bytes().len() - n..];
+                d.feed(self, fresh, eof, origin, out);
             }
-            let commit = if eof { len } else { len - overlap };
-            let hay = &buf[..len];
-            self.scan_region(
-                hay,
-                report_from..commit,
-                eof,
-                base,
-                binary,
-                lines,
-                origin,
-                out,
-            );
+            let mut scan = |v: View<'_>| {
+                self.scan_region(&v, binary, lines, origin, out);
+                if !v.complete {
+                    lines.advance(v.hay, v.base, v.base + v.range.end as u64);
+                }
+            };
             if eof {
-                return failure.map_or(Ok(base + len as u64), Err);
+                window.finish(&mut scan);
+                return failure.map_or(Ok(window.end()), Err);
             }
-            lines.advance(hay, base, base + commit as u64);
-            let keep = commit - LOOKBEHIND;
-            buf.copy_within(keep..len, 0);
-            carry = len - keep;
-            report_from = LOOKBEHIND;
-            base += keep as u64;
+            window.slide(&mut scan);
         }
     }
 
-    #[allow(clippy::too_many_arguments)] // one private call path; a struct would only rename them
+    /// Finds the keys starting in `v.range` and appends a hit for each, with its line,
+    /// column, snippet and allow comment.
     fn scan_region(
         &mut self,
-        hay: &[u8],
-        range: std::ops::Range<usize>,
-        complete: bool,
-        base: u64,
+        v: &View<'_>,
         binary: bool,
         lines: &mut LineTracker,
         origin: &Origin,
         out: &mut Vec<Hit>,
     ) {
+        let (hay, base) = (v.hay, v.base);
         self.found.clear();
         let found = &mut self.found;
-        self.matcher.find(hay, range, complete, |m| found.push(m));
+        self.matcher
+            .find(hay, v.range.clone(), v.complete, |m| found.push(m));
         // Aho-corasick reports by end offset; line counting needs starts in order.
         found.sort_unstable_by_key(|m| (m.start, m.rule));
         // The line of the previous key: hit-dense lines are measured once, not once a key.
@@ -325,7 +334,7 @@ impl<'m> Scanner<'m> {
                     let info = LineInfo {
                         start,
                         end,
-                        marker: memmem::find(line, ALLOW_MARKER.as_bytes()).is_some(),
+                        marker: crate::suppress::inline::has_marker(line),
                         keys: self.found[i..].iter().take_while(|o| o.start < end).count()
                             + self.found[..i]
                                 .iter()
@@ -343,7 +352,8 @@ impl<'m> Scanner<'m> {
                 self.snippet(line, m.start - info.start, m.end - info.start, &spans)
             });
             let secret = Secret::new(&key);
-            let inline_allow = info.marker && allows(line, &secret, info.keys);
+            let inline_allow =
+                info.marker && crate::suppress::inline::allows(line, &secret, info.keys);
             if out.len() >= SINK_BATCH
                 && let Some(Sink(sink)) = &mut self.sink
             {
@@ -369,116 +379,6 @@ impl<'m> Scanner<'m> {
             });
         }
     }
-
-    /// The spans, relative to the line starting at `line_start`, of the keys the matcher
-    /// found near key number `i` (within [`REDACT_REACH`] of it): redacted exactly as found,
-    /// whatever characters a rule's pattern allows.
-    fn found_spans(
-        &self,
-        i: usize,
-        line_start: usize,
-        line_end: usize,
-    ) -> Vec<(usize, usize, usize)> {
-        let m = self.found[i];
-        let lo = m.start.saturating_sub(REDACT_REACH).max(line_start);
-        let hi = (m.end + REDACT_REACH).min(line_end);
-        let first = self.found.partition_point(|o| o.start < lo);
-        // A long key that starts before the reach may still run into the window.
-        let before = first.saturating_sub(8);
-        self.found[before..]
-            .iter()
-            .filter(|o| o.start >= line_start && o.end > lo)
-            .take_while(|o| o.start < hi)
-            .map(|o| {
-                let plen = self.matcher.rules()[o.rule].prefix.len();
-                (o.start - line_start, o.end.min(line_end) - line_start, plen)
-            })
-            .collect()
-    }
-
-    /// The key's line (`line[start..end]` is the key), cut to some context each side, with
-    /// every key on it redacted: the spans the matcher found (`found`, relative to the line)
-    /// and every other candidate of any rule near the window.
-    fn snippet(
-        &self,
-        line: &[u8],
-        start: usize,
-        end: usize,
-        found: &[(usize, usize, usize)],
-    ) -> String {
-        // A CRLF line's `\r` is its ending, not text to escape (a key never holds one).
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        let mut from = start.saturating_sub(SNIPPET_CONTEXT);
-        let mut to = (end + SNIPPET_CONTEXT).min(line.len());
-        while from > 0 && is_continuation(line[from]) {
-            from -= 1;
-        }
-        while to < line.len() && is_continuation(line[to]) {
-            to += 1;
-        }
-        let mut text = String::new();
-        if from > 0 {
-            text.push('…');
-        }
-        text.push_str(&self.redact_window(line, from..to, found));
-        if to < line.len() {
-            text.push('…');
-        }
-        text.trim_end().to_string()
-    }
-
-    /// Sanitises `line[window]`, replacing every key that touches the window by its redacted
-    /// form: the matcher's own spans (`found`), every candidate any rule's pattern matches
-    /// (placeholders too), and every prefix followed by 8 or more letters and digits. Spans are
-    /// measured up to [`REDACT_REACH`] bytes beyond the window, so a key cut by the window's
-    /// edge is still redacted whole; the cost per key is bounded whatever the line's length.
-    fn redact_window(
-        &self,
-        line: &[u8],
-        window: std::ops::Range<usize>,
-        found: &[(usize, usize, usize)],
-    ) -> String {
-        if self.show_secrets {
-            return crate::sanitize::bytes(&line[window]);
-        }
-        let lo = window.start.saturating_sub(REDACT_REACH);
-        let hi = (window.end + REDACT_REACH).min(line.len());
-        let region = &line[lo..hi];
-        let mut spans: Vec<(usize, usize, usize)> = found.to_vec();
-        for c in self.matcher.explain(region) {
-            let plen = self.matcher.rules()[c.m.rule].prefix.len();
-            spans.push((lo + c.m.start, lo + c.m.end, plen));
-        }
-        for rule in self.matcher.rules() {
-            let prefix = rule.prefix.as_bytes();
-            for at in memmem::find_iter(region, prefix) {
-                let body = &region[at + prefix.len()..];
-                let n = body
-                    .iter()
-                    .position(|b| !b.is_ascii_alphanumeric())
-                    .unwrap_or(body.len());
-                if n >= 8 {
-                    spans.push((lo + at, lo + at + prefix.len() + n, prefix.len()));
-                }
-            }
-        }
-        spans.sort_unstable();
-        let mut out = String::new();
-        let mut pos = window.start;
-        for (s, e, plen) in spans {
-            if e <= pos || s >= window.end {
-                continue;
-            }
-            out.push_str(&crate::sanitize::bytes(&line[pos..s.max(pos)]));
-            let run = String::from_utf8_lossy(&line[s..e]);
-            out.push_str(&crate::sanitize::redact_key(&run, plen));
-            pos = e;
-        }
-        if pos < window.end {
-            out.push_str(&crate::sanitize::bytes(&line[pos..window.end]));
-        }
-        out
-    }
 }
 
 /// The line that holds a key, measured once for all the keys on it.
@@ -493,146 +393,14 @@ struct LineInfo {
     keys: usize,
 }
 
-/// How far beyond a snippet's window keys are looked for, so that one cut by the window's
-/// edge is still redacted whole, while the cost per key stays bounded on a line of any length
-/// with any number of keys. Keys the matcher found are redacted by their own spans.
-const REDACT_REACH: usize = 256;
-
-/// A UTF-16 encoding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Utf16 {
-    /// Little-endian (Windows' "Unicode": PowerShell 5 redirections, .reg exports).
-    Le,
-    /// Big-endian.
-    Be,
-}
-
-/// Whether a blob that starts with `start` is UTF-16 text, and which: a byte-order mark says
-/// so (`FF FE` little-endian, `FE FF` big-endian); without one, binary-looking input (a NUL in
-/// the probe) whose 2-byte units are at least half a printable ASCII character or whitespace
-/// followed by a NUL is little-endian UTF-16. Text without NULs never needs the second look.
-#[must_use]
-pub fn utf16_encoding(start: &[u8], binary: bool) -> Option<Utf16> {
-    if start.starts_with(&[0xFF, 0xFE]) {
-        return Some(Utf16::Le);
-    }
-    if start.starts_with(&[0xFE, 0xFF]) {
-        return Some(Utf16::Be);
-    }
-    if !binary {
-        return None;
-    }
-    let probe = &start[..start.len().min(BINARY_PROBE)];
-    let units = probe.len() / 2;
-    let ascii = probe
-        .chunks_exact(2)
-        .filter(|u| {
-            u[1] == 0 && (matches!(u[0], b'\t' | b'\n' | b'\r') || (0x20..0x7F).contains(&u[0]))
-        })
-        .count();
-    // Generous on purpose: a wrong guess costs one decoding pass, never a key, since the
-    // blob's own bytes are scanned as well.
-    (units >= 8 && ascii * 2 >= units).then_some(Utf16::Le)
-}
-
-/// Incremental UTF-16 to UTF-8: bytes go in as they are read, in pieces of any length.
-/// Unpaired surrogates and a final odd byte become U+FFFD. A leading byte-order mark is
-/// dropped (its length is kept in `bom`, for offsets).
-#[derive(Debug)]
-struct Decoder {
-    enc: Utf16,
-    /// The first byte of a unit whose second has not arrived.
-    odd: Option<u8>,
-    /// A high surrogate waiting for its low half.
-    high: Option<u16>,
-    /// Whether the first unit was seen (a byte-order mark is dropped there).
-    started: bool,
-    /// Bytes of byte-order mark dropped: 0 or 2.
-    bom: u64,
-}
-
-impl Decoder {
-    fn new(enc: Utf16) -> Decoder {
-        Decoder {
-            enc,
-            odd: None,
-            high: None,
-            started: false,
-            bom: 0,
-        }
-    }
-
-    fn push(&mut self, mut bytes: &[u8], out: &mut Vec<u8>) {
-        if let (Some(a), Some(&b)) = (self.odd, bytes.first()) {
-            self.odd = None;
-            self.unit([a, b], out);
-            bytes = &bytes[1..];
-        }
-        let mut units = bytes.chunks_exact(2);
-        for u in &mut units {
-            self.unit([u[0], u[1]], out);
-        }
-        if let [last] = units.remainder() {
-            self.odd = Some(*last);
-        }
-    }
-
-    fn finish(&mut self, out: &mut Vec<u8>) {
-        if self.high.take().is_some() || self.odd.take().is_some() {
-            push_char(char::REPLACEMENT_CHARACTER, out);
-        }
-    }
-
-    fn unit(&mut self, pair: [u8; 2], out: &mut Vec<u8>) {
-        let u = match self.enc {
-            Utf16::Le => u16::from_le_bytes(pair),
-            Utf16::Be => u16::from_be_bytes(pair),
-        };
-        if !self.started {
-            self.started = true;
-            if u == 0xFEFF {
-                self.bom = 2;
-                return;
-            }
-        }
-        if let Some(high) = self.high.take() {
-            if (0xDC00..0xE000).contains(&u) {
-                let c = 0x10000 + ((u32::from(high) - 0xD800) << 10) + (u32::from(u) - 0xDC00);
-                push_char(
-                    char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER),
-                    out,
-                );
-                return;
-            }
-            push_char(char::REPLACEMENT_CHARACTER, out);
-        }
-        if (0xD800..0xDC00).contains(&u) {
-            self.high = Some(u);
-        } else {
-            push_char(
-                char::from_u32(u32::from(u)).unwrap_or(char::REPLACEMENT_CHARACTER),
-                out,
-            );
-        }
-    }
-}
-
-fn push_char(c: char, out: &mut Vec<u8>) {
-    out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
-}
-
-/// The UTF-8 text of a UTF-16 blob, scanned in chunks as it is decoded, beside the scan of
+/// The UTF-8 text of a UTF-16 blob, scanned in windows as it is decoded, beside the scan of
 /// the blob's own bytes (which still finds ASCII keys in it: a mixed file loses nothing).
 #[derive(Debug)]
 struct Decoded {
     decoder: Decoder,
-    chunking: Chunking,
-    /// Decoded text not yet scanned to the end (the overlap of the last chunk, then new text).
-    buf: Vec<u8>,
+    window: Window,
     /// Text decoded from the latest raw bytes.
     fresh: Vec<u8>,
-    report_from: usize,
-    base: u64,
     lines: LineTracker,
 }
 
@@ -640,16 +408,13 @@ impl Decoded {
     fn new(enc: Utf16, chunking: Chunking) -> Decoded {
         Decoded {
             decoder: Decoder::new(enc),
-            chunking,
-            buf: Vec::new(),
+            window: Window::new(chunking, 0, Vec::new()),
             fresh: Vec::new(),
-            report_from: 0,
-            base: 0,
             lines: LineTracker::decoded(0),
         }
     }
 
-    /// Decodes `raw` (the next bytes of the blob) and scans every full chunk of text; at
+    /// Decodes `raw` (the next bytes of the blob) and scans every full window of text; at
     /// `eof`, scans the rest.
     fn feed(
         &mut self,
@@ -665,86 +430,18 @@ impl Decoded {
             self.decoder.finish(&mut self.fresh);
         }
         self.lines.bom = self.decoder.bom;
-        let Chunking { chunk, overlap } = self.chunking;
-        let full = chunk + overlap + LOOKBEHIND;
-        let mut fresh = &self.fresh[..];
-        loop {
-            let take = fresh.len().min(full - self.buf.len());
-            self.buf.extend_from_slice(&fresh[..take]);
-            fresh = &fresh[take..];
-            if self.buf.len() < full {
-                break;
+        let lines = &mut self.lines;
+        let mut scan = |v: View<'_>| {
+            scanner.scan_region(&v, false, lines, origin, out);
+            if !v.complete {
+                lines.advance(v.hay, v.base, v.base + v.range.end as u64);
             }
-            // A full chunk: scan it and keep its overlap, as `scan_chunks` does.
-            let len = self.buf.len();
-            let commit = len - overlap;
-            let range = self.report_from..commit;
-            let hay = &self.buf[..];
-            scanner.scan_region(
-                hay,
-                range,
-                false,
-                self.base,
-                false,
-                &mut self.lines,
-                origin,
-                out,
-            );
-            self.lines
-                .advance(hay, self.base, self.base + commit as u64);
-            let keep = commit - LOOKBEHIND;
-            self.buf.drain(..keep);
-            self.report_from = LOOKBEHIND;
-            self.base += keep as u64;
-        }
+        };
+        self.window.extend(&self.fresh, &mut scan);
         if eof {
-            let hay = &self.buf[..];
-            let range = self.report_from..hay.len();
-            scanner.scan_region(
-                hay,
-                range,
-                true,
-                self.base,
-                false,
-                &mut self.lines,
-                origin,
-                out,
-            );
+            self.window.finish(&mut scan);
         }
     }
-}
-
-/// Does an allow comment on `line` cover `secret`? `nmleaks:allow` alone covers the line's
-/// key only when the line holds exactly one (so a key added later to an allowed line is still
-/// reported); `nmleaks:allow:1a2b3c4d,5e6f7a8b` names keys by fingerprint prefixes (8 hex
-/// digits or more, as the JSON report's `fingerprint` shows them).
-fn allows(line: &[u8], secret: &Secret, keys_on_line: usize) -> bool {
-    let fp = secret.fingerprint();
-    let marker = ALLOW_MARKER.as_bytes();
-    memmem::find_iter(line, marker).any(|at| {
-        let rest = &line[at + marker.len()..];
-        let Some(list) = rest.strip_prefix(b":") else {
-            return keys_on_line == 1;
-        };
-        list.split(|&b| b == b',')
-            .map(|item| {
-                let n = item.iter().take_while(|b| b.is_ascii_hexdigit()).count();
-                &item[..n]
-            })
-            .take_while(|hex| !hex.is_empty())
-            .any(|hex| hex.len() >= 8 && fp.hex().as_bytes().starts_with(&hex.to_ascii_lowercase()))
-    })
-}
-
-/// The line holding `hay[start..end]`, without its newline, as offsets into `hay`.
-fn line_bounds(hay: &[u8], start: usize, end: usize) -> (usize, usize) {
-    let line_start = memrchr(b'\n', &hay[..start]).map_or(0, |i| i + 1);
-    let line_end = memchr(b'\n', &hay[end..]).map_or(hay.len(), |i| end + i);
-    (line_start, line_end)
-}
-
-fn is_continuation(b: u8) -> bool {
-    b & 0xC0 == 0x80
 }
 
 /// Whether the start of a blob holds a NUL byte.
@@ -768,95 +465,11 @@ fn fill(reader: &mut impl Read, buf: &mut [u8]) -> (usize, io::Result<bool>) {
     (n, Ok(false))
 }
 
-/// Line and column at an absolute offset, advanced forward only.
-///
-/// In binary input a "line" is what lies between two `\n` bytes and columns count bytes:
-/// characters mean nothing there, and counting them cost more than the search itself (a
-/// 5 GB file of zeros is one line).
-#[derive(Debug, Clone)]
-struct LineTracker {
-    offset: u64,
-    line: u64,
-    /// Characters (bytes, in binary input) between the line start and `offset`.
-    chars: u64,
-    /// UTF-16 code units (bytes, in binary input) between the line start and `offset`.
-    utf16: u64,
-    /// Count bytes, not characters.
-    binary: bool,
-    /// For text decoded from UTF-16: UTF-16 code units between the start and `offset`, which
-    /// give the offset in the blob itself (`bom + 2 * units`).
-    units: Option<u64>,
-    /// Bytes of byte-order mark before the decoded text.
-    bom: u64,
-}
-
-impl LineTracker {
-    fn new(binary: bool) -> LineTracker {
-        LineTracker {
-            offset: 0,
-            line: 1,
-            chars: 0,
-            utf16: 0,
-            binary,
-            units: None,
-            bom: 0,
-        }
-    }
-
-    /// A tracker over text decoded from UTF-16 that started after a `bom`-byte mark.
-    fn decoded(bom: u64) -> LineTracker {
-        LineTracker {
-            units: Some(0),
-            bom,
-            ..LineTracker::new(false)
-        }
-    }
-
-    /// Moves to absolute offset `to`; `hay` starts at absolute offset `base` and must hold
-    /// every byte from the current offset to `to`.
-    fn advance(&mut self, hay: &[u8], base: u64, to: u64) {
-        if to <= self.offset {
-            return;
-        }
-        let from = usize::try_from(self.offset - base).expect("offset within the chunk");
-        let to_rel = usize::try_from(to - base).expect("offset within the chunk");
-        let span = &hay[from..to_rel];
-        if let Some(units) = &mut self.units {
-            *units += count_chars(span).1;
-        }
-        let newlines = bytecount::count(span, b'\n') as u64;
-        let tail = if newlines > 0 {
-            self.line += newlines;
-            self.chars = 0;
-            self.utf16 = 0;
-            &span[memrchr(b'\n', span).map_or(0, |i| i + 1)..]
-        } else {
-            span
-        };
-        let (chars, utf16) = if self.binary {
-            (tail.len() as u64, tail.len() as u64)
-        } else {
-            count_chars(tail)
-        };
-        self.chars += chars;
-        self.utf16 += utf16;
-        self.offset = to;
-    }
-}
-
-/// Characters and UTF-16 code units in UTF-8 bytes (each invalid byte counts as one).
-fn count_chars(bytes: &[u8]) -> (u64, u64) {
-    if bytes.is_ascii() {
-        return (bytes.len() as u64, bytes.len() as u64);
-    }
-    let chars = bytes.iter().filter(|&&b| !is_continuation(b)).count() as u64;
-    let astral = bytes.iter().filter(|&&b| b >= 0xF0).count() as u64;
-    (chars, chars + astral)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::snippet::SNIPPET_CONTEXT;
     use super::*;
+    use crate::matcher::LOOKBEHIND;
     use crate::testkeys::Rng;
 
     fn matcher() -> Matcher {
@@ -1007,53 +620,6 @@ mod tests {
 
     fn utf16le(s: &str) -> Vec<u8> {
         s.encode_utf16().flat_map(u16::to_le_bytes).collect()
-    }
-
-    #[test]
-    fn utf16_is_recognised_by_its_mark_or_by_nul_interleaved_ascii() {
-        let text = utf16le("# settings for the deploy script\r\n");
-        assert_eq!(
-            utf16_encoding(&[0xFF, 0xFE, b'a', 0], true),
-            Some(Utf16::Le)
-        );
-        assert_eq!(
-            utf16_encoding(&[0xFE, 0xFF, 0, b'a'], false),
-            Some(Utf16::Be)
-        );
-        assert_eq!(utf16_encoding(&text, is_binary(&text)), Some(Utf16::Le));
-        assert_eq!(
-            utf16_encoding(&[0u8; 4096], true),
-            None,
-            "zeros are not text"
-        );
-        assert_eq!(
-            utf16_encoding(b"plain ascii text, long enough", false),
-            None
-        );
-        let mut noisy = text.clone();
-        noisy.extend_from_slice(&[0xC3, 0x28, 0x00, 0x01, 0x02, 0x03].repeat(40));
-        assert_eq!(utf16_encoding(&noisy, true), None, "mostly not ASCII units");
-    }
-
-    #[test]
-    fn the_decoder_joins_units_and_surrogates_split_across_pushes() {
-        let text = "a😀b\u{e9}";
-        let mut bytes = vec![0xFF, 0xFE];
-        bytes.extend(utf16le(text));
-        bytes.extend_from_slice(&[0x00, 0xD8]); // a lone high surrogate at the end
-        for cut in 0..bytes.len() {
-            let mut d = Decoder::new(Utf16::Le);
-            let mut out = Vec::new();
-            d.push(&bytes[..cut], &mut out);
-            d.push(&bytes[cut..], &mut out);
-            d.finish(&mut out);
-            assert_eq!(
-                String::from_utf8(out).unwrap(),
-                format!("{text}\u{fffd}"),
-                "cut {cut}"
-            );
-            assert_eq!(d.bom, 2);
-        }
     }
 
     #[test]

@@ -5,7 +5,10 @@
 //! it, and a different key on the same line is still reported. An inline allow comment hides
 //! the one location on its line. This module owns the baseline format (versioned JSON: no
 //! keys, no line numbers) and the split of findings into active and suppressed ones; it does
-//! not decide exit codes or formats.
+//! not decide exit codes or formats. The grammar of allow comments is in [`inline`], which the
+//! scanner applies to a key's line while it has it.
+
+pub mod inline;
 
 use std::collections::BTreeMap;
 use std::path::Path;
