@@ -503,6 +503,45 @@ fn colour_only_when_asked_or_on_a_terminal() {
             .stdout()
             .contains("\u{1b}[")
     );
+    // On a real terminal (a pseudo-terminal from util-linux's `script`): colour by default,
+    // none with NO_COLOR or --color never, and the summary line on stderr.
+    let tty = on_a_terminal(&env, &["scan"], None);
+    assert!(tty.contains("\u{1b}["), "a terminal gets colour: {tty:?}");
+    assert!(tty.contains("1 key;"), "and the summary line: {tty:?}");
+    let plain = on_a_terminal(&env, &["scan"], Some("1"));
+    assert!(!plain.contains("\u{1b}["), "NO_COLOR: {plain:?}");
+    let never = on_a_terminal(&env, &["scan", "--color", "never"], None);
+    assert!(!never.contains("\u{1b}["), "--color never: {never:?}");
+}
+
+/// Runs nmleaks with stdout and stderr on a pseudo-terminal (`script -qec CMD /dev/null`),
+/// `NO_COLOR` set to `no_color` or unset, and returns what the terminal showed.
+fn on_a_terminal(env: &TestEnv, args: &[&str], no_color: Option<&str>) -> String {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    let bin = crate::util::binary();
+    let mut line = quote(&bin.to_string_lossy());
+    for a in args {
+        line.push(' ');
+        line.push_str(&quote(a));
+    }
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qec", &line, "/dev/null"])
+        .current_dir(env.root())
+        .env("TERM", "xterm-256color")
+        .env("NMLEAKS_CACHE_DIR", env.cache_dir())
+        .stdin(std::process::Stdio::null());
+    match no_color {
+        Some(v) => cmd.env("NO_COLOR", v),
+        None => cmd.env_remove("NO_COLOR"),
+    };
+    let out = cmd
+        .output()
+        .expect("util-linux's `script` runs the command on a terminal");
+    assert!(
+        out.status.success() || out.status.code() == Some(1),
+        "{out:?}"
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
