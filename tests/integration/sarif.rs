@@ -3,10 +3,11 @@
 
 use crate::util::{TestEnv, sarif_problems};
 
+/// Scans into `out.sarif` (every tree here holds keys: exit code 1) and reads the log.
 fn sarif(env: &TestEnv, args: &[&str]) -> serde_json::Value {
     let mut all = vec!["scan", "--format", "sarif", "-o", "out.sarif"];
     all.extend_from_slice(args);
-    env.run(&all);
+    env.run(&all).expect(1);
     serde_json::from_slice(&std::fs::read(env.path("out.sarif")).unwrap()).unwrap()
 }
 
@@ -170,7 +171,7 @@ fn columns_are_utf16_code_units_after_emoji_and_cjk() {
     assert_eq!(region["endColumn"], start + key.len() as u64);
     assert_eq!(region["endLine"], 1);
     // JSON keeps counting characters.
-    let json = env.run(&["scan", "--format", "json"]).json();
+    let json = env.run(&["scan", "--format", "json"]).expect(1).json();
     assert_eq!(
         json["findings"][0]["locations"][0]["column"],
         prefix.chars().count() as u64 + 1
@@ -286,7 +287,8 @@ fn sarif_from_history_and_staged_scans_validates_clean() {
         }
     }
     // History locations name the path in the commit and carry the commit id.
-    env.run(&["git", "--format", "sarif", "-o", "out.sarif"]);
+    env.run(&["git", "--format", "sarif", "-o", "out.sarif"])
+        .expect(1);
     let log: serde_json::Value =
         serde_json::from_slice(&std::fs::read(env.path("out.sarif")).unwrap()).unwrap();
     let file_result = log["runs"][0]["results"]

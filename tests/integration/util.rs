@@ -290,11 +290,18 @@ pub fn sarif_problems(file: &Path) -> Vec<String> {
         String::from_utf8_lossy(&status.stdout)
     );
     let log: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
-    log["runs"]
+    let runs = log["runs"]
         .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|run| run["results"].as_array().cloned().unwrap_or_default())
+        .expect("the validator's log has runs");
+    assert!(!runs.is_empty(), "the validator's log has no run: {log}");
+    runs.iter()
+        .flat_map(|run| {
+            // A run without `results` is a validator that did not judge, not a clean file.
+            run["results"]
+                .as_array()
+                .unwrap_or_else(|| panic!("the validator's run has no results: {run}"))
+                .clone()
+        })
         .map(|r| format!("{} {}: {}", r["ruleId"], r["level"], r["message"]))
         .collect()
 }
