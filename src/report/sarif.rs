@@ -12,8 +12,21 @@
 //! comment). GitHub's limits are kept: over 25,000 results, 1,000 locations per result or
 //! 10 MB, results are cut and a `toolExecutionNotifications` entry says what was cut.
 //!
-//! Plain serde structs: the subset nmleaks writes is small, and a typed SARIF crate would add
-//! a large generated model for it.
+//! **Why plain serde structs, not `serde-sarif`.** The `sarif` family's `serde-sarif` (0.8)
+//! is the complete typed model of the 2.1.0 schema, generated from it, with builders. It was
+//! weighed for what SARIF is about to carry (paths inside archives as logical locations, one
+//! run per repository with `versionControlProvenance` in an organisation audit) and declined,
+//! for reasons that hold for that growth too:
+//! - every string in this file must pass through nmleaks' redaction and escaping, and the
+//!   size caps are measured as the file is built; with a complete model any of its several
+//!   hundred optional string fields is one more place a key could slip through unreviewed;
+//! - GitHub reads properties the schema leaves open (`security-severity`, `precision`,
+//!   `tags`), which a generated model holds as untyped maps anyway;
+//! - field order and omitted fields are part of the snapshot tests and of byte-stable output;
+//! - the additions ahead are a handful of small structs here (`logicalLocations`,
+//!   `versionControlProvenance`), each validated by the SARIF Multitool in the tests.
+//! Revisit if nmleaks ever reads SARIF (a baseline from another tool's report), where a
+//! complete model pays.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
