@@ -200,13 +200,10 @@ fn scan_tree(cfg: &ScanConfig, matcher: &Matcher) -> Collected {
 
 fn baseline_create(cfg: &ScanConfig) -> anyhow::Result<ExitCode> {
     let rules = rules::load(&cfg.common.rules)?;
-    let out = cfg
-        .common
-        .output
-        .as_deref()
-        .expect("cli sets a default path");
+    // `None` is standard output (`-o -`); the CLI's default is a file.
+    let out = cfg.common.output.as_deref();
     // Only a regular file can hold notes to keep (`-o /dev/stdout` holds none).
-    let previous = if out.is_file() {
+    let previous = if let Some(out) = out.filter(|p| p.is_file()) {
         Some(Baseline::load(out).context("cannot keep the notes of the existing baseline")?)
     } else {
         None
@@ -216,13 +213,13 @@ fn baseline_create(cfg: &ScanConfig) -> anyhow::Result<ExitCode> {
     crate::interrupt::checkpoint()?;
     let findings: Vec<&Finding> = collected.findings.iter().collect();
     let baseline = Baseline::of(&findings, matcher.rules(), previous.as_ref());
-    report::emit(Some(out), |w| {
+    report::emit(out, |w| {
         serde_json::to_writer_pretty(&mut *w, &baseline)?;
         writeln!(w)
     })?;
     messages::note(format_args!(
         "baseline {} lists {} key{}",
-        crate::sanitize::path(out),
+        out.map_or_else(|| "(standard output)".to_string(), crate::sanitize::path),
         baseline.entries.len(),
         if baseline.entries.len() == 1 { "" } else { "s" }
     ));

@@ -131,7 +131,7 @@ struct CommonArgs {
     /// Report format.
     #[arg(long, value_enum, default_value_t = FormatArg::Human)]
     format: FormatArg,
-    /// Write the report to FILE instead of standard output.
+    /// Write the report to FILE instead of standard output (`-`: standard output).
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// Print keys in full. Without it every output shows `nm_live_…` and the last 4 characters.
@@ -309,7 +309,9 @@ enum ColorArg {
 
 impl CommonArgs {
     fn into_common(self) -> Common {
-        let to_terminal = self.output.is_none() && std::io::stdout().is_terminal();
+        // `-o -` is standard output, as a path argument `-` is standard input.
+        let output = self.output.filter(|p| !is_dash(p));
+        let to_terminal = output.is_none() && std::io::stdout().is_terminal();
         let color = match self.color {
             ColorArg::Always => true,
             ColorArg::Never => false,
@@ -333,7 +335,7 @@ impl CommonArgs {
                 FormatArg::Json => Format::Json,
                 FormatArg::Sarif => Format::Sarif,
             },
-            output: self.output,
+            output,
             show_secrets: self.show_secrets,
             color,
             threads,
@@ -347,13 +349,8 @@ impl CommonArgs {
 impl ScanArgs {
     fn into_scan_config(self) -> ScanConfig {
         let a = self;
-        let stdin = a.paths.iter().any(|p| p.as_os_str() == "-");
-        let mut paths: Vec<PathBuf> = a
-            .paths
-            .iter()
-            .filter(|p| p.as_os_str() != "-")
-            .cloned()
-            .collect();
+        let stdin = a.paths.iter().any(|p| is_dash(p));
+        let mut paths: Vec<PathBuf> = a.paths.iter().filter(|p| !is_dash(p)).cloned().collect();
         // Like ripgrep: no path means the current directory, shown without `./`.
         let implicit_root = a.paths.is_empty();
         if implicit_root {
@@ -368,6 +365,11 @@ impl ScanArgs {
             implicit_root,
         }
     }
+}
+
+/// `-`: standard input or output, never a file of that name (`./-` names one).
+fn is_dash(p: &std::path::Path) -> bool {
+    p.as_os_str() == "-"
 }
 
 /// Prints what clap says about flags it could not parse (or `--help`, `--version`) and
@@ -413,10 +415,13 @@ impl Cli {
             Command::Baseline {
                 command: BaselineCommand::Create(a),
             } => {
+                let to_stdout = a.common.output.as_deref().is_some_and(is_dash);
                 let mut cfg = a.into_scan_config();
-                cfg.common
-                    .output
-                    .get_or_insert_with(|| PathBuf::from("nmleaks-baseline.json"));
+                if !to_stdout {
+                    cfg.common
+                        .output
+                        .get_or_insert_with(|| PathBuf::from("nmleaks-baseline.json"));
+                }
                 Config::BaselineCreate(cfg)
             }
             Command::Git(a) => {

@@ -9,8 +9,9 @@ fn main() -> std::process::ExitCode {
         Err(e) => return nmleaks::cli::parse_failed(&e).into(),
     };
     match nmleaks::interrupt::run(cli.into_config()) {
+        // A closed stdout (`| head -1`) is no error here: `report::emit` stops writing and
+        // the code still says what was found.
         Ok(code) => code.into(),
-        Err(e) if is_broken_pipe(&e) => ExitCode::Clean.into(),
         Err(e) => {
             // Messages are sanitised where they are made; escaping again costs nothing and
             // keeps a raw control character out of the terminal whatever a lower layer did.
@@ -18,11 +19,4 @@ fn main() -> std::process::ExitCode {
             ExitCode::Error.into()
         }
     }
-}
-
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
 }

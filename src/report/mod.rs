@@ -98,20 +98,21 @@ impl Report<'_> {
 /// A path that exists and is not a regular file (`/dev/stdout`, `/dev/null`, a FIFO) is
 /// written to directly: renaming over it would replace a device or a pipe with a plain file.
 ///
+/// A stream whose reader went away (`nmleaks scan | head -1`) ends the writing and is not an
+/// error: nobody is left to read the rest. The caller goes on and its exit code still reports
+/// what the run found; that code, not the report, is what CI reads under `set -o pipefail`.
+///
 /// # Errors
-/// The file cannot be created, written or renamed; or stdout fails (a broken pipe included:
-/// the caller treats that as success).
+/// The file cannot be created, written or renamed; or stdout fails (other than its reader
+/// going away).
 pub fn emit(
     output: Option<&Path>,
     render: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> anyhow::Result<()> {
     crate::interrupt::checkpoint()?;
     let Some(path) = output else {
-        let stdout = io::stdout();
-        let mut lock = io::BufWriter::new(stdout.lock());
-        render(&mut lock)?;
-        lock.flush()?;
-        return Ok(());
+        return write_stream(io::stdout().lock(), render)
+            .context("cannot write the report to standard output");
     };
     let shown = crate::sanitize::path(path);
     // Through a symbolic link to the file it names (a dangling link is replaced).
@@ -122,10 +123,7 @@ pub fn emit(
             .write(true)
             .open(path)
             .with_context(|| format!("cannot write report to {shown}"))?;
-        let mut w = io::BufWriter::new(file);
-        render(&mut w)
-            .and_then(|()| w.flush())
-            .with_context(|| format!("cannot write report to {shown}"))?;
+        write_stream(file, render).with_context(|| format!("cannot write report to {shown}"))?;
         return Ok(());
     }
     let dir = match path.parent() {
@@ -148,4 +146,87 @@ pub fn emit(
         .map_err(|e| e.error)
         .with_context(|| format!("cannot write report to {shown}"))?;
     Ok(())
+}
+
+/// Renders into a stream (stdout, a pipe, a device), buffered. A broken pipe stops the
+/// writing and counts as done (see [`emit`]); what is still buffered is dropped unwritten.
+fn write_stream(
+    stream: impl Write,
+    render: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut w = io::BufWriter::new(stream);
+    match render(&mut w).and_then(|()| w.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+            // Not flushed again on drop: the reader is gone.
+            let _ = w.into_parts();
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stream whose reader goes away after `room` bytes.
+    struct ClosesAfter {
+        room: usize,
+        writes_after_close: usize,
+    }
+
+    impl Write for ClosesAfter {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                self.writes_after_close += 1;
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_reader_that_goes_away_ends_the_writing_without_an_error() {
+        let mut stream = ClosesAfter {
+            room: 100,
+            writes_after_close: 0,
+        };
+        let mut lines = 0;
+        let r = write_stream(&mut stream, |w| {
+            for _ in 0..100_000 {
+                writeln!(w, "a line of the report")?;
+                lines += 1;
+            }
+            Ok(())
+        });
+        assert!(r.is_ok(), "{r:?}");
+        assert!(
+            lines < 100_000,
+            "rendering stopped at the first failed write"
+        );
+        assert_eq!(
+            stream.writes_after_close, 1,
+            "no retry after the pipe closed"
+        );
+    }
+
+    #[test]
+    fn other_write_errors_are_still_errors() {
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::other("no space left on device"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let r = write_stream(Full, |w| writeln!(w, "x"));
+        assert!(r.is_err());
+    }
 }

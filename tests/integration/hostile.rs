@@ -773,27 +773,57 @@ fn noisy_tree(env: &mut TestEnv) {
     }
 }
 
+/// `nmleaks … | head -1` under `set -o pipefail`: the reader goes away after one line and the
+/// report stops there, but the exit code still says what the run found (1 for keys, 2 for an
+/// error). A linter whose exit code turned 0 on a closed pipe would let CI pass a leak. Every
+/// command that writes a report to stdout, in every format, and `-o -` and `-o /dev/stdout`.
 #[test]
-fn a_closed_stdout_ends_the_run_quietly() {
+fn a_closed_stdout_stops_the_report_but_the_exit_code_still_reports_the_findings() {
     let mut env = TestEnv::new();
     noisy_tree(&mut env);
-    for format in ["human", "json", "sarif"] {
+    crate::util::git_ok(env.root(), &["init", "-q"]);
+    crate::util::git_ok(env.root(), &["add", "keys.txt"]);
+    crate::util::git_ok(env.root(), &["commit", "-q", "-m", "keys"]);
+    let cases: &[(&[&str], i32)] = &[
+        (&["scan", "keys.txt"], 1),
+        (&["scan", "keys.txt", "--format", "json"], 1),
+        (&["scan", "keys.txt", "--format", "sarif"], 1),
+        (&["scan", "keys.txt", "--format", "json", "-o", "-"], 1),
+        (&["scan", "keys.txt", "-o", "/dev/stdout"], 1),
+        (&["git", "."], 1),
+        (&["git", ".", "--format", "json"], 1),
+        (&["git", ".", "--format", "sarif"], 1),
+        (&["baseline", "create", "keys.txt", "-o", "-"], 0),
+        // An error outranks findings, closed pipe or not (a path that does not exist). One
+        // error only: stderr is read after the run, and must not fill its pipe.
+        (&["scan", "keys.txt", "no-such-file"], 2),
+    ];
+    for (args, want) in cases {
         let mut cmd = env.command(&binary());
-        cmd.args(["scan", "keys.txt", "--format", format]);
+        cmd.args(*args);
         let (first, out) = first_line_then_close(cmd);
-        assert!(!first.is_empty());
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
-            !err.contains("panicked") && !err.contains("failed printing"),
-            "{err}"
+            !first.is_empty(),
+            "{args:?} wrote a report to stdout; stderr: {err}"
         );
-        assert!(err.is_empty(), "quiet: {err}");
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "a closed pipe is how `| head` ends a run"
-        );
+        assert_eq!(out.status.code(), Some(*want), "{args:?}; stderr: {err}");
+        for line in err.lines() {
+            assert!(line.starts_with("nmleaks: "), "{args:?}: {line}");
+            let lower = line.to_ascii_lowercase();
+            assert!(
+                !lower.contains("pipe") && !lower.contains("panicked"),
+                "no line about the closed pipe itself: {args:?}: {line}"
+            );
+            if *want < 2 {
+                assert!(!line.starts_with("nmleaks: error"), "{args:?}: {line}");
+            }
+        }
     }
+    assert!(
+        !env.path("-").exists(),
+        "`-o -` is standard output, not a file named -"
+    );
 }
 
 #[test]
@@ -809,10 +839,11 @@ fn stderr_into_a_closed_pipe_never_panics() {
         .output()
         .unwrap();
     let code = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    // 101 is Rust's exit code for a panic (here: `eprintln!` failing on the closed pipe).
+    // 101 is Rust's exit code for a panic (here: `eprintln!` failing on the closed pipe); 1
+    // says the keys were found, however little of the report was read.
     assert_eq!(
         code,
-        "0",
+        "1",
         "stderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );
