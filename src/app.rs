@@ -76,7 +76,11 @@ fn collect(
     let mut progress = Progress::new(common.stderr_tty);
     std::thread::scope(|s| {
         let stats = &stats;
-        s.spawn(move || produce(&tx, stats));
+        s.spawn(move || {
+            // Debug builds only: a panic on a producer thread, for the panic hook's test.
+            crate::bug::debug_trigger();
+            produce(&tx, stats);
+        });
         loop {
             if crate::interrupt::requested() {
                 // Producers see the flag, or a closed channel, and stop; their problems

@@ -52,7 +52,8 @@ pub fn checkpoint() -> Result<(), Interrupted> {
 /// Runs `config` with a Ctrl-C handler installed (see the module docs).
 ///
 /// # Errors
-/// What [`crate::app::run`] returns; or the command's thread could not be started or died.
+/// What [`crate::app::run`] returns; or the command's thread could not be started, or it
+/// panicked ([`crate::bug::Panicked`]).
 pub fn run(config: Config) -> anyhow::Result<ExitCode> {
     let (signal_tx, signal_rx) = bounded::<()>(1);
     let installed = ctrlc::set_handler(move || {
@@ -86,7 +87,9 @@ pub fn run(config: Config) -> anyhow::Result<ExitCode> {
         Ok(Err(e)) if e.is::<Interrupted>() => {}
         // Finished (or failed on its own) before it noticed Ctrl-C: that outcome stands.
         Ok(result) => return result,
-        Err(_) if !requested() => anyhow::bail!("internal error: the scan thread stopped"),
+        // The command's thread ended without an outcome: it panicked, and the panic hook has
+        // already said so (in one line without the payload).
+        Err(_) if !requested() => return Err(crate::bug::Panicked.into()),
         Err(_) => {}
     }
     crate::messages::note("interrupted: the run did not finish and no report was written");

@@ -928,3 +928,45 @@ fn ctrl_c_stops_a_read_from_a_silent_stdin_within_a_second() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.starts_with("nmleaks: interrupted"), "{err}");
 }
+
+/// A panic's payload holds whatever the failing code had in hand, a key included; Rust's
+/// default hook prints it (and a backtrace with `RUST_BACKTRACE`). nmleaks prints one fixed
+/// line instead, once, and exits 101. The panic is raised on a producer thread, the way a bug
+/// in a scanner would be, through a switch that only debug builds (the tests') compile in.
+#[test]
+fn a_panic_prints_one_fixed_line_without_its_payload_and_exits_101() {
+    if !cfg!(debug_assertions) {
+        eprintln!("skipped: release builds have no NMLEAKS_DEBUG_PANIC switch");
+        return;
+    }
+    let mut env = TestEnv::new();
+    let key = env.live_key();
+    env.write("k.txt", &key);
+    let payload = format!("called `Option::unwrap()` on a line holding {key}");
+    for args in [
+        &["scan", "k.txt"][..],
+        &["scan", "k.txt", "--format", "json"][..],
+    ] {
+        let run = env
+            .run_with_env(
+                args,
+                b"",
+                &[("NMLEAKS_DEBUG_PANIC", &payload), ("RUST_BACKTRACE", "1")],
+            )
+            .expect(101);
+        let err = run.stderr();
+        assert_eq!(err.lines().count(), 1, "one line:\n{err}");
+        assert!(
+            err.starts_with(
+                "nmleaks: internal error (a bug): the run stopped; please report it (at src/"
+            ),
+            "{err}"
+        );
+        assert!(
+            !err.contains("unwrap") && !err.contains("panicked"),
+            "{err}"
+        );
+        run.assert_no_key(&key);
+        assert!(run.stdout().is_empty(), "no report of a run that stopped");
+    }
+}
