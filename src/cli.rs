@@ -209,9 +209,13 @@ struct VerifyArgs {
         value_parser = clap::value_parser!(u32).range(0..=20)
     )]
     verify_retries: u32,
-    /// The longest single wait after a 429, whatever its Retry-After asks.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    /// The longest single wait after a 429, whatever its Retry-After asks (at most 1h).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_max_wait)]
     verify_max_wait: Duration,
+    /// The whole verification phase ends after this long (at most 24h), however many keys,
+    /// retries and waits: keys without an answer by then are `unknown (deadline passed)`.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_deadline)]
+    verify_deadline: Duration,
     /// How long a cached `revoked` answer is trusted (a `live` one: 10 minutes at most).
     #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_duration)]
     verify_cache_ttl: Duration,
@@ -252,6 +256,38 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
+/// `--verify-max-wait`: a duration of at most [`verify::retry::MAX_WAIT_LIMIT`].
+fn parse_max_wait(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d > verify::retry::MAX_WAIT_LIMIT {
+        return Err(format!(
+            "{} is more than {}, the longest nmleaks waits after a 429 (the whole \
+             verification is bounded by --verify-deadline)",
+            s.trim(),
+            hours(verify::retry::MAX_WAIT_LIMIT)
+        ));
+    }
+    Ok(d)
+}
+
+/// `--verify-deadline`: a duration of at most [`verify::MAX_DEADLINE`].
+fn parse_deadline(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d > verify::MAX_DEADLINE {
+        return Err(format!(
+            "{} is more than {}, the longest verification deadline nmleaks accepts",
+            s.trim(),
+            hours(verify::MAX_DEADLINE)
+        ));
+    }
+    Ok(d)
+}
+
+/// `24h`: a whole number of hours as the flags take it.
+fn hours(d: Duration) -> String {
+    format!("{}h", d.as_secs() / 3600)
+}
+
 impl VerifyArgs {
     fn into_settings(self) -> (Option<Box<verify::Settings>>, FailOn) {
         let fail_on = match self.fail_on {
@@ -287,6 +323,7 @@ impl VerifyArgs {
                 retries: self.verify_retries,
                 max_wait: self.verify_max_wait,
             },
+            deadline: self.verify_deadline,
             cache,
         };
         (Some(Box::new(settings)), fail_on)
@@ -476,5 +513,15 @@ mod tests {
         for bad in ["", "s", "5 x", "1.5s", "-1s", "5sec"] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn waits_and_deadlines_have_a_ceiling() {
+        assert_eq!(parse_max_wait("1h"), Ok(Duration::from_secs(3600)));
+        let e = parse_max_wait("7d").unwrap_err();
+        assert!(e.starts_with("7d is more than 1h"), "{e}");
+        assert_eq!(parse_deadline("24h"), Ok(Duration::from_secs(86_400)));
+        assert!(parse_deadline("25h").unwrap_err().contains("more than 24h"));
+        assert!(parse_deadline("99999999999999999999d").is_err());
     }
 }

@@ -7,7 +7,7 @@
 //! passed on whole, so no request detail (headers included) can reach a message. Retrying,
 //! pacing and caching belong to the caller.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use thiserror::Error;
 use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
@@ -113,18 +113,22 @@ impl Client {
         }
     }
 
-    /// Asks the API about `key`: one `GET {api}/agents`.
+    /// Asks the API about `key`: one `GET {api}/agents`, cut off at `deadline` if it is still
+    /// running then.
     ///
     /// # Errors
     /// A [`TransportError`] when no HTTP response came back (or its body could not be read).
-    pub fn check(&self, key: &Secret) -> Result<Answer, TransportError> {
-        let mut response = self
+    pub fn check(&self, key: &Secret, deadline: Option<Instant>) -> Result<Answer, TransportError> {
+        let mut request = self
             .agent
             .get(&self.url)
             .header("Authorization", format!("Bearer {}", key.expose()))
-            .header("Accept", "application/json")
-            .call()
-            .map_err(transport_error)?;
+            .header("Accept", "application/json");
+        if let Some(deadline) = deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            request = request.config().timeout_global(Some(left)).build();
+        }
+        let mut response = request.call().map_err(transport_error)?;
         let status = response.status().as_u16();
         if status == 429 {
             let retry_after = response
