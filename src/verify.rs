@@ -3,8 +3,9 @@
 //! This module owns what a verification means ([`Status`], [`Verification`]) and how a run of
 //! them goes: which findings are asked about (only keys of the built-in Nomotic rules, once per
 //! distinct key), the cache consulted first, the `--max-verifications` budget, a few worker
-//! threads sharing one rate limiter, retries after a 429, and the `--verify-deadline` that
-//! bounds the whole network phase. Its parts:
+//! threads sharing one rate limiter, retries after a 429 (and one retry on a new connection
+//! when a kept-alive one was closed under a request), and the `--verify-deadline` that bounds
+//! the whole network phase. Its parts:
 //!
 //! ```text
 //!  verify_all ─► cache (status + time per hashed key) ─► budget ─► workers ─┐
@@ -497,6 +498,7 @@ fn check(
     requests: &AtomicU64,
 ) -> Verification {
     let mut attempt = 0;
+    let mut reuse = client::Reuse::Allowed;
     // The HTTP status of the last answer, for a key the deadline then cuts off (a 429).
     let mut last_status = None;
     let too_late = |http_status| Verification {
@@ -508,7 +510,7 @@ fn check(
             return too_late(last_status);
         }
         requests.fetch_add(1, Ordering::Relaxed);
-        match client.check(key, deadline) {
+        match client.check(key, deadline, reuse) {
             Ok(client::Answer::Done(v)) => return v,
             Ok(client::Answer::RateLimited { retry_after }) => {
                 if attempt >= policy.retries {
@@ -521,6 +523,14 @@ fn check(
                 let wait = policy.delay(attempt, retry_after);
                 limiter.pause_until(Instant::now() + wait);
                 attempt += 1;
+            }
+            // Reset or closed before any response, maybe on a pooled connection the server had
+            // closed meanwhile: once more, on a new connection (a paced request like any other;
+            // a GET of a listing is safe to repeat). A second failure is the answer.
+            Err(client::TransportError::Dropped(_))
+                if reuse == client::Reuse::Allowed && client.has_answered() =>
+            {
+                reuse = client::Reuse::Never;
             }
             // Cut off by the deadline, not by the server being slow.
             Err(client::TransportError::Timeout(_)) if is_past(deadline) => {

@@ -690,3 +690,40 @@ fn absurd_verification_waits_and_deadlines_are_refused_before_any_scan() {
     }
     assert_eq!(server.seen().len(), 0);
 }
+
+/// A server that closes each connection after its response left live keys
+/// `unknown (connection failed)`: the client reused the pooled connection, the server had
+/// closed it, and the request was not tried again. A request whose reused connection is reset
+/// or closed before any response is now retried once, on a new connection.
+#[test]
+fn a_server_that_closes_each_connection_after_responding_leaves_no_key_unknown() {
+    let mut env = TestEnv::new();
+    let keys = plant(&mut env, 40);
+    let server = api::OneRequestPerConnection::start();
+    let run = verify_json(&env, &server.url(), &["--no-verify-cache"]).expect(1);
+    let json = run.json();
+    let unknown: Vec<_> = keys
+        .iter()
+        .map(|k| status(&json, k))
+        .filter(|st| st.0 != "live")
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "{} of {} keys not live: {unknown:?}\nstderr: {}",
+        unknown.len(),
+        keys.len(),
+        run.stderr()
+    );
+    let seen = server.seen();
+    assert!(
+        seen.len() <= 2 * keys.len(),
+        "{} requests for {} keys",
+        seen.len(),
+        keys.len()
+    );
+    for key in &keys {
+        let n = seen.iter().filter(|k| *k == key).count();
+        assert!((1..=2).contains(&n), "a key asked {n} times");
+    }
+    assert_no_keys("stderr", &run.stderr(), &keys);
+}
