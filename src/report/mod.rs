@@ -4,7 +4,8 @@
 //! sorted), the rules they refer to and what the run covered. Writers never see a key unless
 //! [`Report::show_secrets`] is set: they ask [`Report::key`] for its display form. Writing to
 //! `--output FILE` goes through a temporary file renamed into place, so a failed run never
-//! leaves a partial report behind.
+//! leaves a partial report behind; the report keeps the mode of a file it replaces, and a new
+//! one gets the usual 0666 less the umask.
 
 pub mod human;
 pub mod json;
@@ -130,10 +131,8 @@ pub fn emit(
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".nmleaks-report")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot write report to {shown}"))?;
+    let mut tmp =
+        temp_file_for(path, dir).with_context(|| format!("cannot write report to {shown}"))?;
     {
         let mut w = io::BufWriter::new(tmp.as_file_mut());
         render(&mut w).with_context(|| format!("cannot write report to {shown}"))?;
@@ -146,6 +145,41 @@ pub fn emit(
         .map_err(|e| e.error)
         .with_context(|| format!("cannot write report to {shown}"))?;
     Ok(())
+}
+
+/// The temporary file a report to `path` is written to before it is renamed over `path`, with
+/// the mode the report is to have: that of the file it replaces (its permission bits; a
+/// report is no program, so no set-id or sticky bit), else what a new file of any program gets,
+/// 0666 less the umask (the file is created with 0666 and the kernel applies the umask, which
+/// cannot be read without `unsafe`). tempfile's own 0600 would narrow a report that a group
+/// was meant to read, and widening a replaced file's mode is what the temporary file must not
+/// do either: it is set before a byte is written.
+fn temp_file_for(path: &Path, dir: &Path) -> io::Result<tempfile::NamedTempFile> {
+    let replaced = std::fs::metadata(path)
+        .ok()
+        .filter(std::fs::Metadata::is_file);
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".nmleaks-report");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if replaced.is_none() {
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+    }
+    let tmp = builder.tempfile_in(dir)?;
+    if let Some(meta) = replaced {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let bits = meta.permissions().mode() & 0o777;
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(bits))?;
+        }
+        #[cfg(not(unix))]
+        tmp.as_file().set_permissions(meta.permissions())?;
+    }
+    Ok(tmp)
 }
 
 /// Renders into a stream (stdout, a pipe, a device), buffered. A broken pipe stops the

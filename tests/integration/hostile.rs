@@ -970,3 +970,68 @@ fn a_panic_prints_one_fixed_line_without_its_payload_and_exits_101() {
         assert!(run.stdout().is_empty(), "no report of a run that stopped");
     }
 }
+
+/// The mode bits of `p` (the file a link names, for a link).
+fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+/// `-o` writes a temporary file and renames it over the report, and the temporary file's
+/// 0600 became the report's mode: a report shared with a group, written over or through a
+/// link, stopped being readable by it. The mode of a file it replaces is kept; a new file gets
+/// what any program's new file gets, 0666 less the umask.
+#[test]
+fn a_report_written_over_a_file_or_through_a_link_keeps_that_files_mode() {
+    let mut env = TestEnv::new();
+    let key = env.live_key();
+    env.write("k.txt", &key);
+    env.write("kept.json", "old");
+    chmod(&env.path("kept.json"), 0o664);
+    env.write("real.json", "old");
+    chmod(&env.path("real.json"), 0o640);
+    std::os::unix::fs::symlink("real.json", env.path("link.json")).unwrap();
+    env.write("baseline.json", r#"{"version": 1, "entries": []}"#);
+    chmod(&env.path("baseline.json"), 0o644);
+    env.run(&["scan", "k.txt", "-o", "kept.json"]).expect(1);
+    env.run(&["scan", "k.txt", "--format", "json", "-o", "link.json"])
+        .expect(1);
+    env.run(&["baseline", "create", "k.txt", "-o", "baseline.json"])
+        .expect(0);
+    assert_eq!(
+        mode(&env.path("kept.json")),
+        0o664,
+        "not narrowed by the umask either"
+    );
+    assert_eq!(mode(&env.path("real.json")), 0o640);
+    assert!(
+        std::fs::read_to_string(env.path("real.json"))
+            .unwrap()
+            .contains("findings")
+    );
+    assert_eq!(mode(&env.path("baseline.json")), 0o644);
+
+    for (umask, want) in [("022", 0o644), ("027", 0o640), ("077", 0o600)] {
+        let name = format!("new-{umask}.json");
+        let out = env
+            .command(Path::new("sh"))
+            .args([
+                "-c",
+                &format!("umask {umask}; exec \"$0\" scan k.txt -o {name}"),
+            ])
+            .arg(binary())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            mode(&env.path(&name)),
+            want,
+            "a new report under umask {umask}"
+        );
+    }
+}
