@@ -307,8 +307,8 @@ impl Default for Settings {
 /// Told how a verification run goes, for a progress line.
 pub trait Observer: Sync {
     /// `requests` keys will be asked about over the network, taking about `estimate` at the
-    /// configured rate.
-    fn start(&self, requests: usize, estimate: Duration);
+    /// configured rate; `deadline` ends the phase whatever is left.
+    fn start(&self, requests: usize, estimate: Duration, deadline: Duration);
     /// `done` of `total` keys have an answer.
     fn progress(&self, done: usize, total: usize);
 }
@@ -377,7 +377,7 @@ pub fn verify_all(
     let client = client::Client::new(&settings.api, settings.timeouts);
     let limiter = limiter::Limiter::per_minute(settings.rate_per_minute);
     let estimate = limiter.interval() * u32::try_from(todo.len() - 1).unwrap_or(u32::MAX);
-    observer.start(todo.len(), estimate);
+    observer.start(todo.len(), estimate, settings.deadline);
     let requests = AtomicU64::new(0);
     let started = Instant::now();
     // The CLI caps the deadline at a day; a library caller's absurd value means "no bound".
