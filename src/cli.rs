@@ -26,7 +26,7 @@ enum Command {
     /// Scan files and directories (default: the current directory); `-` reads standard input.
     ///
     /// Exit codes: 0 nothing found, 1 keys found (those `--fail-on` selects), 2 an error (an
-    /// error outranks findings).
+    /// error outranks findings), 101 a bug in nmleaks.
     Scan(ScanArgs),
     /// Scan a git repository: its whole history (default), the staged changes, or a range.
     ///
@@ -34,7 +34,8 @@ enum Command {
     /// (branches, remote-tracking branches, tags, the stash, notes, HEAD), each blob read once.
     /// `--staged` is the pre-commit check; `--range A..B` the pull-request check.
     ///
-    /// Exit codes: 0 nothing found, 1 keys found, 2 an error (an error outranks findings).
+    /// Exit codes: 0 nothing found, 1 keys found, 2 an error (an error outranks findings),
+    /// 101 a bug in nmleaks.
     Git(GitArgs),
     /// Show or check the detection rules.
     Rules {
