@@ -28,7 +28,7 @@ pub fn hook_path(repo: &Path) -> anyhow::Result<PathBuf> {
     Ok(locate(repo)?.path)
 }
 
-/// Where the hook goes, and whether `core.hooksPath` sent it there.
+/// Where the hook goes, and whether `core.hooksPath` sends it out of the repository.
 struct Location {
     path: PathBuf,
     /// The `core.hooksPath` directory, resolved, when it leads out of the repository.

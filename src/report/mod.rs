@@ -147,13 +147,12 @@ pub fn emit(
     Ok(())
 }
 
-/// The temporary file a report to `path` is written to before it is renamed over `path`, with
-/// the mode the report is to have: that of the file it replaces (its permission bits; a
-/// report is no program, so no set-id or sticky bit), else what a new file of any program gets,
-/// 0666 less the umask (the file is created with 0666 and the kernel applies the umask, which
-/// cannot be read without `unsafe`). tempfile's own 0600 would narrow a report that a group
-/// was meant to read, and widening a replaced file's mode is what the temporary file must not
-/// do either: it is set before a byte is written.
+/// The temporary file a report to `path` is written to before it is renamed over `path`,
+/// with the mode the report is to have, set before a byte is written: that of the file it
+/// replaces (its permission bits; a report is no program, so no set-id or sticky bit), else
+/// what any program's new file gets, 0666 less the umask (the file is created with 0666 and
+/// the kernel applies the umask, which cannot be read without `unsafe`). tempfile's own 0600
+/// would lock a group out of a report it was meant to read.
 fn temp_file_for(path: &Path, dir: &Path) -> io::Result<tempfile::NamedTempFile> {
     let replaced = std::fs::metadata(path)
         .ok()
