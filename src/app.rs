@@ -30,7 +30,7 @@ use crate::verify;
 ///
 /// # Errors
 /// Usage and configuration errors (bad rules file, unwritable output), or the command's
-/// thread could not be started or died. Problems with single inputs are not errors here: they
+/// thread could not be started, or it panicked ([`crate::bug::Panicked`]). Problems with single inputs are not errors here: they
 /// are printed and make the exit code 2.
 pub fn run(config: Config) -> anyhow::Result<ExitCode> {
     let Some(signal) = interrupt::install() else {
@@ -59,9 +59,9 @@ pub fn run(config: Config) -> anyhow::Result<ExitCode> {
         Ok(Err(e)) if e.is::<interrupt::Interrupted>() => {}
         // Finished (or failed on its own) before it noticed Ctrl-C: that outcome stands.
         Ok(result) => return result,
-        Err(_) if !interrupt::requested() => {
-            anyhow::bail!("internal error: the scan thread stopped")
-        }
+        // The command's thread ended without an outcome: it panicked, and the panic hook has
+        // already said so (in one line without the payload).
+        Err(_) if !interrupt::requested() => return Err(crate::bug::Panicked.into()),
         Err(_) => {}
     }
     messages::note("interrupted: the run did not finish and no report was written");
@@ -133,7 +133,11 @@ fn collect(
     let mut progress = Progress::new(common.stderr_tty);
     std::thread::scope(|s| {
         let stats = &stats;
-        s.spawn(move || produce(&tx, stats));
+        s.spawn(move || {
+            // Debug builds only: a panic on a producer thread, for the panic hook's test.
+            crate::bug::debug_trigger();
+            produce(&tx, stats);
+        });
         loop {
             if crate::interrupt::requested() {
                 // Producers see the flag, or a closed channel, and stop; their problems
@@ -297,13 +301,10 @@ fn scan_tree(cfg: &ScanConfig, matcher: &Matcher) -> Collected {
 
 fn baseline_create(cfg: &ScanConfig) -> anyhow::Result<ExitCode> {
     let rules = load_rules(&cfg.common.rules, cfg.common.show_secrets)?;
-    let out = cfg
-        .common
-        .output
-        .as_deref()
-        .expect("cli sets a default path");
+    // `None` is standard output (`-o -`); the CLI's default is a file.
+    let out = cfg.common.output.as_deref();
     // Only a regular file can hold notes to keep (`-o /dev/stdout` holds none).
-    let previous = if out.is_file() {
+    let previous = if let Some(out) = out.filter(|p| p.is_file()) {
         Some(Baseline::load(out).context("cannot keep the notes of the existing baseline")?)
     } else {
         None
@@ -313,13 +314,13 @@ fn baseline_create(cfg: &ScanConfig) -> anyhow::Result<ExitCode> {
     crate::interrupt::checkpoint()?;
     let findings: Vec<&Finding> = collected.findings.iter().collect();
     let baseline = Baseline::of(&findings, matcher.rules(), previous.as_ref());
-    report::emit(Some(out), |w| {
+    report::emit(out, |w| {
         serde_json::to_writer_pretty(&mut *w, &baseline)?;
         writeln!(w)
     })?;
     messages::note(format_args!(
         "baseline {} lists {} key{}",
-        crate::sanitize::path(out),
+        out.map_or_else(|| "(standard output)".to_string(), crate::sanitize::path),
         baseline.entries.len(),
         if baseline.entries.len() == 1 { "" } else { "s" }
     ));

@@ -26,7 +26,7 @@ enum Command {
     /// Scan files and directories (default: the current directory); `-` reads standard input.
     ///
     /// Exit codes: 0 nothing found, 1 keys found (those `--fail-on` selects), 2 an error (an
-    /// error outranks findings).
+    /// error outranks findings), 101 a bug in nmleaks.
     Scan(ScanArgs),
     /// Scan a git repository: its whole history (default), the staged changes, or a range.
     ///
@@ -34,7 +34,8 @@ enum Command {
     /// (branches, remote-tracking branches, tags, the stash, notes, HEAD), each blob read once.
     /// `--staged` is the pre-commit check; `--range A..B` the pull-request check.
     ///
-    /// Exit codes: 0 nothing found, 1 keys found, 2 an error (an error outranks findings).
+    /// Exit codes: 0 nothing found, 1 keys found, 2 an error (an error outranks findings),
+    /// 101 a bug in nmleaks.
     Git(GitArgs),
     /// Show or check the detection rules.
     Rules {
@@ -131,7 +132,7 @@ struct CommonArgs {
     /// Report format.
     #[arg(long, value_enum, default_value_t = FormatArg::Human)]
     format: FormatArg,
-    /// Write the report to FILE instead of standard output.
+    /// Write the report to FILE instead of standard output (`-`: standard output).
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
     /// Print keys in full. Without it every output shows `nm_live_…` and the last 4 characters.
@@ -219,9 +220,13 @@ struct VerifyArgs {
         value_parser = clap::value_parser!(u32).range(0..=20)
     )]
     verify_retries: u32,
-    /// The longest single wait after a 429, whatever its Retry-After asks.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    /// The longest single wait after a 429, whatever its Retry-After asks (at most 1h).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_max_wait)]
     verify_max_wait: Duration,
+    /// The whole verification phase ends after this long (at most 24h), however many keys,
+    /// retries and waits: keys without an answer by then are `unknown (deadline passed)`.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_deadline)]
+    verify_deadline: Duration,
     /// How long a cached `revoked` answer is trusted (a `live` one: 10 minutes at most).
     #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_duration)]
     verify_cache_ttl: Duration,
@@ -262,6 +267,38 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
+/// `--verify-max-wait`: a duration of at most [`verify::retry::MAX_WAIT_LIMIT`].
+fn parse_max_wait(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d > verify::retry::MAX_WAIT_LIMIT {
+        return Err(format!(
+            "{} is more than {}, the longest nmleaks waits after a 429 (the whole \
+             verification is bounded by --verify-deadline)",
+            s.trim(),
+            hours(verify::retry::MAX_WAIT_LIMIT)
+        ));
+    }
+    Ok(d)
+}
+
+/// `--verify-deadline`: a duration of at most [`verify::MAX_DEADLINE`].
+fn parse_deadline(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d > verify::MAX_DEADLINE {
+        return Err(format!(
+            "{} is more than {}, the longest verification deadline nmleaks accepts",
+            s.trim(),
+            hours(verify::MAX_DEADLINE)
+        ));
+    }
+    Ok(d)
+}
+
+/// `24h`: a whole number of hours as the flags take it.
+fn hours(d: Duration) -> String {
+    format!("{}h", d.as_secs() / 3600)
+}
+
 impl VerifyArgs {
     fn into_settings(self) -> (Option<Box<verify::Settings>>, FailOn) {
         let fail_on = match self.fail_on {
@@ -297,6 +334,7 @@ impl VerifyArgs {
                 retries: self.verify_retries,
                 max_wait: self.verify_max_wait,
             },
+            deadline: self.verify_deadline,
             cache,
         };
         (Some(Box::new(settings)), fail_on)
@@ -319,7 +357,9 @@ enum ColorArg {
 
 impl CommonArgs {
     fn into_common(self) -> Common {
-        let to_terminal = self.output.is_none() && std::io::stdout().is_terminal();
+        // `-o -` is standard output, as a path argument `-` is standard input.
+        let output = self.output.filter(|p| !is_dash(p));
+        let to_terminal = output.is_none() && std::io::stdout().is_terminal();
         let color = match self.color {
             ColorArg::Always => true,
             ColorArg::Never => false,
@@ -343,7 +383,7 @@ impl CommonArgs {
                 FormatArg::Json => Format::Json,
                 FormatArg::Sarif => Format::Sarif,
             },
-            output: self.output,
+            output,
             show_secrets: self.show_secrets,
             color,
             threads,
@@ -361,13 +401,8 @@ impl CommonArgs {
 impl ScanArgs {
     fn into_scan_config(self) -> ScanConfig {
         let a = self;
-        let stdin = a.paths.iter().any(|p| p.as_os_str() == "-");
-        let mut paths: Vec<PathBuf> = a
-            .paths
-            .iter()
-            .filter(|p| p.as_os_str() != "-")
-            .cloned()
-            .collect();
+        let stdin = a.paths.iter().any(|p| is_dash(p));
+        let mut paths: Vec<PathBuf> = a.paths.iter().filter(|p| !is_dash(p)).cloned().collect();
         // Like ripgrep: no path means the current directory, shown without `./`.
         let implicit_root = a.paths.is_empty();
         if implicit_root {
@@ -382,6 +417,11 @@ impl ScanArgs {
             implicit_root,
         }
     }
+}
+
+/// `-`: standard input or output, never a file of that name (`./-` names one).
+fn is_dash(p: &std::path::Path) -> bool {
+    p.as_os_str() == "-"
 }
 
 /// Prints what clap says about flags it could not parse (or `--help`, `--version`) and
@@ -428,10 +468,13 @@ impl Cli {
             Command::Baseline {
                 command: BaselineCommand::Create(a),
             } => {
+                let to_stdout = a.common.output.as_deref().is_some_and(is_dash);
                 let mut cfg = a.into_scan_config();
-                cfg.common
-                    .output
-                    .get_or_insert_with(|| PathBuf::from("nmleaks-baseline.json"));
+                if !to_stdout {
+                    cfg.common
+                        .output
+                        .get_or_insert_with(|| PathBuf::from("nmleaks-baseline.json"));
+                }
                 Config::BaselineCreate(cfg)
             }
             Command::Git(a) => {
@@ -486,5 +529,15 @@ mod tests {
         for bad in ["", "s", "5 x", "1.5s", "-1s", "5sec"] {
             assert!(parse_duration(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn waits_and_deadlines_have_a_ceiling() {
+        assert_eq!(parse_max_wait("1h"), Ok(Duration::from_secs(3600)));
+        let e = parse_max_wait("7d").unwrap_err();
+        assert!(e.starts_with("7d is more than 1h"), "{e}");
+        assert_eq!(parse_deadline("24h"), Ok(Duration::from_secs(86_400)));
+        assert!(parse_deadline("25h").unwrap_err().contains("more than 24h"));
+        assert!(parse_deadline("99999999999999999999d").is_err());
     }
 }

@@ -27,7 +27,7 @@ pub struct Common {
     pub rules: Vec<PathBuf>,
     /// Report format.
     pub format: Format,
-    /// Write the report here (atomically) instead of stdout.
+    /// Write the report here (atomically) instead of stdout (`None`: stdout; `-o -` too).
     pub output: Option<PathBuf>,
     /// Print keys in full.
     pub show_secrets: bool,
@@ -122,7 +122,8 @@ pub struct GitConfig {
 pub enum Config {
     /// Scan files, directories and standard input.
     Scan(ScanConfig),
-    /// Scan like `Scan`, then write the fingerprints of every key found to `common.output`.
+    /// Scan like `Scan`, then write the fingerprints of every key found to `common.output`
+    /// (`None`: standard output).
     BaselineCreate(ScanConfig),
     /// Scan a git repository's history, staged changes or a range of commits.
     Git(GitConfig),

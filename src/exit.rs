@@ -1,8 +1,9 @@
 //! Exit codes, in one place.
 //!
 //! `0` nothing found, `1` keys found, `2` an error (a bad flag, rules file or baseline, or a
-//! part of the input that could not be read), `130` interrupted by Ctrl-C (128 + SIGINT, as
-//! shells report it; no report is written). An error outranks findings: a scan that found
+//! part of the input that could not be read), `101` a bug (a panic, Rust's code for one; see
+//! [`crate::bug`]), `130` interrupted by Ctrl-C (128 + SIGINT, as shells report it; no report
+//! is written). An error outranks findings: a scan that found
 //! keys but could not read every file exits 2, because its "all clear" elsewhere is not proven.
 //! An interruption outranks everything: the run did not finish.
 
@@ -15,6 +16,8 @@ pub enum ExitCode {
     Findings = 1,
     /// Something failed: usage, configuration, or part of the input.
     Error = 2,
+    /// nmleaks panicked: a bug, not a problem with the input. The run stopped.
+    Bug = 101,
     /// Ctrl-C stopped the run before it finished.
     Interrupted = 130,
 }
@@ -47,6 +50,11 @@ mod tests {
     fn codes_are_documented_values() {
         assert_eq!((Clean.code(), Findings.code(), Error.code()), (0, 1, 2));
         assert_eq!(super::ExitCode::Interrupted.code(), 130);
+        assert_eq!(
+            super::ExitCode::Bug.code(),
+            101,
+            "Rust's own exit code for a panic"
+        );
     }
 
     #[test]

@@ -6,8 +6,14 @@
 //! shared by linked worktrees), what it says, and the rule that nmleaks never overwrites or
 //! removes a hook that is not its own unless told to (`--force`). A hook is nmleaks' own when
 //! it carries [`MARKER`].
+//!
+//! `install` writes only inside the repository unless `--force`: it refuses a `core.hooksPath`
+//! that leads out of it (a shared or global hooks directory runs for other repositories too)
+//! and a `pre-commit` that is a dangling symbolic link (writing through it would create a file
+//! wherever it points). Each refusal is one sentence, exit 2, and nothing is written; `--force`
+//! installs into the configured directory, and replaces a dangling link with the hook itself.
 
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, bail};
 
@@ -19,19 +25,71 @@ pub const MARKER: &str = "# nmleaks-managed-hook v1";
 /// # Errors
 /// `repo` is not inside a git repository, or its configuration cannot be read.
 pub fn hook_path(repo: &Path) -> anyhow::Result<PathBuf> {
+    Ok(locate(repo)?.path)
+}
+
+/// Where the hook goes, and whether `core.hooksPath` sends it out of the repository.
+struct Location {
+    path: PathBuf,
+    /// The `core.hooksPath` directory, resolved, when it leads out of the repository.
+    outside: Option<PathBuf>,
+    /// The repository's top directory, resolved (the work tree, or the git directory when
+    /// bare).
+    top: PathBuf,
+}
+
+fn locate(repo: &Path) -> anyhow::Result<Location> {
     let shown = crate::sanitize::path(repo);
     let r = git2::Repository::discover(repo)
         .with_context(|| format!("{shown} is not inside a git repository"))?;
     let config = r
         .config()
         .context("cannot read the repository's git configuration")?;
-    let dir = match config.get_path("core.hooksPath") {
+    let top = r.workdir().unwrap_or_else(|| r.path()).to_path_buf();
+    let (dir, configured) = match config.get_path("core.hooksPath") {
         // Relative hooksPath is relative to the work tree root (or the git dir when bare).
-        Ok(p) if p.is_relative() => r.workdir().unwrap_or_else(|| r.path()).join(p),
-        Ok(p) => p,
-        Err(_) => r.commondir().join("hooks"),
+        Ok(p) if p.is_relative() => (top.join(p), true),
+        Ok(p) => (p, true),
+        Err(_) => (r.commondir().join("hooks"), false),
     };
-    Ok(dir.join("pre-commit"))
+    // The repository is its work tree and its git directories (a linked worktree's common
+    // directory is the main repository's).
+    let roots = [top.as_path(), r.path(), r.commondir()];
+    let outside = (configured && !is_inside(&dir, &roots)).then(|| resolve(&dir));
+    Ok(Location {
+        path: dir.join("pre-commit"),
+        outside,
+        top: resolve(&top),
+    })
+}
+
+/// Whether `dir`, with symbolic links and `..` resolved, lies in one of `roots`.
+fn is_inside(dir: &Path, roots: &[&Path]) -> bool {
+    let dir = resolve(dir);
+    roots
+        .iter()
+        .filter_map(|r| std::fs::canonicalize(r).ok())
+        .any(|r| dir.starts_with(r))
+}
+
+/// `p` made absolute, with symbolic links resolved as far as it exists and `.` and `..`
+/// applied to the rest (which, not existing, holds no link).
+fn resolve(p: &Path) -> PathBuf {
+    let mut out = std::env::current_dir().unwrap_or_default();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            // `out` is canonical wherever it exists, so its parent is the real parent.
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+        if let Ok(real) = std::fs::canonicalize(&out) {
+            out = real;
+        }
+    }
+    out
 }
 
 /// The hook script: runs this nmleaks binary when it still exists, else the one on `PATH`.
@@ -58,11 +116,34 @@ fn is_ours(path: &Path) -> bool {
 /// Writes the hook. Returns its path.
 ///
 /// # Errors
-/// Not a repository; a hook that is not nmleaks' own is there and `force` is off; the file
-/// cannot be written.
+/// Not a repository; without `force`: `core.hooksPath` leads out of the repository, the hook
+/// is a dangling symbolic link, or a hook that is not nmleaks' own is there; the file cannot
+/// be written.
 pub fn install(repo: &Path, force: bool) -> anyhow::Result<PathBuf> {
-    let path = hook_path(repo)?;
+    let Location { path, outside, top } = locate(repo)?;
     let shown = crate::sanitize::path(&path);
+    if let Some(dir) = outside.filter(|_| !force) {
+        bail!(
+            "core.hooksPath leads to {}, outside the repository {}, where hooks may run for other \
+             repositories too; leaving it alone (use --force to install there)",
+            crate::sanitize::path(&dir),
+            crate::sanitize::path(&top)
+        );
+    }
+    let dangling = std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink())
+        && !path.exists();
+    if dangling {
+        if !force {
+            let target = std::fs::read_link(&path).unwrap_or_default();
+            bail!(
+                "{shown} is a symbolic link to {}, which does not exist, and writing the hook \
+                 through it would create that file; leaving it alone (use --force to replace \
+                 the link with the hook)",
+                crate::sanitize::path(&target)
+            );
+        }
+        std::fs::remove_file(&path).with_context(|| format!("cannot remove the link {shown}"))?;
+    }
     if path.exists() && !is_ours(&path) && !force {
         bail!(
             "{shown} exists and was not written by nmleaks; leaving it alone \

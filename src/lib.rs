@@ -16,13 +16,15 @@
 //! ```
 //!
 //! Around the pipeline: `hook` writes git pre-commit hooks, `interrupt` turns Ctrl-C into a
-//! prompt stop, `exit` owns the exit codes.
+//! prompt stop, `bug` turns a panic into one line that never shows its payload, `exit` owns
+//! the exit codes.
 //!
 //! Producers run in parallel; one collector groups hits by key, so output never depends on
 //! thread timing. A key is held in [`finding::Secret`] from the moment it is cut out of the
 //! input and is only shown in full with `--show-secrets`.
 
 pub mod app;
+pub mod bug;
 pub mod cli;
 pub mod config;
 #[cfg(test)]

@@ -4,13 +4,18 @@ use clap::Parser;
 use nmleaks::ExitCode;
 
 fn main() -> std::process::ExitCode {
+    // Before anything can panic: a panic prints one fixed line, never its payload.
+    nmleaks::bug::install();
     let cli = match nmleaks::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return nmleaks::cli::parse_failed(&e).into(),
     };
     match nmleaks::run(cli.into_config()) {
+        // A closed stdout (`| head -1`) is no error here: `report::emit` stops writing and
+        // the code still says what was found.
         Ok(code) => code.into(),
-        Err(e) if is_broken_pipe(&e) => ExitCode::Clean.into(),
+        // The panic hook printed the one line there is to say.
+        Err(e) if e.is::<nmleaks::bug::Panicked>() => ExitCode::Bug.into(),
         Err(e) => {
             // Messages are sanitised where they are made; escaping again costs nothing and
             // keeps a raw control character out of the terminal whatever a lower layer did.
@@ -18,11 +23,4 @@ fn main() -> std::process::ExitCode {
             ExitCode::Error.into()
         }
     }
-}
-
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    })
 }

@@ -97,8 +97,17 @@ impl VerifyProgress {
 }
 
 impl crate::verify::Observer for VerifyProgress {
-    fn start(&self, requests: usize, estimate: Duration) {
-        if estimate >= SLOW_VERIFICATION {
+    fn start(&self, requests: usize, estimate: Duration, deadline: Duration) {
+        if estimate > deadline {
+            crate::messages::note(format_args!(
+                "verifying {requests} keys at {} requests a minute takes about {}s, longer \
+                 than the {}s deadline (--verify-deadline): keys not verified by then will be \
+                 unknown (deadline passed)",
+                self.rate_per_minute,
+                estimate.as_secs(),
+                deadline.as_secs()
+            ));
+        } else if estimate >= SLOW_VERIFICATION {
             crate::messages::note(format_args!(
                 "verifying {requests} keys at {} requests a minute takes about {}s",
                 self.rate_per_minute,

@@ -3,13 +3,20 @@
 //! This module owns what a verification means ([`Status`], [`Verification`]) and how a run of
 //! them goes: which findings are asked about (only keys of the built-in Nomotic rules, once per
 //! distinct key), the cache consulted first, the `--max-verifications` budget, a few worker
-//! threads sharing one rate limiter, and retries after a 429. Its parts:
+//! threads sharing one rate limiter, retries after a 429 (and one retry on a new connection
+//! when a kept-alive one was closed under a request), and the `--verify-deadline` that bounds
+//! the whole network phase. Its parts:
 //!
 //! ```text
 //!  verify_all ─► cache (status + time per hashed key) ─► budget ─► workers ─┐
 //!                                                                           │ one limiter
 //!        client: GET {api}/agents, Authorization: Bearer <key> ◄── retry ◄──┘ (429 pauses all)
 //! ```
+//!
+//! The deadline is a limit like any other: however many keys, retries and waits, the phase
+//! ends when it passes. No request starts after it, a wait that would end after it is not
+//! waited, and a request in flight is cut off at it (ureq's global timeout). Keys without an
+//! answer by then are `unknown (deadline passed)`, and one warning says how many.
 //!
 //! Nothing here runs without `--verify`: no client is built and no connection is made. The key
 //! leaves [`Secret`] only for the `Authorization` header of the one request; every message,
@@ -29,7 +36,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::finding::{Finding, Secret};
 use crate::rules::Rule;
@@ -49,6 +56,11 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// `--verify-cache-ttl` default.
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// `--verify-deadline` default: the whole verification phase ends after this long. At the
+/// default rate (60 a minute) that is 300 keys; more need a higher rate or a longer deadline.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(5 * 60);
+/// The longest `--verify-deadline` accepted.
+pub const MAX_DEADLINE: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// What the API said about a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -89,6 +101,8 @@ pub enum Reason {
     Network,
     /// `--max-verifications` was spent before this key.
     Budget,
+    /// `--verify-deadline` passed before this key had an answer.
+    Deadline,
     /// The key is of a rule from a `--rules` file: it is not sent to Nomotic.
     NotNomotic,
 }
@@ -109,6 +123,7 @@ impl Reason {
             Reason::Connection => "connection",
             Reason::Network => "network",
             Reason::Budget => "budget",
+            Reason::Deadline => "deadline",
             Reason::NotNomotic => "not_nomotic",
         }
     }
@@ -128,6 +143,7 @@ impl fmt::Display for Reason {
             Reason::Connection => "connection failed",
             Reason::Network => "network error",
             Reason::Budget => "budget",
+            Reason::Deadline => "deadline passed",
             Reason::NotNomotic => "not a Nomotic rule",
         })
     }
@@ -263,6 +279,9 @@ pub struct Settings {
     pub timeouts: Timeouts,
     /// Retries after a 429 and the longest single wait.
     pub retry: RetryPolicy,
+    /// How long the whole network phase may take; keys without an answer by then are
+    /// `unknown (deadline passed)`.
+    pub deadline: Duration,
     /// The cache; `None` with `--no-verify-cache` or when no cache directory is known.
     pub cache: Option<CacheSettings>,
 }
@@ -279,6 +298,7 @@ impl Default for Settings {
                 read: DEFAULT_READ_TIMEOUT,
             },
             retry: RetryPolicy::default(),
+            deadline: DEFAULT_DEADLINE,
             cache: None,
         }
     }
@@ -287,8 +307,8 @@ impl Default for Settings {
 /// Told how a verification run goes, for a progress line.
 pub trait Observer: Sync {
     /// `requests` keys will be asked about over the network, taking about `estimate` at the
-    /// configured rate.
-    fn start(&self, requests: usize, estimate: Duration);
+    /// configured rate; `deadline` ends the phase whatever is left.
+    fn start(&self, requests: usize, estimate: Duration, deadline: Duration);
     /// `done` of `total` keys have an answer.
     fn progress(&self, done: usize, total: usize);
 }
@@ -357,12 +377,26 @@ pub fn verify_all(
     let client = client::Client::new(&settings.api, settings.timeouts);
     let limiter = limiter::Limiter::per_minute(settings.rate_per_minute);
     let estimate = limiter.interval() * u32::try_from(todo.len() - 1).unwrap_or(u32::MAX);
-    observer.start(todo.len(), estimate);
+    observer.start(todo.len(), estimate, settings.deadline);
     let requests = AtomicU64::new(0);
-    let answers = run_workers(&todo, settings.workers, observer, |secret| {
-        check(&client, &limiter, settings.retry, secret, &requests)
+    let started = Instant::now();
+    // The CLI caps the deadline at a day; a library caller's absurd value means "no bound".
+    let deadline = started.checked_add(settings.deadline);
+    let answers = run_workers(&todo, settings.workers, deadline, observer, |secret| {
+        check(
+            &client,
+            &limiter,
+            settings.retry,
+            deadline,
+            secret,
+            &requests,
+        )
     });
     outcome.requests = requests.into_inner();
+    let late = answers
+        .iter()
+        .filter(|v| v.status == Status::Unknown(Reason::Deadline))
+        .count();
 
     let mut failures: BTreeMap<String, usize> = BTreeMap::new();
     let mut cache_error = None;
@@ -379,6 +413,16 @@ pub fn verify_all(
         findings[*i].verification = Some(v);
     }
     outcome.warnings.extend(cache_error);
+    if late > 0 {
+        let s = if late == 1 { "" } else { "s" };
+        outcome.warnings.push(format!(
+            "verification stopped at its deadline ({} after it started; --verify-deadline): \
+             {late} key{s} had no answer and {} reported unknown (deadline passed); \
+             raise --verify-deadline or --verify-rate to verify more",
+            show_duration(settings.deadline),
+            if late == 1 { "is" } else { "are" }
+        ));
+    }
     for (detail, n) in failures {
         let s = if n == 1 { "" } else { "s" };
         outcome
@@ -389,9 +433,11 @@ pub fn verify_all(
 }
 
 /// Runs `work` over `todo` on up to `workers` threads; answers come back in `todo`'s order.
+/// No key is started after `deadline`; those left are `unknown (deadline passed)`.
 fn run_workers(
     todo: &[(usize, Secret)],
     workers: usize,
+    deadline: Option<Instant>,
     observer: &dyn Observer,
     work: impl Fn(&Secret) -> Verification + Sync,
 ) -> Vec<Verification> {
@@ -402,7 +448,7 @@ fn run_workers(
         for _ in 0..workers.clamp(1, todo.len()) {
             s.spawn(|| {
                 loop {
-                    if crate::interrupt::requested() {
+                    if crate::interrupt::requested() || is_past(deadline) {
                         break;
                     }
                     let j = next.fetch_add(1, Ordering::Relaxed);
@@ -422,23 +468,49 @@ fn run_workers(
         .into_inner()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .into_iter()
-        .map(|v| v.unwrap_or_else(|| Verification::unknown(Reason::Network)))
+        // Not started: the deadline passed (after Ctrl-C no report is written at all).
+        .map(|v| v.unwrap_or_else(|| Verification::unknown(Reason::Deadline)))
         .collect()
 }
 
-/// Verifies one key: paced by `limiter`, retried on 429 as `policy` says.
+/// Whether `deadline` has passed (`None`: there is none).
+fn is_past(deadline: Option<Instant>) -> bool {
+    deadline.is_some_and(|d| Instant::now() >= d)
+}
+
+/// `300s`, `2s`, `1500ms`: a duration as the flags take it.
+fn show_duration(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+/// Verifies one key: paced by `limiter`, retried on 429 as `policy` says, never past
+/// `deadline`.
 fn check(
     client: &client::Client,
     limiter: &limiter::Limiter,
     policy: RetryPolicy,
+    deadline: Option<Instant>,
     key: &Secret,
     requests: &AtomicU64,
 ) -> Verification {
     let mut attempt = 0;
+    let mut reuse = client::Reuse::Allowed;
+    // The HTTP status of the last answer, for a key the deadline then cuts off (a 429).
+    let mut last_status = None;
+    let too_late = |http_status| Verification {
+        http_status,
+        ..Verification::unknown(Reason::Deadline)
+    };
     loop {
-        limiter.acquire();
+        if !limiter.acquire_by(deadline) {
+            return too_late(last_status);
+        }
         requests.fetch_add(1, Ordering::Relaxed);
-        match client.check(key) {
+        match client.check(key, deadline, reuse) {
             Ok(client::Answer::Done(v)) => return v,
             Ok(client::Answer::RateLimited { retry_after }) => {
                 if attempt >= policy.retries {
@@ -447,9 +519,22 @@ fn check(
                         ..Verification::unknown(Reason::RateLimited)
                     };
                 }
+                last_status = Some(429);
                 let wait = policy.delay(attempt, retry_after);
-                limiter.pause_until(std::time::Instant::now() + wait);
+                limiter.pause_until(Instant::now() + wait);
                 attempt += 1;
+            }
+            // Reset or closed before any response, maybe on a pooled connection the server had
+            // closed meanwhile: once more, on a new connection (a paced request like any other;
+            // a GET of a listing is safe to repeat). A second failure is the answer.
+            Err(client::TransportError::Dropped(_))
+                if reuse == client::Reuse::Allowed && client.has_answered() =>
+            {
+                reuse = client::Reuse::Never;
+            }
+            // Cut off by the deadline, not by the server being slow.
+            Err(client::TransportError::Timeout(_)) if is_past(deadline) => {
+                return too_late(None);
             }
             Err(e) => {
                 return Verification {

@@ -4,7 +4,8 @@
 //! sorted), the rules they refer to and what the run covered. Writers never see a key unless
 //! [`Report::show_secrets`] is set: they ask [`Report::key`] for its display form. Writing to
 //! `--output FILE` goes through a temporary file renamed into place, so a failed run never
-//! leaves a partial report behind.
+//! leaves a partial report behind; the report keeps the mode of a file it replaces, and a new
+//! one gets the usual 0666 less the umask.
 
 pub mod human;
 pub mod json;
@@ -101,20 +102,21 @@ impl Report<'_> {
 /// A path that exists and is not a regular file (`/dev/stdout`, `/dev/null`, a FIFO) is
 /// written to directly: renaming over it would replace a device or a pipe with a plain file.
 ///
+/// A stream whose reader went away (`nmleaks scan | head -1`) ends the writing and is not an
+/// error: nobody is left to read the rest. The caller goes on and its exit code still reports
+/// what the run found; that code, not the report, is what CI reads under `set -o pipefail`.
+///
 /// # Errors
-/// The file cannot be created, written or renamed; or stdout fails (a broken pipe included:
-/// the caller treats that as success).
+/// The file cannot be created, written or renamed; or stdout fails (other than its reader
+/// going away).
 pub fn emit(
     output: Option<&Path>,
     render: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> anyhow::Result<()> {
     crate::interrupt::checkpoint()?;
     let Some(path) = output else {
-        let stdout = io::stdout();
-        let mut lock = io::BufWriter::new(stdout.lock());
-        render(&mut lock)?;
-        lock.flush()?;
-        return Ok(());
+        return write_stream(io::stdout().lock(), render)
+            .context("cannot write the report to standard output");
     };
     let shown = crate::sanitize::path(path);
     // Through a symbolic link to the file it names (a dangling link is replaced).
@@ -125,20 +127,15 @@ pub fn emit(
             .write(true)
             .open(path)
             .with_context(|| format!("cannot write report to {shown}"))?;
-        let mut w = io::BufWriter::new(file);
-        render(&mut w)
-            .and_then(|()| w.flush())
-            .with_context(|| format!("cannot write report to {shown}"))?;
+        write_stream(file, render).with_context(|| format!("cannot write report to {shown}"))?;
         return Ok(());
     }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".nmleaks-report")
-        .tempfile_in(dir)
-        .with_context(|| format!("cannot write report to {shown}"))?;
+    let mut tmp =
+        temp_file_for(path, dir).with_context(|| format!("cannot write report to {shown}"))?;
     {
         let mut w = io::BufWriter::new(tmp.as_file_mut());
         render(&mut w).with_context(|| format!("cannot write report to {shown}"))?;
@@ -151,4 +148,121 @@ pub fn emit(
         .map_err(|e| e.error)
         .with_context(|| format!("cannot write report to {shown}"))?;
     Ok(())
+}
+
+/// The temporary file a report to `path` is written to before it is renamed over `path`,
+/// with the mode the report is to have, set before a byte is written: that of the file it
+/// replaces (its permission bits; a report is no program, so no set-id or sticky bit), else
+/// what any program's new file gets, 0666 less the umask (the file is created with 0666 and
+/// the kernel applies the umask, which cannot be read without `unsafe`). tempfile's own 0600
+/// would lock a group out of a report it was meant to read.
+fn temp_file_for(path: &Path, dir: &Path) -> io::Result<tempfile::NamedTempFile> {
+    let replaced = std::fs::metadata(path)
+        .ok()
+        .filter(std::fs::Metadata::is_file);
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".nmleaks-report");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if replaced.is_none() {
+            builder.permissions(std::fs::Permissions::from_mode(0o666));
+        }
+    }
+    let tmp = builder.tempfile_in(dir)?;
+    if let Some(meta) = replaced {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let bits = meta.permissions().mode() & 0o777;
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(bits))?;
+        }
+        #[cfg(not(unix))]
+        tmp.as_file().set_permissions(meta.permissions())?;
+    }
+    Ok(tmp)
+}
+
+/// Renders into a stream (stdout, a pipe, a device), buffered. A broken pipe stops the
+/// writing and counts as done (see [`emit`]); what is still buffered is dropped unwritten.
+fn write_stream(
+    stream: impl Write,
+    render: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut w = io::BufWriter::new(stream);
+    match render(&mut w).and_then(|()| w.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+            // Not flushed again on drop: the reader is gone.
+            let _ = w.into_parts();
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stream whose reader goes away after `room` bytes.
+    struct ClosesAfter {
+        room: usize,
+        writes_after_close: usize,
+    }
+
+    impl Write for ClosesAfter {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                self.writes_after_close += 1;
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_reader_that_goes_away_ends_the_writing_without_an_error() {
+        let mut stream = ClosesAfter {
+            room: 100,
+            writes_after_close: 0,
+        };
+        let mut lines = 0;
+        let r = write_stream(&mut stream, |w| {
+            for _ in 0..100_000 {
+                writeln!(w, "a line of the report")?;
+                lines += 1;
+            }
+            Ok(())
+        });
+        assert!(r.is_ok(), "{r:?}");
+        assert!(
+            lines < 100_000,
+            "rendering stopped at the first failed write"
+        );
+        assert_eq!(
+            stream.writes_after_close, 1,
+            "no retry after the pipe closed"
+        );
+    }
+
+    #[test]
+    fn other_write_errors_are_still_errors() {
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::other("no space left on device"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let r = write_stream(Full, |w| writeln!(w, "x"));
+        assert!(r.is_err());
+    }
 }

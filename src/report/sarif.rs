@@ -25,6 +25,7 @@
 //! - field order and omitted fields are part of the snapshot tests and of byte-stable output;
 //! - the additions ahead are a handful of small structs here (`logicalLocations`,
 //!   `versionControlProvenance`), each validated by the SARIF Multitool in the tests.
+//!
 //! Revisit if nmleaks ever reads SARIF (a baseline from another tool's report), where a
 //! complete model pays.
 

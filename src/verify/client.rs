@@ -5,9 +5,18 @@
 //! response into an [`Answer`]. Transport failures become a [`TransportError`] whose message
 //! is built here from fixed words and the kind of failure: ureq's own error text is never
 //! passed on whole, so no request detail (headers included) can reach a message. Retrying,
-//! pacing and caching belong to the caller.
+//! pacing and caching belong to the caller; what this module offers for retrying is the
+//! [`TransportError::Dropped`] kind and [`Reuse::Never`], a request on a new connection.
+//!
+//! ureq keeps connections alive in a pool and probes one before reusing it, but a server may
+//! close it between the probe and the request (an idle timeout shorter than the client's, a
+//! load balancer that closes after each response). The request then fails with a reset or an
+//! end of stream before any response: [`TransportError::Dropped`]. ureq does not say whether
+//! a request went out on a pooled connection; [`Client::has_answered`] says whether one can
+//! have (a connection joins the pool only after a response).
 
-use std::time::{Duration, SystemTime};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 use thiserror::Error;
 use ureq::tls::{RootCerts, TlsConfig, TlsProvider};
@@ -32,9 +41,14 @@ pub enum TransportError {
     /// The TLS handshake failed (certificate, protocol).
     #[error("TLS handshake failed: {0}")]
     Tls(String),
-    /// The connection was refused, reset or closed.
+    /// The connection was refused, or failed after the response began.
     #[error("connection failed: {0}")]
     Connection(String),
+    /// The connection was reset or closed before any response came back: on a pooled
+    /// connection, what a server that closed it meanwhile looks like. Worth one more try on a
+    /// new connection.
+    #[error("connection failed: {0} before a response")]
+    Dropped(String),
     /// Anything else: a malformed response, a proxy failure.
     #[error("network error: {0}")]
     Other(String),
@@ -48,7 +62,7 @@ impl TransportError {
             TransportError::Timeout(_) => Reason::Timeout,
             TransportError::Dns => Reason::Dns,
             TransportError::Tls(_) => Reason::Tls,
-            TransportError::Connection(_) => Reason::Connection,
+            TransportError::Connection(_) | TransportError::Dropped(_) => Reason::Connection,
             TransportError::Other(_) => Reason::Network,
         }
     }
@@ -75,11 +89,22 @@ pub struct Timeouts {
     pub read: Duration,
 }
 
+/// Which connection a request may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reuse {
+    /// One from the pool if there is one (keep-alive), else a new one.
+    Allowed,
+    /// A new connection, whatever the pool holds.
+    Never,
+}
+
 /// An HTTP client for the one endpoint nmleaks calls.
 #[derive(Debug)]
 pub struct Client {
     agent: ureq::Agent,
     url: String,
+    /// A response has come back: from then on the pool may hold a connection.
+    answered: AtomicBool,
 }
 
 impl Client {
@@ -110,21 +135,48 @@ impl Client {
         Client {
             agent: config.build().new_agent(),
             url: api.agents(),
+            answered: AtomicBool::new(false),
         }
     }
 
-    /// Asks the API about `key`: one `GET {api}/agents`.
+    /// Whether a response has come back on this client, so that a request may have gone out
+    /// on a pooled connection. Before the first response every connection is new.
+    #[must_use]
+    pub fn has_answered(&self) -> bool {
+        self.answered.load(Ordering::Relaxed)
+    }
+
+    /// Asks the API about `key`: one `GET {api}/agents` on a connection `reuse` allows, cut
+    /// off at `deadline` if it is still running then.
     ///
     /// # Errors
     /// A [`TransportError`] when no HTTP response came back (or its body could not be read).
-    pub fn check(&self, key: &Secret) -> Result<Answer, TransportError> {
-        let mut response = self
+    pub fn check(
+        &self,
+        key: &Secret,
+        deadline: Option<Instant>,
+        reuse: Reuse,
+    ) -> Result<Answer, TransportError> {
+        let mut request = self
             .agent
             .get(&self.url)
             .header("Authorization", format!("Bearer {}", key.expose()))
-            .header("Accept", "application/json")
-            .call()
-            .map_err(transport_error)?;
+            .header("Accept", "application/json");
+        if deadline.is_some() || reuse == Reuse::Never {
+            let mut config = request.config();
+            if let Some(deadline) = deadline {
+                let left = deadline.saturating_duration_since(Instant::now());
+                config = config.timeout_global(Some(left));
+            }
+            if reuse == Reuse::Never {
+                // Every pooled connection is too old for this request: ureq opens a new one
+                // (and pools that one afterwards as usual).
+                config = config.max_idle_age(Duration::ZERO);
+            }
+            request = config.build();
+        }
+        let mut response = request.call().map_err(transport_error)?;
+        self.answered.store(true, Ordering::Relaxed);
         let status = response.status().as_u16();
         if status == 429 {
             let retry_after = response
@@ -187,7 +239,11 @@ fn read_prefix(body: &mut ureq::Body, limit: u64) -> Result<Vec<u8>, TransportEr
     body.as_reader()
         .take(limit)
         .read_to_end(&mut out)
-        .map_err(|e| transport_error(ureq::Error::from(e)))?;
+        .map_err(|e| match transport_error(ureq::Error::from(e)) {
+            // The response had begun: the request was answered, trying again would not help.
+            TransportError::Dropped(kind) => TransportError::Connection(kind),
+            other => other,
+        })?;
     Ok(out)
 }
 
@@ -213,12 +269,14 @@ fn transport_error(e: ureq::Error) -> TransportError {
         ureq::Error::Rustls(r) => TransportError::Tls(r.to_string()),
         ureq::Error::Io(io) => match io.kind() {
             ErrorKind::TimedOut | ErrorKind::WouldBlock => TransportError::Timeout("read"),
-            ErrorKind::ConnectionRefused
-            | ErrorKind::ConnectionReset
+            // Reset or closed by the other end (writing the request, or waiting for the
+            // response): a pooled connection the server had closed looks like this.
+            ErrorKind::ConnectionReset
             | ErrorKind::ConnectionAborted
-            | ErrorKind::NotConnected
             | ErrorKind::BrokenPipe
-            | ErrorKind::UnexpectedEof
+            | ErrorKind::UnexpectedEof => TransportError::Dropped(io.kind().to_string()),
+            ErrorKind::ConnectionRefused
+            | ErrorKind::NotConnected
             | ErrorKind::AddrNotAvailable
             | ErrorKind::HostUnreachable
             | ErrorKind::NetworkUnreachable => TransportError::Connection(io.kind().to_string()),
@@ -316,6 +374,15 @@ mod tests {
             transport_error(ureq::Error::HostNotFound).reason(),
             Reason::Dns
         );
+        for kind in [
+            std::io::ErrorKind::ConnectionReset,
+            std::io::ErrorKind::UnexpectedEof,
+            std::io::ErrorKind::BrokenPipe,
+        ] {
+            let e = transport_error(ureq::Error::Io(kind.into()));
+            assert!(matches!(e, TransportError::Dropped(_)), "{kind:?}: {e:?}");
+            assert_eq!(e.reason(), Reason::Connection);
+        }
         assert_eq!(
             transport_error(ureq::Error::Timeout(ureq::Timeout::RecvResponse)).reason(),
             Reason::Timeout

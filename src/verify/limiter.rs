@@ -3,7 +3,8 @@
 //! This module owns when a request may leave: no sooner than one interval (a minute divided
 //! by the configured rate) after the previous one, and never while a pause is in force. A
 //! pause is what a 429 asks for: [`Limiter::pause_until`] holds back every worker, not just
-//! the one that was told to wait. Deciding how long to pause is [`super::retry`]'s job.
+//! the one that was told to wait. [`Limiter::acquire_by`] gives up at once when the next slot
+//! comes after a deadline. Deciding how long to pause is [`super::retry`]'s job.
 //!
 //! Requests are spaced evenly rather than allowed in bursts: a burst of a whole minute's
 //! allowance at start-up is within "60 per minute" by some counting and not by others, and
@@ -49,16 +50,27 @@ impl Limiter {
 
     /// Blocks until a request may leave, and takes that slot.
     pub fn acquire(&self) {
+        let _ = self.acquire_by(None);
+    }
+
+    /// Like [`Limiter::acquire`], but gives up (returns `false`, takes no slot) as soon as it
+    /// is clear that the slot comes after `deadline`: waiting for a slot that is too late
+    /// would only delay the end of the run.
+    #[must_use]
+    pub fn acquire_by(&self, deadline: Option<Instant>) -> bool {
         loop {
             let wait = {
                 let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
                 let now = Instant::now();
                 let ready = s.next.max(s.paused_until);
+                if deadline.is_some_and(|d| ready >= d) {
+                    return false;
+                }
                 if ready <= now {
                     // Spacing counts from when the request really leaves, so a late wake-up
                     // can only lower the rate, never raise it.
                     s.next = now + self.interval;
-                    return;
+                    return true;
                 }
                 ready - now
             };
@@ -116,6 +128,25 @@ mod tests {
         assert!(
             done.iter().all(|d| *d >= Duration::from_millis(80)),
             "{done:?}"
+        );
+    }
+
+    #[test]
+    fn a_slot_after_the_deadline_is_refused_at_once_and_not_taken() {
+        let limiter = Limiter::per_minute(1_000_000);
+        let start = Instant::now();
+        limiter.pause_until(start + Duration::from_secs(3600));
+        assert!(!limiter.acquire_by(Some(start + Duration::from_secs(1))));
+        assert!(
+            start.elapsed() < Duration::from_secs(600),
+            "refused without waiting out the pause"
+        );
+        let limiter = Limiter::per_minute(1_000_000);
+        assert!(limiter.acquire_by(Some(Instant::now() + Duration::from_secs(3600))));
+        let passed = Instant::now();
+        assert!(
+            !limiter.acquire_by(Some(passed)),
+            "a deadline already passed"
         );
     }
 

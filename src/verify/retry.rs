@@ -11,6 +11,10 @@ use std::time::{Duration, SystemTime};
 /// The first backoff step; each retry doubles it (before the cap and jitter).
 const BACKOFF_BASE: Duration = Duration::from_secs(1);
 
+/// The longest `--verify-max-wait` accepted. A longer single wait is never useful: the
+/// vendor's limits are per minute, and the whole phase is bounded by `--verify-deadline`.
+pub const MAX_WAIT_LIMIT: Duration = Duration::from_secs(60 * 60);
+
 /// When and how often to retry a rate-limited request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {

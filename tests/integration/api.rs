@@ -211,3 +211,84 @@ pub fn plain_text_port(connections: usize) -> u16 {
     });
     port
 }
+
+/// A server that answers one request per connection, then closes the connection, although
+/// its HTTP/1.1 response lets the client keep it (every other response even says
+/// `Connection: keep-alive`): what an API behind a load balancer with a short idle timeout
+/// does. A second request on the same connection is seen (counted) but never answered: the
+/// connection is closed with it unread, so the client gets a reset. Every request answered
+/// is a 200 with the API's JSON.
+pub struct OneRequestPerConnection {
+    port: u16,
+    /// Requests that reached the server, answered or not.
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl OneRequestPerConnection {
+    pub fn start() -> OneRequestPerConnection {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let log = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            for (n, stream) in listener.incoming().enumerate() {
+                let Ok(mut stream) = stream else { continue };
+                let log = Arc::clone(&log);
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(k) => head.extend_from_slice(&buf[..k]),
+                        }
+                    }
+                    let text = String::from_utf8_lossy(&head).into_owned();
+                    let key = text
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .starts_with("authorization: bearer ")
+                                .then(|| l["authorization: bearer ".len()..].trim().to_string())
+                        })
+                        .unwrap_or_default();
+                    log.lock().unwrap().push(key);
+                    let body = r#"{"agents": [], "total": 0}"#;
+                    let keep_alive = if n % 2 == 0 {
+                        "Connection: keep-alive\r\n"
+                    } else {
+                        ""
+                    };
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                         Content-Length: {}\r\n{keep_alive}\r\n{body}",
+                        body.len()
+                    );
+                    if stream.write_all(response.as_bytes()).is_err() {
+                        return;
+                    }
+                    // Wait a little for a second request on this connection; count it, leave
+                    // it unread, and close: the client's read meets a reset.
+                    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+                    if matches!(stream.peek(&mut buf), Ok(k) if k > 0) {
+                        log.lock().unwrap().push("(unanswered)".into());
+                    }
+                });
+            }
+        });
+        OneRequestPerConnection { port, seen }
+    }
+
+    /// The base URL to pass as `--api-url`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/api/v1", self.port)
+    }
+
+    /// The key of every request that reached the server (`(unanswered)` for one that came
+    /// second on a connection).
+    pub fn seen(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}

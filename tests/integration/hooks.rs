@@ -244,3 +244,100 @@ fn pre_commit_framework_rust_hook_builds_and_blocks_keys() {
     );
     framework_blocks_keys("nmleaks", &std::env::join_paths(without).unwrap());
 }
+
+/// A directory outside the test's repository (and outside its tree), removed with the test.
+fn outside_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("nmleaks-outside")
+        .tempdir()
+        .unwrap()
+}
+
+/// Asserts stderr is one `nmleaks: error:` line holding `says`.
+fn one_error_line(run: &crate::util::Run, says: &str) {
+    let err = run.stderr();
+    assert_eq!(err.lines().count(), 1, "one sentence:\n{err}");
+    assert!(err.starts_with("nmleaks: error: "), "{err}");
+    assert!(err.contains(says), "{err}");
+}
+
+/// A dangling `pre-commit` link was written through: `install-hook` created the file it
+/// named, wherever that was. It is refused unless `--force`, which replaces the link itself.
+#[test]
+fn install_hook_refuses_to_write_through_a_dangling_pre_commit_symlink_unless_forced() {
+    let env = TestEnv::new();
+    init_repo(&env);
+    let outside = outside_dir();
+    // The link's directory exists: writing through the link would succeed.
+    let target = outside.path().join("pre-commit");
+    let hook = env.path(".git/hooks/pre-commit");
+    std::fs::create_dir_all(hook.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&target, &hook).unwrap();
+
+    let run = env.run(&["install-hook"]).expect(2);
+    one_error_line(&run, "is a symbolic link to");
+    assert!(run.stderr().contains("--force"), "{}", run.stderr());
+    assert!(!target.exists(), "nothing written");
+    assert!(
+        std::fs::symlink_metadata(&hook)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+
+    env.run(&["install-hook", "--force"]).expect(0);
+    let meta = std::fs::symlink_metadata(&hook).unwrap();
+    assert!(meta.is_file(), "--force replaces the link with the hook");
+    assert!(
+        std::fs::read_to_string(&hook)
+            .unwrap()
+            .contains("nmleaks git --staged")
+    );
+    assert!(
+        !target.exists(),
+        "still nothing written where the link pointed"
+    );
+}
+
+/// `core.hooksPath` naming a directory outside the repository (a shared or global hooks
+/// directory, or `../elsewhere`) was followed: the hook landed where it runs for other
+/// repositories too. It is refused unless `--force`.
+#[test]
+fn install_hook_refuses_a_core_hooks_path_outside_the_repository_unless_forced() {
+    let env = TestEnv::new();
+    std::fs::create_dir(env.path("repo")).unwrap();
+    let repo = env.path("repo");
+    git_ok(&repo, &["init", "-q"]);
+    let outside = outside_dir();
+    let shared = outside.path().join("hooks");
+    for hooks_path in [
+        shared.to_str().unwrap(),
+        // Relative to the work tree, and out of it.
+        "../shared-hooks",
+    ] {
+        git_ok(&repo, &["config", "core.hooksPath", hooks_path]);
+        let run = env.run(&["install-hook", "repo"]).expect(2);
+        one_error_line(&run, "core.hooksPath");
+        assert!(
+            run.stderr().contains("outside the repository"),
+            "{}",
+            run.stderr()
+        );
+        assert!(!shared.exists(), "nothing written, not even the directory");
+        assert!(!env.path("shared-hooks").exists(), "nothing written");
+    }
+    git_ok(
+        &repo,
+        &["config", "core.hooksPath", shared.to_str().unwrap()],
+    );
+    env.run(&["install-hook", "repo", "--force"]).expect(0);
+    assert!(
+        std::fs::read_to_string(shared.join("pre-commit"))
+            .unwrap()
+            .contains("nmleaks git --staged")
+    );
+    // Inside the repository, through `..` that stays in it: no --force needed.
+    git_ok(&repo, &["config", "core.hooksPath", "sub/../ci/hooks"]);
+    env.run(&["install-hook", "repo"]).expect(0);
+    assert!(env.path("repo/ci/hooks/pre-commit").is_file());
+}

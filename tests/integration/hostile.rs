@@ -775,27 +775,57 @@ fn noisy_tree(env: &mut TestEnv) {
     }
 }
 
+/// `nmleaks … | head -1` under `set -o pipefail`: the reader goes away after one line and the
+/// report stops there, but the exit code still says what the run found (1 for keys, 2 for an
+/// error). A linter whose exit code turned 0 on a closed pipe would let CI pass a leak. Every
+/// command that writes a report to stdout, in every format, and `-o -` and `-o /dev/stdout`.
 #[test]
-fn a_closed_stdout_ends_the_run_quietly() {
+fn a_closed_stdout_stops_the_report_but_the_exit_code_still_reports_the_findings() {
     let mut env = TestEnv::new();
     noisy_tree(&mut env);
-    for format in ["human", "json", "sarif"] {
+    crate::util::git_ok(env.root(), &["init", "-q"]);
+    crate::util::git_ok(env.root(), &["add", "keys.txt"]);
+    crate::util::git_ok(env.root(), &["commit", "-q", "-m", "keys"]);
+    let cases: &[(&[&str], i32)] = &[
+        (&["scan", "keys.txt"], 1),
+        (&["scan", "keys.txt", "--format", "json"], 1),
+        (&["scan", "keys.txt", "--format", "sarif"], 1),
+        (&["scan", "keys.txt", "--format", "json", "-o", "-"], 1),
+        (&["scan", "keys.txt", "-o", "/dev/stdout"], 1),
+        (&["git", "."], 1),
+        (&["git", ".", "--format", "json"], 1),
+        (&["git", ".", "--format", "sarif"], 1),
+        (&["baseline", "create", "keys.txt", "-o", "-"], 0),
+        // An error outranks findings, closed pipe or not (a path that does not exist). One
+        // error only: stderr is read after the run, and must not fill its pipe.
+        (&["scan", "keys.txt", "no-such-file"], 2),
+    ];
+    for (args, want) in cases {
         let mut cmd = env.command(&binary());
-        cmd.args(["scan", "keys.txt", "--format", format]);
+        cmd.args(*args);
         let (first, out) = first_line_then_close(cmd);
-        assert!(!first.is_empty());
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
-            !err.contains("panicked") && !err.contains("failed printing"),
-            "{err}"
+            !first.is_empty(),
+            "{args:?} wrote a report to stdout; stderr: {err}"
         );
-        assert!(err.is_empty(), "quiet: {err}");
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "a closed pipe is how `| head` ends a run"
-        );
+        assert_eq!(out.status.code(), Some(*want), "{args:?}; stderr: {err}");
+        for line in err.lines() {
+            assert!(line.starts_with("nmleaks: "), "{args:?}: {line}");
+            let lower = line.to_ascii_lowercase();
+            assert!(
+                !lower.contains("pipe") && !lower.contains("panicked"),
+                "no line about the closed pipe itself: {args:?}: {line}"
+            );
+            if *want < 2 {
+                assert!(!line.starts_with("nmleaks: error"), "{args:?}: {line}");
+            }
+        }
     }
+    assert!(
+        !env.path("-").exists(),
+        "`-o -` is standard output, not a file named -"
+    );
 }
 
 #[test]
@@ -811,10 +841,11 @@ fn stderr_into_a_closed_pipe_never_panics() {
         .output()
         .unwrap();
     let code = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    // 101 is Rust's exit code for a panic (here: `eprintln!` failing on the closed pipe).
+    // 101 is Rust's exit code for a panic (here: `eprintln!` failing on the closed pipe); 1
+    // says the keys were found, however little of the report was read.
     assert_eq!(
         code,
-        "0",
+        "1",
         "stderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -1009,4 +1040,111 @@ fn more_distinct_keys_than_max_keys_is_an_error_that_says_how_many() {
         .run(&["scan", "--max-keys", "10", "--format", "json", "-j", "1"])
         .json();
     assert_eq!(one["findings"], json["findings"]);
+}
+
+/// A panic's payload holds whatever the failing code had in hand, a key included; Rust's
+/// default hook prints it (and a backtrace with `RUST_BACKTRACE`). nmleaks prints one fixed
+/// line instead, once, and exits 101. The panic is raised on a producer thread, the way a bug
+/// in a scanner would be, through a switch that only debug builds (the tests') compile in.
+#[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "release builds have no NMLEAKS_DEBUG_PANIC switch"
+)]
+fn a_panic_prints_one_fixed_line_without_its_payload_and_exits_101() {
+    let mut env = TestEnv::new();
+    let key = env.live_key();
+    env.write("k.txt", &key);
+    let payload = format!("called `Option::unwrap()` on a line holding {key}");
+    for args in [
+        &["scan", "k.txt"][..],
+        &["scan", "k.txt", "--format", "json"][..],
+    ] {
+        let run = env
+            .run_with_env(
+                args,
+                b"",
+                &[("NMLEAKS_DEBUG_PANIC", &payload), ("RUST_BACKTRACE", "1")],
+            )
+            .expect(101);
+        let err = run.stderr();
+        assert_eq!(err.lines().count(), 1, "one line:\n{err}");
+        assert!(
+            err.starts_with(
+                "nmleaks: internal error (a bug): the run stopped; please report it (at src/"
+            ),
+            "{err}"
+        );
+        assert!(
+            !err.contains("unwrap") && !err.contains("panicked"),
+            "{err}"
+        );
+        run.assert_no_key(&key);
+        assert!(run.stdout().is_empty(), "no report of a run that stopped");
+    }
+}
+
+/// The mode bits of `p` (the file a link names, for a link).
+fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+/// `-o` writes a temporary file and renames it over the report, and the temporary file's
+/// 0600 became the report's mode: a report shared with a group, written over or through a
+/// link, stopped being readable by it. The mode of a file it replaces is kept; a new file gets
+/// what any program's new file gets, 0666 less the umask.
+#[test]
+fn a_report_written_over_a_file_or_through_a_link_keeps_that_files_mode() {
+    let mut env = TestEnv::new();
+    let key = env.live_key();
+    env.write("k.txt", &key);
+    env.write("kept.json", "old");
+    chmod(&env.path("kept.json"), 0o664);
+    env.write("real.json", "old");
+    chmod(&env.path("real.json"), 0o640);
+    std::os::unix::fs::symlink("real.json", env.path("link.json")).unwrap();
+    env.write("baseline.json", r#"{"version": 1, "entries": []}"#);
+    chmod(&env.path("baseline.json"), 0o644);
+    env.run(&["scan", "k.txt", "-o", "kept.json"]).expect(1);
+    env.run(&["scan", "k.txt", "--format", "json", "-o", "link.json"])
+        .expect(1);
+    env.run(&["baseline", "create", "k.txt", "-o", "baseline.json"])
+        .expect(0);
+    assert_eq!(
+        mode(&env.path("kept.json")),
+        0o664,
+        "not narrowed by the umask either"
+    );
+    assert_eq!(mode(&env.path("real.json")), 0o640);
+    assert!(
+        std::fs::read_to_string(env.path("real.json"))
+            .unwrap()
+            .contains("findings")
+    );
+    assert_eq!(mode(&env.path("baseline.json")), 0o644);
+
+    for (umask, want) in [("022", 0o644), ("027", 0o640), ("077", 0o600)] {
+        let name = format!("new-{umask}.json");
+        let out = env
+            .command(Path::new("sh"))
+            .args([
+                "-c",
+                &format!("umask {umask}; exec \"$0\" scan k.txt -o {name}"),
+            ])
+            .arg(binary())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            mode(&env.path(&name)),
+            want,
+            "a new report under umask {umask}"
+        );
+    }
 }

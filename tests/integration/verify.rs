@@ -606,3 +606,151 @@ fn a_key_verified_live_is_never_hidden_by_a_baseline_or_an_allow_comment() {
         human.assert_no_key(key);
     }
 }
+
+/// N keys could each wait N × retries × `--verify-max-wait`: a server that always answers 429
+/// with an hour's Retry-After kept a run going for many minutes. The deadline bounds the whole
+/// phase: the run ends, every key without an answer is `unknown (deadline passed)`, one
+/// warning says so and is counted, and `--fail-on unknown` still fails on those keys.
+#[test]
+fn verification_always_rate_limited_ends_at_the_deadline_with_the_keys_unknown() {
+    let mut env = TestEnv::new();
+    let keys = plant(&mut env, 6);
+    let server = ApiServer::start(|_, _| {
+        Reply::json(429, r#"{"error":"rate_limited"}"#).header("Retry-After", "3600")
+    });
+    // The default --verify-max-wait (60s) and --verify-retries (3) would make this minutes per
+    // key; the harness gives a run 120 s before it fails it.
+    let args = ["--verify-deadline", "2s", "--fail-on", "unknown"];
+    let run = verify_json(&env, &server.url(), &args).expect(1);
+    let json = run.json();
+    for key in &keys {
+        assert_eq!(
+            status(&json, key),
+            s("unknown", Some("deadline")),
+            "{json:#}"
+        );
+    }
+    assert!(
+        server.seen().len() <= keys.len(),
+        "no retry was waited for: {} requests",
+        server.seen().len()
+    );
+    let err = run.stderr();
+    let warning: Vec<&str> = err.lines().filter(|l| l.contains("deadline")).collect();
+    assert_eq!(warning.len(), 1, "{err}");
+    assert!(
+        warning[0].starts_with("nmleaks: warning: verification stopped at its deadline (2s")
+            && warning[0].contains("6 keys had no answer"),
+        "{err}"
+    );
+    assert!(
+        json["summary"]["warnings"].as_u64().unwrap() >= 1,
+        "{json:#}"
+    );
+    assert_no_keys("stderr", &err, &keys);
+
+    let human = verify_human(&env, &server.url(), &["--verify-deadline", "2s"]).expect(1);
+    assert_eq!(
+        human
+            .stdout()
+            .matches("[unknown (deadline passed)]")
+            .count(),
+        6,
+        "{}",
+        human.stdout()
+    );
+    let live_only = ["--verify-deadline", "2s", "--fail-on", "live"];
+    verify_human(&env, &server.url(), &live_only).expect(0);
+}
+
+/// A request still running at the deadline is cut off there, not left to its read timeout.
+#[test]
+fn a_request_in_flight_at_the_deadline_is_cut_off_and_unknown() {
+    let mut env = TestEnv::new();
+    let keys = plant(&mut env, 1);
+    let server = ApiServer::start(|_, _| Reply::json(200, AGENTS).delayed(Duration::from_secs(5)));
+    let args = ["--verify-deadline", "1s", "--verify-read-timeout", "60s"];
+    let json = verify_json(&env, &server.url(), &args).expect(1).json();
+    assert_eq!(status(&json, &keys[0]), s("unknown", Some("deadline")));
+    assert!(server.seen().len() <= 1);
+}
+
+#[test]
+fn absurd_verification_waits_and_deadlines_are_refused_before_any_scan() {
+    let mut env = TestEnv::new();
+    plant(&mut env, 1);
+    let server = ApiServer::start(|_, _| Reply::json(200, AGENTS));
+    for (flag, value, says) in [
+        ("--verify-max-wait", "7d", "7d is more than 1h"),
+        ("--verify-deadline", "30d", "30d is more than 24h"),
+    ] {
+        let run = verify_json(&env, &server.url(), &[flag, value]).expect(2);
+        assert!(run.stderr().contains(says), "{}", run.stderr());
+        assert!(run.stdout().is_empty());
+    }
+    assert_eq!(server.seen().len(), 0);
+}
+
+/// A server that closes each connection after its response left live keys
+/// `unknown (connection failed)`: the client reused the pooled connection, the server had
+/// closed it, and the request was not tried again. A request whose reused connection is reset
+/// or closed before any response is now retried once, on a new connection.
+#[test]
+fn a_server_that_closes_each_connection_after_responding_leaves_no_key_unknown() {
+    let mut env = TestEnv::new();
+    let keys = plant(&mut env, 40);
+    let server = api::OneRequestPerConnection::start();
+    let run = verify_json(&env, &server.url(), &["--no-verify-cache"]).expect(1);
+    let json = run.json();
+    let unknown: Vec<_> = keys
+        .iter()
+        .map(|k| status(&json, k))
+        .filter(|st| st.0 != "live")
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "{} of {} keys not live: {unknown:?}\nstderr: {}",
+        unknown.len(),
+        keys.len(),
+        run.stderr()
+    );
+    let seen = server.seen();
+    assert!(
+        seen.len() <= 2 * keys.len(),
+        "{} requests for {} keys",
+        seen.len(),
+        keys.len()
+    );
+    for key in &keys {
+        let n = seen.iter().filter(|k| *k == key).count();
+        assert!((1..=2).contains(&n), "a key asked {n} times");
+    }
+    assert_no_keys("stderr", &run.stderr(), &keys);
+}
+
+/// At 6 requests a minute, 3 keys take 20 s; with a 5 s deadline the run says so up front,
+/// verifies what fits (the first key, which has 5 s for its answer), and does not sleep
+/// towards slots that come too late.
+#[test]
+fn a_rate_too_slow_for_the_deadline_is_announced_and_the_rest_are_unknown() {
+    let mut env = TestEnv::new();
+    let keys = plant(&mut env, 3);
+    let server = ApiServer::start(|_, _| Reply::json(401, r#"{"error":"unauthorized"}"#));
+    let args = ["--verify-rate", "6", "--verify-deadline", "5s"];
+    let run = verify_json(&env, &server.url(), &args).expect(1);
+    let err = run.stderr();
+    assert!(
+        err.contains("takes about 20s, longer than the 5s deadline (--verify-deadline)"),
+        "{err}"
+    );
+    let json = run.json();
+    let statuses: Vec<_> = keys.iter().map(|k| status(&json, k)).collect();
+    let revoked = statuses.iter().filter(|st| st.0 == "revoked").count();
+    let late = statuses
+        .iter()
+        .filter(|st| **st == s("unknown", Some("deadline")))
+        .count();
+    assert_eq!((revoked, late), (1, 2), "{statuses:?}");
+    assert_eq!(server.seen().len(), 1);
+    assert!(err.contains("2 keys had no answer"), "{err}");
+}
