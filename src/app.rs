@@ -462,7 +462,7 @@ fn summary_line(r: &Report<'_>) -> String {
         let live = r
             .findings
             .iter()
-            .filter(|f| f.status().is_some_and(crate::verify::Status::is_live))
+            .filter(|f| f.status().is_some_and(crate::verdict::Status::is_live))
             .count();
         let _ = write!(text, " ({live} live)");
     }

@@ -6,8 +6,7 @@
 
 use std::path::PathBuf;
 
-use crate::finding::Finding;
-use crate::verify::Status;
+pub use crate::policy::FailOn;
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,29 +46,6 @@ pub struct Common {
     pub fail_on: FailOn,
     /// How many keys, and places per key, the report lists (`--max-keys`, `--max-locations`).
     pub limits: crate::finding::Limits,
-}
-
-/// `--fail-on`: which findings make the exit code 1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailOn {
-    /// Keys verified live, with or without the scope to list agents.
-    Live,
-    /// Keys that are live or not proven revoked (an unverified key counts as unknown).
-    Unknown,
-    /// Every finding, verified or not.
-    Any,
-}
-
-impl FailOn {
-    /// Whether `f` makes the exit code 1 under this policy.
-    #[must_use]
-    pub fn fails(self, f: &Finding) -> bool {
-        match (self, f.status()) {
-            (FailOn::Any, _) | (FailOn::Unknown, None) => true,
-            (FailOn::Live, s) => s.is_some_and(Status::is_live),
-            (FailOn::Unknown, Some(s)) => s != Status::Revoked,
-        }
-    }
 }
 
 /// `nmleaks scan`.

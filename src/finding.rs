@@ -353,7 +353,7 @@ pub struct Finding {
     /// Places counted but not listed (see [`Finding::location_count`]).
     pub unlisted: Unlisted,
     /// What the Nomotic API said about the key; `None` unless `--verify` ran.
-    pub verification: Option<crate::verify::Verification>,
+    pub verification: Option<crate::verdict::Verification>,
     /// The baseline or an allow comment would hide this key, but it was verified live, so it
     /// is reported anyway: `baseline` or `inline`.
     pub suppression_overridden: Option<&'static str>,
@@ -364,7 +364,7 @@ pub struct Finding {
 impl Finding {
     /// The verification status, if the key was verified: what reporters and policies read.
     #[must_use]
-    pub fn status(&self) -> Option<crate::verify::Status> {
+    pub fn status(&self) -> Option<crate::verdict::Status> {
         self.verification.as_ref().map(|v| v.status)
     }
 

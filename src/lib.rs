@@ -38,6 +38,7 @@ pub mod interrupt;
 pub mod linehash;
 pub mod matcher;
 pub mod messages;
+pub mod policy;
 pub mod progress;
 pub mod report;
 pub mod rules;
@@ -48,6 +49,7 @@ pub mod suppress;
 #[doc(hidden)]
 pub mod testkeys;
 pub mod textfile;
+pub mod verdict;
 pub mod verify;
 
 pub use app::run;

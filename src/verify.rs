@@ -1,7 +1,8 @@
 //! Optional key verification (`--verify`): asks the Nomotic API whether each distinct key works.
 //!
-//! This module owns what a verification means ([`Status`], [`Verification`]) and how a run of
-//! them goes: which findings are asked about (only keys of the built-in Nomotic rules, once per
+//! What a verification means ([`Status`], [`Reason`], [`Verification`]) is finding data and
+//! lives in [`crate::verdict`], beside the finding that carries it; this module owns how a run
+//! of them goes: which findings are asked about (only keys of the built-in Nomotic rules, once per
 //! distinct key), the cache consulted first, the `--max-verifications` budget, a few worker
 //! threads sharing one rate limiter, retries after a 429 (and one retry on a new connection
 //! when a kept-alive one was closed under a request), and the `--verify-deadline` that bounds
@@ -33,7 +34,6 @@ pub mod limiter;
 pub mod retry;
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -41,6 +41,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::finding::{Finding, Secret};
 use crate::rules::Rule;
 
+pub use crate::verdict::{Reason, Status, Verification};
 pub use api::{ApiUrl, DEFAULT_API_URL};
 pub use cache::CacheSettings;
 pub use client::Timeouts;
@@ -61,208 +62,6 @@ pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(5 * 60);
 /// The longest `--verify-deadline` accepted.
 pub const MAX_DEADLINE: Duration = Duration::from_secs(24 * 60 * 60);
-
-/// What the API said about a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Status {
-    /// HTTP 200: the key works.
-    Live,
-    /// HTTP 403 with the API's JSON: the key authenticates but lacks this endpoint's scope. It
-    /// is a working credential.
-    LiveInsufficientScope,
-    /// HTTP 401: revoked, malformed or never valid (the API does not tell these apart).
-    Revoked,
-    /// No definite answer.
-    Unknown(Reason),
-}
-
-/// Why a key's status is unknown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Reason {
-    /// Still HTTP 429 after the retries.
-    RateLimited,
-    /// HTTP 5xx.
-    ServerError,
-    /// A status the API does not document for this call (404, 418, …).
-    UnexpectedStatus,
-    /// HTTP 3xx: not followed, a redirect could carry the key elsewhere.
-    Redirect,
-    /// A 200, 401 or 403 whose body is not JSON (a captive portal, a proxy's error page).
-    NotApiJson,
-    /// Connecting or reading timed out.
-    Timeout,
-    /// The TLS handshake failed.
-    Tls,
-    /// The API host name did not resolve.
-    Dns,
-    /// The connection was refused, reset or closed.
-    Connection,
-    /// Another network failure.
-    Network,
-    /// `--max-verifications` was spent before this key.
-    Budget,
-    /// `--verify-deadline` passed before this key had an answer.
-    Deadline,
-    /// The key is of a rule from a `--rules` file: it is not sent to Nomotic.
-    NotNomotic,
-}
-
-impl Reason {
-    /// The stable code in machine outputs.
-    #[must_use]
-    pub fn code(self) -> &'static str {
-        match self {
-            Reason::RateLimited => "rate_limited",
-            Reason::ServerError => "server_error",
-            Reason::UnexpectedStatus => "unexpected_status",
-            Reason::Redirect => "redirect",
-            Reason::NotApiJson => "not_api_json",
-            Reason::Timeout => "timeout",
-            Reason::Tls => "tls",
-            Reason::Dns => "dns",
-            Reason::Connection => "connection",
-            Reason::Network => "network",
-            Reason::Budget => "budget",
-            Reason::Deadline => "deadline",
-            Reason::NotNomotic => "not_nomotic",
-        }
-    }
-}
-
-impl fmt::Display for Reason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Reason::RateLimited => "rate limited",
-            Reason::ServerError => "server error",
-            Reason::UnexpectedStatus => "unexpected HTTP status",
-            Reason::Redirect => "redirect not followed",
-            Reason::NotApiJson => "not the API's JSON",
-            Reason::Timeout => "timeout",
-            Reason::Tls => "TLS failure",
-            Reason::Dns => "DNS failure",
-            Reason::Connection => "connection failed",
-            Reason::Network => "network error",
-            Reason::Budget => "budget",
-            Reason::Deadline => "deadline passed",
-            Reason::NotNomotic => "not a Nomotic rule",
-        })
-    }
-}
-
-impl Status {
-    /// A working credential: `live` or `live (insufficient scope)`.
-    #[must_use]
-    pub fn is_live(self) -> bool {
-        matches!(self, Status::Live | Status::LiveInsufficientScope)
-    }
-
-    /// How urgent: 2 live (either kind), 1 unknown, 0 revoked. For severities and sorting.
-    #[must_use]
-    pub fn rank(self) -> u8 {
-        match self {
-            Status::Live | Status::LiveInsufficientScope => 2,
-            Status::Unknown(_) => 1,
-            Status::Revoked => 0,
-        }
-    }
-
-    /// The stable code in machine outputs.
-    #[must_use]
-    pub fn code(self) -> &'static str {
-        match self {
-            Status::Live => "live",
-            Status::LiveInsufficientScope => "live_insufficient_scope",
-            Status::Revoked => "revoked",
-            Status::Unknown(_) => "unknown",
-        }
-    }
-
-    /// The reason of an `unknown` status.
-    #[must_use]
-    pub fn reason(self) -> Option<Reason> {
-        match self {
-            Status::Unknown(r) => Some(r),
-            _ => None,
-        }
-    }
-
-    /// The HTTP status a definite answer comes from.
-    #[must_use]
-    pub fn http_status(self) -> Option<u16> {
-        match self {
-            Status::Live => Some(200),
-            Status::LiveInsufficientScope => Some(403),
-            Status::Revoked => Some(401),
-            Status::Unknown(_) => None,
-        }
-    }
-
-    /// What the status means, in a sentence fragment for people.
-    #[must_use]
-    pub fn meaning(self) -> &'static str {
-        match self {
-            Status::Live => "the API accepted the key",
-            Status::LiveInsufficientScope => {
-                "the key authenticates but lacks the scope to list agents; it is a working credential"
-            }
-            Status::Revoked => {
-                "revoked, malformed or never valid (the API's 401 does not tell these apart)"
-            }
-            Status::Unknown(_) => "no definite answer from the API",
-        }
-    }
-
-    fn cacheable_code(self) -> Option<&'static str> {
-        (!matches!(self, Status::Unknown(_))).then(|| self.code())
-    }
-
-    fn from_cached(code: &str) -> Option<Status> {
-        match code {
-            "live" => Some(Status::Live),
-            "live_insufficient_scope" => Some(Status::LiveInsufficientScope),
-            "revoked" => Some(Status::Revoked),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Status::Live => f.write_str("live"),
-            Status::LiveInsufficientScope => f.write_str("live (insufficient scope)"),
-            Status::Revoked => f.write_str("revoked"),
-            Status::Unknown(r) => write!(f, "unknown ({r})"),
-        }
-    }
-}
-
-/// The outcome of verifying one key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verification {
-    /// What the API said.
-    pub status: Status,
-    /// The HTTP status of the last response, if one came.
-    pub http_status: Option<u16>,
-    /// The answer came from the cache, not a request made by this run.
-    pub cached: bool,
-    /// For transport failures: what failed (`connection failed: connection refused`). Built
-    /// from fixed words and error kinds; never holds a key.
-    pub detail: Option<String>,
-}
-
-impl Verification {
-    /// An `unknown` outcome with no HTTP answer.
-    #[must_use]
-    pub fn unknown(reason: Reason) -> Verification {
-        Verification {
-            status: Status::Unknown(reason),
-            http_status: None,
-            cached: false,
-            detail: None,
-        }
-    }
-}
 
 /// Everything `--verify` was configured with.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,7 +16,7 @@ use anstyle::{AnsiColor, Style};
 
 use super::Report;
 use crate::finding::{Finding, Origin, Provenance, short_id};
-use crate::verify::Status;
+use crate::verdict::Status;
 
 /// Colours for each part of a line; all plain when colour is off.
 struct Palette {

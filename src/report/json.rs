@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::Report;
 use crate::finding::{Finding, GitKind, Location, Origin};
 use crate::suppress::Reason;
-use crate::verify::Verification;
+use crate::verdict::Verification;
 
 /// The schema version written in every report.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -72,7 +72,7 @@ struct JsonVerification {
 fn verification(v: &Verification) -> JsonVerification {
     JsonVerification {
         status: v.status.code(),
-        reason: v.status.reason().map(crate::verify::Reason::code),
+        reason: v.status.reason().map(crate::verdict::Reason::code),
         http_status: v.http_status,
         cached: v.cached,
         description: v.status.meaning(),

@@ -512,7 +512,7 @@ fn result(
     let (level, security_severity) = match status {
         None => ("error", rule.security_severity.clone()),
         Some(s) if s.is_live() => ("error", rule.security_severity.clone()),
-        Some(crate::verify::Status::Unknown(_)) => {
+        Some(crate::verdict::Status::Unknown(_)) => {
             ("warning", capped(&rule.security_severity, 7.0))
         }
         Some(_) => ("note", capped(&rule.security_severity, 2.0)),
@@ -558,9 +558,9 @@ fn result(
             fingerprint: f.fingerprint.0.clone(),
             location_count: places,
             related_locations_omitted: omitted,
-            verification: status.map(crate::verify::Status::code),
+            verification: status.map(crate::verdict::Status::code),
             verification_reason: status
-                .and_then(crate::verify::Status::reason)
+                .and_then(crate::verdict::Status::reason)
                 .map(|r| r.to_string()),
             security_severity,
             suppression_overridden: f.suppression_overridden,

@@ -178,7 +178,7 @@ pub fn apply(findings: Vec<Finding>, baseline: Option<&Baseline>) -> Outcome {
     let mut out = Outcome::default();
     for mut f in findings {
         let listed = baseline.is_some_and(|b| b.entry(&f.fingerprint).is_some());
-        if f.status().is_some_and(crate::verify::Status::is_live) {
+        if f.status().is_some_and(crate::verdict::Status::is_live) {
             if listed {
                 f.suppression_overridden = Some("baseline");
             } else if f.locations.iter().any(|l| l.inline_allow) {

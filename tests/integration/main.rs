@@ -9,6 +9,7 @@ mod git;
 mod hooks;
 mod hostile;
 mod hostile_git;
+mod layers;
 mod leaks;
 mod sarif;
 mod scan;
