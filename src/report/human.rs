@@ -249,7 +249,9 @@ fn provenance_line(p: &Provenance) -> String {
     match &p.first_commit {
         Some(first) => {
             let advice = if p.pushed {
-                "pushed (a remote-tracking ref reaches it): revoke the key"
+                "pushed (a remote-tracking ref reaches a commit that holds it): revoke the key"
+            } else if p.history_damaged {
+                "history is damaged, so whether it was pushed is unknown: revoke the key"
             } else {
                 "only local refs reach it: rewrite history before pushing, or revoke the key"
             };
@@ -258,6 +260,9 @@ fn provenance_line(p: &Provenance) -> String {
                 short_id(first)
             )
         }
+        None if p.history_damaged => "no commit that could be read holds it: history is \
+            damaged, so where it came from is unknown; revoke the key"
+            .to_string(),
         None => format!("no commit holds it ({head}); it is still in the object database"),
     }
 }
