@@ -452,7 +452,7 @@ fn a_key_unchanged_across_commits_is_located_once_and_counted_in_each() {
 }
 
 #[test]
-fn pushed_says_whether_a_remote_tracking_ref_reaches_the_first_commit() {
+fn pushed_says_whether_a_remote_tracking_ref_reaches_a_commit_that_holds_the_key() {
     let mut t = TestRepo::new();
     let (pushed, local) = (t.key(), t.key());
     let c1 = t.commit(&[("a.env", Some(&format!("{pushed}\n")))], "one");
@@ -466,6 +466,32 @@ fn pushed_says_whether_a_remote_tracking_ref_reaches_the_first_commit() {
     let out = t.run(&["git", "repo"]).stdout();
     assert!(out.contains("revoke the key"), "{out}");
     assert!(out.contains("rewrite history before pushing"), "{out}");
+}
+
+#[test]
+fn a_key_first_committed_on_a_local_branch_and_later_pushed_is_pushed() {
+    // The key is first committed on a branch no remote has, then again on the branch that
+    // was pushed: it has left the machine, whatever its first commit says.
+    let mut t = TestRepo::new();
+    let key = t.key();
+    let base = t.commit(&[("a.txt", Some("a\n"))], "base");
+    let local = t.commit_to(
+        Some("refs/heads/local-only"),
+        &[base],
+        &[("draft.env", Some(&format!("K={key}\n")))],
+        "draft",
+    );
+    let pushed = t.commit(&[("app.env", Some(&format!("KEY={key}\n")))], "ship it");
+    t.repo
+        .reference("refs/remotes/origin/main", pushed, true, "push")
+        .unwrap();
+    let json = json_run(&t, &["repo"], 1);
+    let p = &finding_for(&json, &key)["provenance"];
+    assert_eq!(p["first_commit"], local.to_string(), "{json:#}");
+    assert_eq!(p["pushed"], true, "{json:#}");
+    let out = t.run(&["git", "repo"]).stdout();
+    assert!(out.contains("revoke the key"), "{out}");
+    assert!(!out.contains("rewrite history before pushing"), "{out}");
 }
 
 #[test]
