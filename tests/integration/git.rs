@@ -1019,3 +1019,49 @@ fn a_corrupt_packed_object_is_reported_and_the_scan_goes_on() {
     std::fs::write(&pack, bytes).unwrap();
     assert_corrupt_object_reported(&t, bad, &key, c2);
 }
+
+#[test]
+fn staged_reads_a_split_index() {
+    use crate::util::git_ok;
+    // `git update-index --split-index` keeps most entries in `sharedindex.<id>`; `.git/index`
+    // then holds only what changed since (new entries, and replacements with empty names).
+    let mut env = TestEnv::new();
+    let (added, modified) = (env.live_key(), env.live_key());
+    let root = env.root().to_path_buf();
+    git_ok(&root, &["init", "-q"]);
+    for i in 0..20 {
+        env.write(&format!("src/f{i}.txt"), format!("plain {i}\n"));
+    }
+    env.write("config.env", "A=1\n");
+    git_ok(&root, &["add", "-A"]);
+    git_ok(&root, &["commit", "-q", "-m", "base"]);
+    git_ok(&root, &["update-index", "--split-index"]);
+    assert!(
+        std::fs::read_dir(root.join(".git")).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("sharedindex.")),
+        "the index is split"
+    );
+    // Clean: nothing staged.
+    env.run(&["git", "--staged", "."]).expect(0);
+    // A new file and a modified tracked file, each with a key.
+    env.write("new.env", format!("K={added}\n"));
+    env.write("config.env", format!("A=1\nB={modified}\n"));
+    env.write("src/f3.txt", "changed, no key\n");
+    git_ok(&root, &["add", "new.env", "config.env", "src/f3.txt"]);
+    let run = env
+        .run(&["git", "--staged", "--format", "json", "."])
+        .expect(1);
+    let json = run.json();
+    let mut got = places_staged(&json);
+    got.sort();
+    assert_eq!(got, ["config.env", "new.env"], "{json:#}");
+    // Committed, the same split index holds no new key.
+    git_ok(&root, &["commit", "-q", "-m", "more"]);
+    env.run(&["git", "--staged", "."]).expect(0);
+    // A deletion in the split index is no key either.
+    git_ok(&root, &["rm", "-q", "--cached", "new.env"]);
+    env.run(&["git", "--staged", "."]).expect(0);
+}

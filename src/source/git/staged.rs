@@ -10,10 +10,10 @@
 //!
 //! The cost follows what is staged, not how many files are tracked: the index is read with
 //! [`super::index`] and every directory whose cache-tree id equals HEAD's is skipped unread,
-//! as `git diff --cached` does. Objects are read through [`super::store`] (a damaged one is
-//! reported, never a hang). Indexes that reader leaves alone (sparse ones) go through
-//! libgit2's diff, but only after every tree of HEAD has been read here: libgit2 then never
-//! meets a damaged object.
+//! as `git diff --cached` does; a split index is merged with its shared index first. Objects
+//! are read through [`super::store`] (a damaged one is reported, never a hang). Indexes that
+//! reader leaves alone (sparse ones) go through libgit2's diff, but only after every tree of
+//! HEAD has been read here: libgit2 then never meets a damaged object.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -149,6 +149,7 @@ fn staged_changes(
         }
     };
     let diff = if let Ok(idx) = index::parse(&bytes) {
+        let idx = with_shared_index(repo, idx)?;
         let mut w = Walker {
             reader: &mut reader,
             index: &idx,
@@ -167,6 +168,28 @@ fn staged_changes(
         libgit2_diff(repo, index_file, head)?
     };
     Ok(pool(diff))
+}
+
+/// The whole index of a split index (`git update-index --split-index`): its shared part is
+/// `sharedindex.<id>` in the git directory, as git looks for it.
+fn with_shared_index(repo: &Repository, idx: index::Index) -> Result<index::Index, GitError> {
+    let Some(name) = idx.link.as_ref().and_then(index::Link::shared_file) else {
+        return Ok(idx);
+    };
+    let path = repo.path().join(&name);
+    let shown = crate::sanitize::path(&path);
+    let bytes = std::fs::read(&path).map_err(|e| GitError::Git {
+        context: format!("cannot read the shared index {shown} of this split index"),
+        message: e.to_string(),
+    })?;
+    let shared = index::parse(&bytes).map_err(|e| GitError::Git {
+        context: format!("cannot read the shared index {shown}"),
+        message: e.0.to_string(),
+    })?;
+    index::merge_split(idx, &shared).map_err(|e| GitError::Git {
+        context: format!("cannot read the split index with {shown}"),
+        message: e.0.to_string(),
+    })
 }
 
 /// Gives each added path (no HEAD version) every deleted blob as its possible source: a
