@@ -1065,3 +1065,48 @@ fn staged_reads_a_split_index() {
     git_ok(&root, &["rm", "-q", "--cached", "new.env"]);
     env.run(&["git", "--staged", "."]).expect(0);
 }
+
+#[test]
+fn submodule_commits_not_audited_are_named_in_a_warning() {
+    use crate::util::git_ok;
+    let mut env = TestEnv::new();
+    let key = env.live_key();
+    let root = env.root().to_path_buf();
+    git_ok(&root, &["init", "-q"]);
+    env.write("README", "hello\n");
+    git_ok(&root, &["add", "-A"]);
+    git_ok(&root, &["commit", "-q", "-m", "base"]);
+    let base = git_ok(&root, &["rev-parse", "HEAD"]).trim().to_string();
+    // Submodule entries (gitlinks) name commits of other repositories.
+    for path in ["vendor/lib", "third_party/sdk"] {
+        let info = format!("160000,{},{path}", "ab".repeat(20));
+        git_ok(&root, &["update-index", "--add", "--cacheinfo", &info]);
+    }
+    env.write("k.env", format!("K={key}\n"));
+    git_ok(&root, &["add", "k.env"]);
+    git_ok(&root, &["commit", "-q", "-m", "add submodules"]);
+    let range = format!("{base}..HEAD");
+    for args in [
+        vec!["git", "--format", "json", "."],
+        vec!["git", "--range", range.as_str(), "--format", "json", "."],
+    ] {
+        let run = env.run(&args).expect(1);
+        let err = run.stderr();
+        let warning: Vec<&str> = err.lines().filter(|l| l.contains("submodule")).collect();
+        assert_eq!(warning.len(), 1, "{args:?}: {err}");
+        for want in [
+            "third_party/sdk",
+            "vendor/lib",
+            "nmleaks git third_party/sdk",
+            "not audited",
+        ] {
+            assert!(warning[0].contains(want), "{args:?}: {want}: {err}");
+        }
+        let json = run.json();
+        assert_eq!(json["summary"]["warnings"], 1, "{args:?}: {json:#}");
+        assert_eq!(findings(&json).len(), 1, "the key is still found");
+    }
+    // A range that changes no submodule says nothing about them.
+    let run = env.run(&["git", "--range", "HEAD..HEAD", "."]).expect(0);
+    assert!(!run.stderr().contains("submodule"), "{}", run.stderr());
+}
