@@ -386,6 +386,10 @@ fn a_key_no_walk_can_place_is_reported_with_location_unknown() {
             .contains("location unknown"),
         "{sarif:#}"
     );
+    let file = root.join("damaged.sarif");
+    std::fs::write(&file, &run.0.stdout).unwrap();
+    let problems = crate::util::sarif_problems(&file);
+    assert!(problems.is_empty(), "{problems:#?}");
 
     // Every commit is a start with --all-objects: c1 is found.
     let json = env
