@@ -1110,3 +1110,46 @@ fn submodule_commits_not_audited_are_named_in_a_warning() {
     let run = env.run(&["git", "--range", "HEAD..HEAD", "."]).expect(0);
     assert!(!run.stderr().contains("submodule"), "{}", run.stderr());
 }
+
+#[test]
+fn range_sides_follow_each_merges_parents_in_their_order() {
+    // `M^1`, `M^2` and `M~1` name parents in the order the merge lists them. Two merges, one
+    // listing the parents in id order and one not, so that sorting them would be caught.
+    for swap in [false, true] {
+        let mut t = TestRepo::new();
+        let (on_main, on_side) = (t.key(), t.key());
+        let base = t.commit(&[("a.txt", Some("a\n"))], "base");
+        let side = t.commit_to(
+            Some("refs/heads/side"),
+            &[base],
+            &[("side.env", Some(&format!("{on_side}\n")))],
+            "side",
+        );
+        let main = t.commit(&[("main.env", Some(&format!("{on_main}\n")))], "main");
+        let parents = if swap { [side, main] } else { [main, side] };
+        let merge = t.commit_to(
+            None,
+            &parents,
+            &[
+                ("main.env", Some(&format!("{on_main}\n"))),
+                ("side.env", Some(&format!("{on_side}\n"))),
+            ],
+            "merge",
+        );
+        // What the first parent lacks is what the second brought, and the other way round.
+        let (first_brought, second_brought) = if swap {
+            (&on_side, &on_main)
+        } else {
+            (&on_main, &on_side)
+        };
+        for (spec, brought) in [
+            (format!("{merge}^1..{merge}"), second_brought),
+            (format!("{merge}~1..{merge}"), second_brought),
+            (format!("{merge}^2..{merge}"), first_brought),
+        ] {
+            let json = json_run(&t, &["--range", &spec, "repo"], 1);
+            assert_eq!(findings(&json).len(), 1, "{spec}: {json:#}");
+            finding_for(&json, brought);
+        }
+    }
+}

@@ -25,7 +25,7 @@ use super::{OidMap, OidSet};
 pub(crate) struct CommitRec {
     /// Its tree (`None` when the commit names none).
     pub tree: Option<Oid>,
-    /// Its parents, each once (sorted by id, not in the commit's order).
+    /// Its parents in the commit's order (`~N` follows the first), each once.
     pub parents: Box<[Oid]>,
     /// The committer's time.
     pub time: i64,
@@ -35,17 +35,30 @@ impl CommitRec {
     /// The record of a raw commit; `shallow` commits have no parents.
     pub fn parse(data: &[u8], shallow: bool) -> CommitRec {
         let c = objects::Commit::parse(data);
-        let mut parents = if shallow { Vec::new() } else { c.parents };
-        // Sorted, not hashed: these ids are whatever the commit says, and the id hasher
-        // trusts ids to be random.
-        parents.sort_unstable();
-        parents.dedup();
+        let parents = if shallow {
+            Vec::new()
+        } else {
+            first_of_each(c.parents)
+        };
         CommitRec {
             tree: c.tree,
             parents: parents.into(),
             time: c.time,
         }
     }
+}
+
+/// `ids` without repeats, each where it first appears. Sorted, not hashed: these ids are
+/// whatever a commit says, and the id hasher trusts ids to be random.
+fn first_of_each(ids: Vec<Oid>) -> Vec<Oid> {
+    if ids.len() < 2 {
+        return ids;
+    }
+    let mut order: Vec<(Oid, usize)> = ids.into_iter().enumerate().map(|(i, id)| (id, i)).collect();
+    order.sort_unstable();
+    order.dedup_by_key(|(id, _)| *id);
+    order.sort_unstable_by_key(|(_, i)| *i);
+    order.into_iter().map(|(id, _)| id).collect()
 }
 
 /// Every commit phase 1 read, by id.
@@ -482,6 +495,14 @@ mod tests {
                 via: "refs/heads/broken".to_string(),
                 parents: vec![id(7)]
             }]
+        );
+    }
+
+    #[test]
+    fn parents_keep_their_order_without_repeats() {
+        assert_eq!(
+            first_of_each(vec![id(3), id(1), id(3), id(2), id(1)]),
+            [id(3), id(1), id(2)]
         );
     }
 
