@@ -10,7 +10,7 @@
 //!    cannot be read are reported, and the rest is still scanned.
 //! 2. **Walk.** From every ref (branches, remote-tracking branches, tags, `refs/stash` and its
 //!    parents, notes, HEAD; with `--all-objects` also every commit) the commits kept in step 1
-//!    are walked ([`super::graph`]), each ref as far as its history can be read: a missing or
+//!    are walked (`graph.rs`), each ref as far as its history can be read: a missing or
 //!    damaged parent ends that path only, and is reported. This always runs, so a ref whose
 //!    commit no pack or loose file holds is an error even when no key was found. Submodule
 //!    entries (gitlinks) at the refs' tips are named in one warning: their commits live in
@@ -411,11 +411,13 @@ impl Mapper<'_> {
                 Ok(obj) => obj,
                 Err(e) => {
                     self.damaged = true;
-                    self.reported.insert(id);
-                    self.problem(format!(
-                        "ref {name}: {}",
-                        objects::unreadable(&e).replacen("object", "target", 1)
-                    ));
+                    // One line per object, even when several refs name it (HEAD and its branch).
+                    if self.reported.insert(id) {
+                        self.problem(format!(
+                            "ref {name}: {}",
+                            objects::unreadable(&e).replacen("object", "target", 1)
+                        ));
+                    }
                     return None;
                 }
             };

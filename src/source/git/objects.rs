@@ -13,7 +13,7 @@
 //! by id through [`super::store`], whose every read is bounded.
 //!
 //! What to do with the bytes (scan blobs, parse trees) is the visitor's business; the parsers
-//! at the end of this file ([`tree_entries`], [`Commit::parse`], [`tag_target`]) read git's
+//! at the end of this file (`tree_entries`, `Commit::parse`, `tag_target`) read git's
 //! canonical encodings without libgit2.
 
 use std::sync::atomic::{AtomicBool, Ordering};
