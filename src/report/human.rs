@@ -103,7 +103,14 @@ pub fn write(r: &Report<'_>, color: bool, w: &mut dyn Write) -> io::Result<()> {
         )?;
     }
     let keys = r.findings.len();
-    if keys == 0 {
+    if keys == 0 && r.summary.errors > 0 {
+        // Never an all-clear when part of the input was not scanned.
+        writeln!(
+            w,
+            "no Nomotic keys found in what could be read; part of the input could not be \
+             (see the errors on stderr)"
+        )?;
+    } else if keys == 0 {
         writeln!(w, "no Nomotic keys found")?;
     } else {
         let places = r.location_count();
