@@ -194,6 +194,9 @@ pub fn audit(
     for p in store.problems() {
         let _ = tx.send(Problem::error(p.clone()));
     }
+    for n in store.notes() {
+        let _ = tx.send(Problem::warning(n.clone()));
+    }
     let odb = Odb::open(&store);
     let shallow = graph::shallow_commits(repo);
     let found = Found::default();
@@ -948,6 +951,9 @@ pub fn range(
     let store = &scan.store;
     for p in store.problems().iter().chain(&scan.problems) {
         let _ = tx.send(Problem::error(p.clone()));
+    }
+    for n in store.notes() {
+        let _ = tx.send(Problem::warning(n.clone()));
     }
     let mut scanner = Scanner::new(matcher, opts.show_secrets);
     let Introduced {

@@ -439,7 +439,7 @@ pub fn scan(
     stats: &Stats,
     tx: &Sender<Event>,
 ) {
-    for p in staged.store.problems() {
+    for p in staged.store.problems().iter().chain(staged.store.notes()) {
         // Only the objects read below matter here; a failed read is an error of its own.
         let _ = tx.send(Problem::warning(p.clone()));
     }

@@ -75,6 +75,7 @@ pub struct Store {
     dirs: Vec<PathBuf>,
     packs: Vec<Pack>,
     problems: Vec<String>,
+    notes: Vec<String>,
 }
 
 impl std::fmt::Debug for Store {
@@ -83,6 +84,7 @@ impl std::fmt::Debug for Store {
             .field("dirs", &self.dirs)
             .field("packs", &self.packs.len())
             .field("problems", &self.problems)
+            .field("notes", &self.notes)
             .finish()
     }
 }
@@ -95,21 +97,31 @@ impl Store {
     pub fn open(repo: &Repository, check: Check) -> Store {
         let dirs = object_dirs(repo);
         let mut packs = Vec::new();
-        let mut problems = Vec::new();
+        let (mut problems, mut notes) = (Vec::new(), Vec::new());
         for dir in &dirs {
-            open_packs(&dir.join("pack"), check, &mut packs, &mut problems);
+            let dir = dir.join("pack");
+            open_packs(&dir, check, &mut packs, &mut problems, &mut notes);
         }
         Store {
             dirs,
             packs,
             problems,
+            notes,
         }
     }
 
-    /// Packs that could not be opened, one sentence each (paths sanitised).
+    /// Packs that could not be opened, one sentence each (paths sanitised): their objects
+    /// are not readable.
     #[must_use]
     pub fn problems(&self) -> &[String] {
         &self.problems
+    }
+
+    /// Oddities that lose nothing by themselves, one sentence each: a pack index whose pack
+    /// is gone (git ignores it too; `git repack` deletes the pack first, then its index).
+    #[must_use]
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
     /// The packs that opened.
@@ -226,9 +238,15 @@ impl Store {
     }
 }
 
-/// Opens every pack in `dir` that has its index; a pack without one, an index without its
-/// pack, or an index that fails its checks is a problem.
-fn open_packs(dir: &Path, check: Check, packs: &mut Vec<Pack>, problems: &mut Vec<String>) {
+/// Opens every pack in `dir` that has its index; a pack without one, or an index that fails
+/// its checks, is a problem; an index without its pack is a note.
+fn open_packs(
+    dir: &Path,
+    check: Check,
+    packs: &mut Vec<Pack>,
+    problems: &mut Vec<String>,
+    notes: &mut Vec<String>,
+) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -260,9 +278,9 @@ fn open_packs(dir: &Path, check: Check, packs: &mut Vec<Pack>, problems: &mut Ve
                 }
             }
             Some("idx") if !path.with_extension("pack").is_file() => {
-                problems.push(format!(
-                    "{shown}: a pack index without its pack: the objects it lists are not in \
-                     this repository"
+                notes.push(format!(
+                    "{shown}: a pack index without its pack, ignored (an object that only it \
+                     lists is reported as missing where it is needed)"
                 ));
             }
             _ => {}
