@@ -362,7 +362,7 @@ fn git(cfg: &GitConfig) -> anyhow::Result<ExitCode> {
         GitMode::Staged => {
             let changes = staged::changes(&repo, cfg.index_file.clone()).context("--staged")?;
             collect(&cfg.common, move |tx, stats| {
-                staged::scan(&repo, &changes, m, o.show_secrets, stats, tx);
+                staged::scan(&changes, m, o.show_secrets, stats, tx);
             })
         }
     };

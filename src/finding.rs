@@ -144,6 +144,9 @@ pub enum GitKind {
     /// A blob that no commit's tree holds: dangling (`--all-objects`) or named by a tag
     /// directly. `commit` holds the blob's own id, `path` the tag's name if a tag names it.
     Blob,
+    /// A blob that holds a key but that no walk of a damaged history reached: a commit that
+    /// could not be read may hold it, so where it is is unknown. `commit` holds the blob's id.
+    Unplaced,
 }
 
 impl GitKind {
@@ -155,6 +158,7 @@ impl GitKind {
             GitKind::CommitMessage => "commit-message",
             GitKind::TagMessage => "tag-message",
             GitKind::Blob => "blob",
+            GitKind::Unplaced => "location-unknown",
         }
     }
 }
@@ -167,9 +171,13 @@ impl GitKind {
 /// - `first_commit_time`: that commit's time, seconds since the epoch (`null` with it).
 /// - `commits`: how many scanned commits hold the key in their tree or message.
 /// - `at_head`: whether HEAD's commit still holds it (tree or message).
-/// - `pushed`: whether `first_commit` is reachable from a remote-tracking ref
-///   (`refs/remotes/…`): the key has left this machine, so revoke it. `false` means only local
-///   refs (or nothing) reach it: rewriting history before pushing still keeps it private.
+/// - `pushed`: whether any commit that holds it (not only the first) is reachable from a
+///   remote-tracking ref (`refs/remotes/…`): the key has left this machine, so revoke it.
+///   `false` means only local refs (or nothing) reach the commits that hold it: rewriting
+///   them before pushing still keeps it private.
+/// - `history_damaged`: part of history could not be read (a missing or damaged commit, tree
+///   or pack), so the walk may have missed commits that hold the key: the other fields are
+///   what the readable history shows, and the key is treated as pushed in the advice.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Provenance {
     /// The commit that introduced the key, hex.
@@ -180,8 +188,10 @@ pub struct Provenance {
     pub commits: u64,
     /// HEAD's commit holds the key.
     pub at_head: bool,
-    /// The first commit is reachable from a remote-tracking ref.
+    /// A commit that holds the key is reachable from a remote-tracking ref.
     pub pushed: bool,
+    /// Part of history could not be read: the walk may have missed commits.
+    pub history_damaged: bool,
 }
 
 /// Which part of an origin holds a key: its content, or one of the names around it. A key in a
@@ -303,6 +313,10 @@ impl Location {
                     crate::sanitize::text(tag)
                 ),
                 (GitKind::Blob, None) => format!("{} (unreachable blob)", short_id(&g.commit)),
+                (GitKind::Unplaced, _) => format!(
+                    "{} (blob; location unknown: history is damaged)",
+                    short_id(&g.commit)
+                ),
                 (GitKind::File | GitKind::CommitMessage, _) => {
                     format!("{} (commit message)", short_id(&g.commit))
                 }

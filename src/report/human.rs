@@ -103,7 +103,14 @@ pub fn write(r: &Report<'_>, color: bool, w: &mut dyn Write) -> io::Result<()> {
         )?;
     }
     let keys = r.findings.len();
-    if keys == 0 {
+    if keys == 0 && r.summary.errors > 0 {
+        // Never an all-clear when part of the input was not scanned.
+        writeln!(
+            w,
+            "no Nomotic keys found in what could be read; part of the input could not be \
+             (see the errors on stderr)"
+        )?;
+    } else if keys == 0 {
         writeln!(w, "no Nomotic keys found")?;
     } else {
         let places = r.location_count();
@@ -252,7 +259,9 @@ fn provenance_line(p: &Provenance) -> String {
     match &p.first_commit {
         Some(first) => {
             let advice = if p.pushed {
-                "pushed (a remote-tracking ref reaches it): revoke the key"
+                "pushed (a remote-tracking ref reaches a commit that holds it): revoke the key"
+            } else if p.history_damaged {
+                "history is damaged, so whether it was pushed is unknown: revoke the key"
             } else {
                 "only local refs reach it: rewrite history before pushing, or revoke the key"
             };
@@ -261,6 +270,9 @@ fn provenance_line(p: &Provenance) -> String {
                 short_id(first)
             )
         }
+        None if p.history_damaged => "no commit that could be read holds it: history is \
+            damaged, so where it came from is unknown; revoke the key"
+            .to_string(),
         None => format!("no commit holds it ({head}); it is still in the object database"),
     }
 }

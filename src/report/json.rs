@@ -101,6 +101,7 @@ struct JsonProvenance<'a> {
     commits: u64,
     at_head: bool,
     pushed: bool,
+    history_damaged: bool,
 }
 
 #[derive(Serialize)]
@@ -129,7 +130,7 @@ struct JsonGit {
     time: i64,
     commit_message: bool,
     staged: bool,
-    /// `file`, `commit-message`, `tag-message` or `blob` (see [`GitKind`]).
+    /// `file`, `commit-message`, `tag-message`, `blob` or `location-unknown` (see [`GitKind`]).
     object: &'static str,
 }
 
@@ -210,6 +211,7 @@ fn finding<'a>(r: &'a Report<'_>, f: &'a Finding) -> JsonFinding<'a> {
             commits: p.commits,
             at_head: p.at_head,
             pushed: p.pushed,
+            history_damaged: p.history_damaged,
         }),
     }
 }

@@ -36,7 +36,7 @@ use std::path::{Component, Path, PathBuf};
 use serde::Serialize;
 
 use super::Report;
-use crate::finding::{FINGERPRINT_SCHEME, Finding, Location, Origin};
+use crate::finding::{FINGERPRINT_SCHEME, Finding, GitKind, Location, Origin};
 use crate::linehash::line_hashes;
 use crate::rules::Rule;
 use crate::suppress::Reason;
@@ -363,10 +363,15 @@ fn location(loc: &Location, root: &Path, id: Option<usize>) -> SarifLocation {
             None,
         ),
         Origin::Git(g) => (
-            match &g.path {
-                Some(p) => artifact(Path::new(p), root),
+            match (&g.path, g.kind) {
+                // No walk placed the blob: name it after its id.
+                (_, GitKind::Unplaced) => ArtifactLocation {
+                    uri: format!("{}.location-unknown", g.commit),
+                    uri_base_id: Some(SRCROOT),
+                },
+                (Some(p), _) => artifact(Path::new(p), root),
                 // A commit message has no file; name it after the commit.
-                None => ArtifactLocation {
+                (None, _) => ArtifactLocation {
                     uri: format!("{}.commit-message", g.commit),
                     uri_base_id: Some(SRCROOT),
                 },
@@ -394,13 +399,23 @@ fn location(loc: &Location, root: &Path, id: Option<usize>) -> SarifLocation {
             ..Region::default()
         }
     };
+    let message = match &loc.origin {
+        Origin::Git(g) if g.kind == GitKind::Unplaced => Some(Text {
+            text: format!(
+                "Blob {}: location unknown: history is damaged, and no commit that could be \
+                 read holds this blob.",
+                g.commit
+            ),
+        }),
+        _ => None,
+    };
     SarifLocation {
         id,
         physical_location: PhysicalLocation {
             artifact_location,
             region,
         },
-        message: None,
+        message,
         properties,
     }
 }

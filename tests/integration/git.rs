@@ -452,7 +452,7 @@ fn a_key_unchanged_across_commits_is_located_once_and_counted_in_each() {
 }
 
 #[test]
-fn pushed_says_whether_a_remote_tracking_ref_reaches_the_first_commit() {
+fn pushed_says_whether_a_remote_tracking_ref_reaches_a_commit_that_holds_the_key() {
     let mut t = TestRepo::new();
     let (pushed, local) = (t.key(), t.key());
     let c1 = t.commit(&[("a.env", Some(&format!("{pushed}\n")))], "one");
@@ -466,6 +466,32 @@ fn pushed_says_whether_a_remote_tracking_ref_reaches_the_first_commit() {
     let out = t.run(&["git", "repo"]).stdout();
     assert!(out.contains("revoke the key"), "{out}");
     assert!(out.contains("rewrite history before pushing"), "{out}");
+}
+
+#[test]
+fn a_key_first_committed_on_a_local_branch_and_later_pushed_is_pushed() {
+    // The key is first committed on a branch no remote has, then again on the branch that
+    // was pushed: it has left the machine, whatever its first commit says.
+    let mut t = TestRepo::new();
+    let key = t.key();
+    let base = t.commit(&[("a.txt", Some("a\n"))], "base");
+    let local = t.commit_to(
+        Some("refs/heads/local-only"),
+        &[base],
+        &[("draft.env", Some(&format!("K={key}\n")))],
+        "draft",
+    );
+    let pushed = t.commit(&[("app.env", Some(&format!("KEY={key}\n")))], "ship it");
+    t.repo
+        .reference("refs/remotes/origin/main", pushed, true, "push")
+        .unwrap();
+    let json = json_run(&t, &["repo"], 1);
+    let p = &finding_for(&json, &key)["provenance"];
+    assert_eq!(p["first_commit"], local.to_string(), "{json:#}");
+    assert_eq!(p["pushed"], true, "{json:#}");
+    let out = t.run(&["git", "repo"]).stdout();
+    assert!(out.contains("revoke the key"), "{out}");
+    assert!(!out.contains("rewrite history before pushing"), "{out}");
 }
 
 #[test]
@@ -992,4 +1018,138 @@ fn a_corrupt_packed_object_is_reported_and_the_scan_goes_on() {
     std::fs::set_permissions(&pack, perms).unwrap();
     std::fs::write(&pack, bytes).unwrap();
     assert_corrupt_object_reported(&t, bad, &key, c2);
+}
+
+#[test]
+fn staged_reads_a_split_index() {
+    use crate::util::git_ok;
+    // `git update-index --split-index` keeps most entries in `sharedindex.<id>`; `.git/index`
+    // then holds only what changed since (new entries, and replacements with empty names).
+    let mut env = TestEnv::new();
+    let (added, modified) = (env.live_key(), env.live_key());
+    let root = env.root().to_path_buf();
+    git_ok(&root, &["init", "-q"]);
+    for i in 0..20 {
+        env.write(&format!("src/f{i}.txt"), format!("plain {i}\n"));
+    }
+    env.write("config.env", "A=1\n");
+    git_ok(&root, &["add", "-A"]);
+    git_ok(&root, &["commit", "-q", "-m", "base"]);
+    git_ok(&root, &["update-index", "--split-index"]);
+    assert!(
+        std::fs::read_dir(root.join(".git")).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("sharedindex.")),
+        "the index is split"
+    );
+    // Clean: nothing staged.
+    env.run(&["git", "--staged", "."]).expect(0);
+    // A new file and a modified tracked file, each with a key.
+    env.write("new.env", format!("K={added}\n"));
+    env.write("config.env", format!("A=1\nB={modified}\n"));
+    env.write("src/f3.txt", "changed, no key\n");
+    git_ok(&root, &["add", "new.env", "config.env", "src/f3.txt"]);
+    let run = env
+        .run(&["git", "--staged", "--format", "json", "."])
+        .expect(1);
+    let json = run.json();
+    let mut got = places_staged(&json);
+    got.sort();
+    assert_eq!(got, ["config.env", "new.env"], "{json:#}");
+    // Committed, the same split index holds no new key.
+    git_ok(&root, &["commit", "-q", "-m", "more"]);
+    env.run(&["git", "--staged", "."]).expect(0);
+    // A deletion in the split index is no key either.
+    git_ok(&root, &["rm", "-q", "--cached", "new.env"]);
+    env.run(&["git", "--staged", "."]).expect(0);
+}
+
+#[test]
+fn submodule_commits_not_audited_are_named_in_a_warning() {
+    use crate::util::git_ok;
+    let mut env = TestEnv::new();
+    let key = env.live_key();
+    let root = env.root().to_path_buf();
+    git_ok(&root, &["init", "-q"]);
+    env.write("README", "hello\n");
+    git_ok(&root, &["add", "-A"]);
+    git_ok(&root, &["commit", "-q", "-m", "base"]);
+    let base = git_ok(&root, &["rev-parse", "HEAD"]).trim().to_string();
+    // Submodule entries (gitlinks) name commits of other repositories.
+    for path in ["vendor/lib", "third_party/sdk"] {
+        let info = format!("160000,{},{path}", "ab".repeat(20));
+        git_ok(&root, &["update-index", "--add", "--cacheinfo", &info]);
+    }
+    env.write("k.env", format!("K={key}\n"));
+    git_ok(&root, &["add", "k.env"]);
+    git_ok(&root, &["commit", "-q", "-m", "add submodules"]);
+    let range = format!("{base}..HEAD");
+    for args in [
+        vec!["git", "--format", "json", "."],
+        vec!["git", "--range", range.as_str(), "--format", "json", "."],
+    ] {
+        let run = env.run(&args).expect(1);
+        let err = run.stderr();
+        let warning: Vec<&str> = err.lines().filter(|l| l.contains("submodule")).collect();
+        assert_eq!(warning.len(), 1, "{args:?}: {err}");
+        for want in [
+            "third_party/sdk",
+            "vendor/lib",
+            "nmleaks git third_party/sdk",
+            "not audited",
+        ] {
+            assert!(warning[0].contains(want), "{args:?}: {want}: {err}");
+        }
+        let json = run.json();
+        assert_eq!(json["summary"]["warnings"], 1, "{args:?}: {json:#}");
+        assert_eq!(findings(&json).len(), 1, "the key is still found");
+    }
+    // A range that changes no submodule says nothing about them.
+    let run = env.run(&["git", "--range", "HEAD..HEAD", "."]).expect(0);
+    assert!(!run.stderr().contains("submodule"), "{}", run.stderr());
+}
+
+#[test]
+fn range_sides_follow_each_merges_parents_in_their_order() {
+    // `M^1`, `M^2` and `M~1` name parents in the order the merge lists them. Two merges, one
+    // listing the parents in id order and one not, so that sorting them would be caught.
+    for swap in [false, true] {
+        let mut t = TestRepo::new();
+        let (on_main, on_side) = (t.key(), t.key());
+        let base = t.commit(&[("a.txt", Some("a\n"))], "base");
+        let side = t.commit_to(
+            Some("refs/heads/side"),
+            &[base],
+            &[("side.env", Some(&format!("{on_side}\n")))],
+            "side",
+        );
+        let main = t.commit(&[("main.env", Some(&format!("{on_main}\n")))], "main");
+        let parents = if swap { [side, main] } else { [main, side] };
+        let merge = t.commit_to(
+            None,
+            &parents,
+            &[
+                ("main.env", Some(&format!("{on_main}\n"))),
+                ("side.env", Some(&format!("{on_side}\n"))),
+            ],
+            "merge",
+        );
+        // What the first parent lacks is what the second brought, and the other way round.
+        let (first_brought, second_brought) = if swap {
+            (&on_side, &on_main)
+        } else {
+            (&on_main, &on_side)
+        };
+        for (spec, brought) in [
+            (format!("{merge}^1..{merge}"), second_brought),
+            (format!("{merge}~1..{merge}"), second_brought),
+            (format!("{merge}^2..{merge}"), first_brought),
+        ] {
+            let json = json_run(&t, &["--range", &spec, "repo"], 1);
+            assert_eq!(findings(&json).len(), 1, "{spec}: {json:#}");
+            finding_for(&json, brought);
+        }
+    }
 }

@@ -88,6 +88,51 @@ impl TestEnv {
         Run(out)
     }
 
+    /// Runs `nmleaks args…` and fails the test if it has not exited after `secs` seconds
+    /// (then it is killed): the guard for inputs that once made it spin forever. The bound is
+    /// generous on purpose; it says "did not hang", never "was fast".
+    pub fn run_or_hang(&self, args: &[&str], secs: u64) -> Run {
+        use std::io::Read as _;
+        let mut child = self
+            .command(&binary())
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Drain both pipes on their own threads so a full pipe cannot stall the child.
+        let mut out = child.stdout.take().unwrap();
+        let mut err = child.stderr.take().unwrap();
+        let out = std::thread::spawn(move || {
+            let mut b = Vec::new();
+            let _ = out.read_to_end(&mut b);
+            b
+        });
+        let err = std::thread::spawn(move || {
+            let mut b = Vec::new();
+            let _ = err.read_to_end(&mut b);
+            b
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("nmleaks {args:?} did not finish within {secs} s: it hangs");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        Run(Output {
+            status,
+            stdout: out.join().unwrap(),
+            stderr: err.join().unwrap(),
+        })
+    }
+
     /// A command running `program` in the tree's root with the environment every run gets:
     /// for tests that spawn the binary themselves (to signal it, or to close its pipes).
     pub fn command(&self, program: &Path) -> std::process::Command {

@@ -1,31 +1,43 @@
 //! History: the full audit (`nmleaks git [--all-objects]`) and what a range of commits
 //! introduces (`--range A..B`, `--since-commit A`).
 //!
-//! The audit runs in two phases, because almost no blob holds a key:
+//! The audit runs in three steps, because almost no blob holds a key:
 //!
 //! 1. **Scan.** Every object in the object database is read once ([`super::objects`]), in
-//!    parallel: blobs and commit and tag messages go through the matcher; in a partial clone,
-//!    trees are checked for entries the database lacks (they are counted and reported).
-//!    Nothing is known yet about commits or paths.
-//! 2. **Map**, only if something was found. Commits reachable from every ref (branches,
-//!    remote-tracking branches, tags, `refs/stash` and its parents, notes, HEAD; with
-//!    `--all-objects` also every commit no ref reaches) are walked oldest first in topological
-//!    order. Each tree is read once and remembers which key-holding blobs it contains and at
-//!    which paths, so unchanged subtrees cost nothing. A location is reported where a commit
-//!    introduces a key-holding blob at a path (no parent has that blob there), which is what
-//!    `git log` shows. Each key also gets its [`Provenance`].
+//!    parallel: blobs and commit and tag messages go through the matcher; each commit's tree,
+//!    parents and time are kept; in a partial clone, trees are checked for entries the database
+//!    lacks (they are counted and reported). A pack that cannot be used and an object that
+//!    cannot be read are reported, and the rest is still scanned.
+//! 2. **Walk.** From every ref (branches, remote-tracking branches, tags, `refs/stash` and its
+//!    parents, notes, HEAD; with `--all-objects` also every commit) the commits kept in step 1
+//!    are walked (`graph.rs`), each ref as far as its history can be read: a missing or
+//!    damaged parent ends that path only, and is reported. This always runs, so a ref whose
+//!    commit no pack or loose file holds is an error even when no key was found. Submodule
+//!    entries (gitlinks) at the refs' tips are named in one warning: their commits live in
+//!    other repositories and were not audited.
+//! 3. **Map**, only if something was found. The walked commits are visited oldest first in
+//!    topological order. Each tree is read once and remembers which key-holding blobs it
+//!    contains and at which paths, so unchanged subtrees cost nothing. A location is reported
+//!    where a commit introduces a key-holding blob at a path (no parent has that blob there),
+//!    which is what `git log` shows. Each key also gets its [`Provenance`].
 //!
-//! Keys in objects no ref reaches are dropped unless `--all-objects`. A range scan reads only
-//! the commits in the range, diffs each against its parents and scans the blobs they introduce.
+//! Keys in objects no ref reaches are dropped unless `--all-objects`, or unless history is
+//! damaged: then a walk may have missed the commits that hold them, so a blob no walk placed
+//! is reported with a location of its own ("location unknown: history is damaged", see
+//! [`GitKind::Unplaced`]) and a message key with its commit. A range scan reads only the
+//! commits in the range, diffs each against its parents and scans the blobs they introduce.
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossbeam_channel::Sender;
-use git2::{Oid, Repository, Sort};
+use git2::{Oid, Repository};
 
+use super::graph::{self, CommitRec, Commits};
 use super::objects::{self, Kind, Odb, Visitor};
+use super::store::{Check, ReadError, Reader, Store};
 use super::{GitError, OidMap, OidSet, commit_origin, display_path, message_start};
 use crate::finding::{GitKind, GitOrigin, Hit, Origin, Provenance, Secret};
 use crate::matcher::Matcher;
@@ -49,6 +61,9 @@ const UNMAPPED: Origin = Origin::Stdin;
 /// Hits sent to the collector per event.
 const BATCH: usize = 1024;
 
+/// Submodule paths named in the warning; the rest are counted.
+const SHOWN_SUBMODULES: usize = 10;
+
 /// What phase 1 found, filled by all workers.
 #[derive(Debug, Default)]
 struct Found {
@@ -56,21 +71,25 @@ struct Found {
     blobs: Mutex<OidMap<Vec<Hit>>>,
     /// Commit and tag messages holding a key.
     messages: Mutex<OidMap<(Kind, Vec<Hit>)>>,
-    /// Every commit in the database (for `--all-objects`).
-    commits: Mutex<Vec<Oid>>,
+    /// Every commit in the database.
+    commits: Mutex<Commits>,
     /// Objects that trees name but the database lacks.
     missing: Mutex<OidSet>,
+    /// Some tree holds a submodule entry.
+    gitlinks: AtomicBool,
 }
 
 /// One worker's phase-1 state: a scanner and buffers flushed to [`Found`] when dropped.
 struct Worker<'a> {
     scanner: Scanner<'a>,
     found: &'a Found,
-    odb: Option<&'a Odb>,
+    odb: Option<&'a Odb<'a>>,
+    shallow: &'a OidSet,
     stats: &'a Stats,
     hits: Vec<Hit>,
-    commits: Vec<Oid>,
+    commits: Vec<(Oid, CommitRec)>,
     missing: OidSet,
+    gitlinks: bool,
 }
 
 impl<'a> Worker<'a> {
@@ -78,17 +97,20 @@ impl<'a> Worker<'a> {
         matcher: &'a Matcher,
         show_secrets: bool,
         found: &'a Found,
-        odb: Option<&'a Odb>,
+        odb: Option<&'a Odb<'a>>,
+        shallow: &'a OidSet,
         stats: &'a Stats,
     ) -> Worker<'a> {
         Worker {
             scanner: Scanner::new(matcher, show_secrets),
             found,
             odb,
+            shallow,
             stats,
             hits: Vec::new(),
             commits: Vec::new(),
             missing: OidSet::default(),
+            gitlinks: false,
         }
     }
 }
@@ -106,7 +128,8 @@ impl Visitor for Worker<'_> {
             }
             Kind::Commit | Kind::Tag => {
                 if kind == Kind::Commit {
-                    self.commits.push(id);
+                    let shallow = self.shallow.contains(&id);
+                    self.commits.push((id, CommitRec::parse(data, shallow)));
                 }
                 let message = &data[message_start(data)..];
                 self.scanner.scan_bytes(message, &UNMAPPED, &mut self.hits);
@@ -116,6 +139,14 @@ impl Visitor for Worker<'_> {
                 }
             }
             Kind::Tree => {
+                // A cheap search first: the mode of a gitlink entry.
+                if !self.gitlinks
+                    && memchr::memmem::find(data, b"160000 ").is_some()
+                    && objects::tree_entries(data)
+                        .any(|(mode, _, _)| objects::is_gitlink_mode(mode))
+                {
+                    self.gitlinks = true;
+                }
                 if let Some(odb) = self.odb {
                     for (mode, _, entry) in objects::tree_entries(data) {
                         if !objects::is_gitlink_mode(mode) && !odb.contains(&entry) {
@@ -130,8 +161,11 @@ impl Visitor for Worker<'_> {
 
 impl Drop for Worker<'_> {
     fn drop(&mut self) {
-        lock(&self.found.commits).append(&mut self.commits);
+        lock(&self.found.commits).extend(self.commits.drain(..));
         lock(&self.found.missing).extend(self.missing.drain());
+        if self.gitlinks {
+            self.found.gitlinks.store(true, Ordering::Relaxed);
+        }
     }
 }
 
@@ -140,8 +174,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// The full audit: every object scanned once, keys mapped to the commits that introduced
-/// them, each with its provenance.
+/// The full audit: every object scanned once, every ref's history walked around damage, keys
+/// mapped to the commits that introduced them, each with its provenance.
 pub fn audit(
     repo: &Repository,
     opts: &Options,
@@ -156,35 +190,61 @@ pub fn audit(
                 .to_string(),
         ));
     }
-    let odb = match Odb::open(repo) {
-        Ok(odb) => odb,
-        Err(e) => {
-            let _ = tx.send(Problem::error(e.to_string()));
-            return;
-        }
-    };
+    let store = Store::open(repo, Check::Full);
+    for p in store.problems() {
+        let _ = tx.send(Problem::error(p.clone()));
+    }
+    for n in store.notes() {
+        let _ = tx.send(Problem::warning(n.clone()));
+    }
+    let odb = Odb::open(&store);
+    let shallow = graph::shallow_commits(repo);
     let found = Found::default();
     // Only a partial clone lacks objects by design, and there every tree is checked so the
     // blobs that were never fetched are counted. Elsewhere a tree that no ref reaches may
     // name objects long pruned, which is no reason to fail; a missing object that the scan
     // needs is reported when reading it fails.
-    let check = super::is_partial_clone(repo).then_some(&odb);
-    let make = || Worker::new(matcher, opts.show_secrets, &found, check, stats);
-    odb.read_all(opts.threads, &make, tx);
+    let partial = super::is_partial_clone(repo);
+    let check = partial.then_some(&odb);
+    let make = || Worker::new(matcher, opts.show_secrets, &found, check, &shallow, stats);
+    let unreadable = odb.read_all(opts.threads, &make, tx);
     let Found {
         blobs,
         messages,
         commits,
         missing,
+        gitlinks,
     } = found;
-    report_missing(&into_inner(missing), tx);
+    let commits = into_inner(commits);
+    let mut missing = into_inner(missing);
     let (blobs, messages) = (into_inner(blobs), into_inner(messages));
+    let mut mapper = Mapper {
+        repo,
+        reader: store.reader(),
+        odb: &odb,
+        commits: &commits,
+        blobs: &blobs,
+        messages: &messages,
+        unreadable: &unreadable,
+        tx,
+        damaged: !store.problems().is_empty() || !unreadable.is_empty(),
+        reported: OidSet::default(),
+        memo: OidMap::default(),
+        empty: Rc::from(Vec::new()),
+        keys: BTreeMap::new(),
+        out: Vec::new(),
+        signatures: OidMap::default(),
+    };
+    let roots = mapper.roots();
+    let walked = mapper.walk(&roots, partial, &mut missing);
+    report_missing(&missing, tx);
+    if gitlinks.into_inner() {
+        mapper.submodules(&roots);
+    }
     if blobs.is_empty() && messages.is_empty() {
         return;
     }
-    let mut commits = into_inner(commits);
-    commits.sort_unstable();
-    Mapper::new(repo, &blobs, &messages, tx).run(opts.all_objects, &commits);
+    mapper.run(opts.all_objects, &roots, walked);
 }
 
 /// A mutex's data, even if a worker panicked while holding it.
@@ -222,54 +282,56 @@ struct KeyStats {
     first: Option<(Oid, i64)>,
     commits: u64,
     at_head: bool,
+    pushed: bool,
 }
 
 /// Where the walk starts: what each ref points at, peeled.
 #[derive(Debug, Default)]
 struct Roots {
-    commits: Vec<Oid>,
-    remote_commits: Vec<Oid>,
+    /// `(ref, commit)`.
+    commits: Vec<(String, Oid)>,
+    remote_commits: Vec<(String, Oid)>,
     tags: OidSet,
     trees: Vec<(String, Oid)>,
     blobs: Vec<(String, Oid)>,
     head: Option<Oid>,
 }
 
-/// Phase 2: from key-holding blobs and messages to commits, paths and provenance.
+/// Steps 2 and 3: from refs to walked commits, and from key-holding blobs and messages to
+/// commits, paths and provenance.
 struct Mapper<'a> {
     repo: &'a Repository,
-    odb: Option<git2::Odb<'a>>,
+    reader: Reader<'a>,
+    odb: &'a Odb<'a>,
+    commits: &'a Commits,
     blobs: &'a OidMap<Vec<Hit>>,
     messages: &'a OidMap<(Kind, Vec<Hit>)>,
+    /// Objects phase 1 could not read (and reported).
+    unreadable: &'a OidSet,
     tx: &'a Sender<Event>,
+    /// Some part of history could not be read: a walk may have missed commits.
+    damaged: bool,
+    /// Objects this step could not read (and reported).
+    reported: OidSet,
     memo: OidMap<Entries>,
     empty: Entries,
     keys: BTreeMap<Secret, KeyStats>,
     out: Vec<Hit>,
+    /// Author and time of commits that hold a key, read once each.
+    signatures: OidMap<(String, String, i64)>,
 }
 
-impl<'a> Mapper<'a> {
-    fn new(
-        repo: &'a Repository,
-        blobs: &'a OidMap<Vec<Hit>>,
-        messages: &'a OidMap<(Kind, Vec<Hit>)>,
-        tx: &'a Sender<Event>,
-    ) -> Mapper<'a> {
-        Mapper {
-            repo,
-            odb: repo.odb().ok(),
-            blobs,
-            messages,
-            tx,
-            memo: OidMap::default(),
-            empty: Rc::from(Vec::new()),
-            keys: BTreeMap::new(),
-            out: Vec::new(),
-        }
-    }
-
+impl Mapper<'_> {
     fn problem(&self, message: String) {
         let _ = self.tx.send(Problem::error(message));
+    }
+
+    /// Reports an object this step could not read, once, unless phase 1 already did.
+    fn unreadable(&mut self, context: &str, e: &ReadError) {
+        self.damaged = true;
+        if !self.unreadable.contains(&e.id()) && self.reported.insert(e.id()) {
+            self.problem(format!("{context}{}", objects::unreadable(e)));
+        }
     }
 
     fn emit(&mut self, hits: &[Hit], origin: &GitOrigin) {
@@ -290,27 +352,42 @@ impl<'a> Mapper<'a> {
     }
 
     /// Reads every ref and peels it to what it finally names.
-    fn roots(&self) -> Roots {
+    fn roots(&mut self) -> Roots {
         let mut roots = Roots::default();
-        let refs = match self.repo.references() {
-            Ok(refs) => refs,
-            Err(e) => {
-                self.problem(format!(
-                    "cannot list refs: {}",
-                    crate::sanitize::text(e.message())
-                ));
+        let repo_refs = match self.odb_repo_refs() {
+            Ok(r) => r,
+            Err(message) => {
+                self.damaged = true;
+                self.problem(message);
                 return roots;
             }
         };
-        let mut named: Vec<(String, Oid)> = Vec::new();
+        for (name, target) in repo_refs {
+            if let Some(id) = target {
+                let commit = self.peel(&name, id, &mut roots);
+                if name == "HEAD" {
+                    roots.head = commit;
+                }
+            } else {
+                self.damaged = true;
+                self.problem(format!("ref {name} points at nothing, skipped"));
+            }
+        }
+        roots
+    }
+
+    /// Every ref with what it resolves to, then HEAD (detached or not).
+    fn odb_repo_refs(&self) -> Result<Vec<(String, Option<Oid>)>, String> {
+        let repo = self.repo;
+        let refs = repo
+            .references()
+            .map_err(|e| format!("cannot list refs: {}", crate::sanitize::text(e.message())))?;
+        let mut named = Vec::new();
         for r in refs {
             match r {
                 Ok(r) => {
                     let name = crate::sanitize::bytes(r.name_bytes());
-                    match r.resolve().ok().and_then(|r| r.target()) {
-                        Some(id) => named.push((name, id)),
-                        None => self.problem(format!("ref {name} points at nothing, skipped")),
-                    }
+                    named.push((name, r.resolve().ok().and_then(|r| r.target())));
                 }
                 Err(e) => self.problem(format!(
                     "cannot read a ref: {}",
@@ -318,59 +395,191 @@ impl<'a> Mapper<'a> {
                 )),
             }
         }
-        // HEAD, detached or not (when attached, its branch is among the refs as well).
-        if let Ok(head) = self.repo.head()
+        // When HEAD is attached, its branch is among the refs as well.
+        if let Ok(head) = repo.head()
             && let Some(id) = head.target()
         {
-            named.push(("HEAD".to_string(), id));
-            roots.head = head.peel_to_commit().ok().map(|c| c.id());
+            named.push(("HEAD".to_string(), Some(id)));
         }
-        for (name, id) in named {
-            self.peel(&name, id, &mut roots);
-        }
-        roots
+        Ok(named)
     }
 
-    fn peel(&self, name: &str, mut id: Oid, roots: &mut Roots) {
+    /// Follows `id` through tags to what it names, recording it in `roots`; returns the
+    /// commit it ends at, if any.
+    fn peel(&mut self, name: &str, mut id: Oid, roots: &mut Roots) -> Option<Oid> {
         let remote = name.starts_with("refs/remotes/");
         // Tags may name tags; bound the chain in case of a cycle in a damaged repository.
         for _ in 0..64 {
-            let obj = match self.repo.find_object(id, None) {
+            let (kind, data) = match self.reader.read(id) {
                 Ok(obj) => obj,
                 Err(e) => {
-                    self.problem(format!(
-                        "ref {name}: {}",
-                        objects::unreadable(id, &e).replace("object", "target")
-                    ));
-                    return;
+                    self.damaged = true;
+                    // One line per object, even when several refs name it (HEAD and its branch).
+                    if self.reported.insert(id) {
+                        self.problem(format!(
+                            "ref {name}: {}",
+                            objects::unreadable(&e).replacen("object", "target", 1)
+                        ));
+                    }
+                    return None;
                 }
             };
-            match obj.kind() {
-                Some(git2::ObjectType::Tag) => {
+            match kind {
+                Kind::Tag => {
                     roots.tags.insert(id);
-                    match obj.as_tag() {
-                        Some(tag) => id = tag.target_id(),
-                        None => return,
-                    }
+                    id = objects::tag_target(&data).0?;
                 }
-                Some(git2::ObjectType::Commit) => {
-                    roots.commits.push(id);
+                Kind::Commit => {
+                    roots.commits.push((name.to_string(), id));
                     if remote {
-                        roots.remote_commits.push(id);
+                        roots.remote_commits.push((name.to_string(), id));
                     }
-                    return;
+                    return Some(id);
                 }
-                Some(git2::ObjectType::Tree) => {
+                Kind::Tree => {
                     roots.trees.push((name.to_string(), id));
-                    return;
+                    return None;
                 }
-                Some(git2::ObjectType::Blob) => {
+                Kind::Blob => {
                     roots.blobs.push((name.to_string(), id));
-                    return;
+                    return None;
                 }
-                _ => return,
             }
         }
+        None
+    }
+
+    /// Walks every ref's history as far as it can be read, reporting each commit whose
+    /// parents or tree are missing or damaged. Returns the commits reached.
+    fn walk(&mut self, roots: &Roots, partial: bool, missing: &mut OidSet) -> OidSet {
+        let (reached, broken) = graph::reachable(self.commits, &roots.commits);
+        for b in &broken {
+            self.damaged = true;
+            let why = |p: &Oid| {
+                if self.unreadable.contains(p) || self.reported.contains(p) {
+                    "cannot be read"
+                } else if self.odb.contains(p) {
+                    "is not a commit"
+                } else {
+                    "is missing"
+                }
+            };
+            let message = match b.parents.as_slice() {
+                [p] => format!(
+                    "commit {} (reached from {}): its parent {p} {}; the history behind it was \
+                     not walked",
+                    b.commit,
+                    b.via,
+                    why(p)
+                ),
+                [p, ..] => format!(
+                    "commit {} (reached from {}): {} of its parents are missing or cannot be \
+                     read (the first, {p}, {}); the history behind them was not walked",
+                    b.commit,
+                    b.via,
+                    b.parents.len(),
+                    why(p)
+                ),
+                [] => continue,
+            };
+            self.problem(message);
+        }
+        let mut ids: Vec<&Oid> = reached.iter().collect();
+        ids.sort_unstable();
+        for id in ids {
+            match self.commits[id].tree {
+                Some(t) if self.odb.contains(&t) => {}
+                Some(t) if partial => {
+                    missing.insert(t);
+                }
+                Some(t) => {
+                    self.damaged = true;
+                    self.problem(format!(
+                        "commit {id}: its tree {t} is missing; the files of this commit were not \
+                         scanned"
+                    ));
+                }
+                None => {
+                    self.damaged = true;
+                    self.problem(format!(
+                        "commit {id} names no tree; the files of this commit were not scanned"
+                    ));
+                }
+            }
+        }
+        for (name, id) in &roots.commits {
+            if !self.commits.contains_key(id) {
+                // Read as a commit by `peel` just now, but not by phase 1: it appeared since.
+                self.damaged = true;
+                self.problem(format!("ref {name}: commit {id} was not scanned"));
+            }
+        }
+        reached
+    }
+
+    /// Warns once about the submodules at the refs' tips: their commits were not audited.
+    fn submodules(&mut self, roots: &Roots) {
+        let mut memo: OidMap<Rc<[String]>> = OidMap::default();
+        let mut paths: Vec<String> = Vec::new();
+        let tips = roots
+            .commits
+            .iter()
+            .filter_map(|(_, c)| self.commits.get(c).and_then(|c| c.tree))
+            .chain(roots.trees.iter().map(|(_, t)| *t))
+            .collect::<Vec<_>>();
+        for tree in tips {
+            paths.extend(self.gitlinks_under(tree, &mut memo, 0).iter().cloned());
+        }
+        paths.sort_unstable();
+        paths.dedup();
+        let message = if paths.is_empty() {
+            "some trees in this repository hold submodule entries (gitlinks) that no ref's \
+             tip has: their commits are in other repositories and were not audited"
+                .to_string()
+        } else {
+            let n = paths.len();
+            let shown = paths[..n.min(SHOWN_SUBMODULES)].join(", ");
+            let more = if n > SHOWN_SUBMODULES {
+                format!(" and {} more", n - SHOWN_SUBMODULES)
+            } else {
+                String::new()
+            };
+            format!(
+                "{n} submodule{s} not audited (their commits are in other repositories): \
+                 {shown}{more}; audit each with `nmleaks git {first}`",
+                s = if n == 1 { "" } else { "s" },
+                first = paths[0]
+            )
+        };
+        let _ = self.tx.send(Problem::warning(message));
+    }
+
+    fn gitlinks_under(
+        &mut self,
+        tree: Oid,
+        memo: &mut OidMap<Rc<[String]>>,
+        depth: usize,
+    ) -> Rc<[String]> {
+        if let Some(p) = memo.get(&tree) {
+            return p.clone();
+        }
+        let mut out = Vec::new();
+        if depth < 4096
+            && let Ok((Kind::Tree, data)) = self.reader.read(tree)
+        {
+            for (mode, name, id) in objects::tree_entries(&data) {
+                if objects::is_gitlink_mode(mode) {
+                    out.push(display_path(name));
+                } else if objects::is_tree_mode(mode) {
+                    let dir = display_path(name);
+                    let sub = self.gitlinks_under(id, memo, depth + 1);
+                    out.extend(sub.iter().map(|p| format!("{dir}/{p}")));
+                }
+            }
+        }
+        let paths: Rc<[String]> = Rc::from(out);
+        memo.insert(tree, paths.clone());
+        paths
     }
 
     /// The key-holding blobs under `tree`, read once per tree.
@@ -378,13 +587,19 @@ impl<'a> Mapper<'a> {
         if let Some(e) = self.memo.get(&tree) {
             return e.clone();
         }
-        let data = match self.odb.as_ref().map(|odb| odb.read(tree)) {
-            Some(Ok(obj)) => obj.data().to_vec(),
-            Some(Err(e)) => {
-                self.problem(objects::unreadable(tree, &e));
+        let data = match self.reader.read(tree) {
+            Ok((Kind::Tree, data)) => data,
+            Ok(_) => {
+                self.damaged = true;
+                if self.reported.insert(tree) {
+                    self.problem(format!("object {tree} is named as a tree but is not one"));
+                }
                 Vec::new()
             }
-            None => Vec::new(),
+            Err(e) => {
+                self.unreadable("", &e);
+                Vec::new()
+            }
         };
         let mut out = Vec::new();
         for (mode, name, id) in objects::tree_entries(&data) {
@@ -410,60 +625,30 @@ impl<'a> Mapper<'a> {
         e
     }
 
-    fn run(&mut self, all_objects: bool, odb_commits: &[Oid]) {
-        let roots = self.roots();
-        let mut walk = match self.repo.revwalk() {
-            Ok(w) => w,
-            Err(e) => {
-                self.problem(format!(
-                    "cannot walk history: {}",
-                    crate::sanitize::text(e.message())
-                ));
-                return;
-            }
-        };
-        let _ = walk.set_sorting(Sort::TOPOLOGICAL | Sort::TIME | Sort::REVERSE);
-        let mut pushed = OidSet::default();
-        let starts = roots.commits.iter().chain(if all_objects {
-            odb_commits.iter()
+    fn run(&mut self, all_objects: bool, roots: &Roots, reached: OidSet) {
+        let nodes: OidSet = if all_objects {
+            self.commits.keys().copied().collect()
         } else {
-            [].iter()
-        });
-        for &id in starts {
-            if pushed.insert(id)
-                && let Err(e) = walk.push(id)
-            {
-                self.problem(format!(
-                    "cannot walk from commit {id}: {}",
-                    crate::sanitize::text(e.message())
-                ));
-            }
-        }
-        let mut order = Vec::new();
-        for step in walk {
-            match step {
-                Ok(id) => order.push(id),
-                Err(e) => {
-                    self.problem(format!(
-                        "history walk stopped early (a commit is missing or damaged): {}",
-                        crate::sanitize::text(e.message())
-                    ));
-                    break;
-                }
-            }
-        }
+            reached
+        };
+        let order = graph::topo_order(self.commits, &nodes);
+        // Pushed means any commit holding the key is reachable from a remote-tracking ref.
+        let remote = if roots.remote_commits.is_empty() {
+            OidSet::default()
+        } else {
+            graph::reachable(self.commits, &roots.remote_commits).0
+        };
         // Read the trees newest first: a pack stores the newest version of a tree whole and
         // older ones as deltas against it, so in this order each read applies one delta to a
-        // base libgit2 has just cached (oldest first rebuilds long chains again and again).
-        for &id in order.iter().rev() {
-            if let Ok(c) = self.repo.find_commit(id) {
-                self.entries(c.tree_id());
+        // base just cached (oldest first rebuilds long chains again and again).
+        for id in order.iter().rev() {
+            if let Some(t) = self.commits[id].tree {
+                self.entries(t);
             }
         }
-        let mut trees: OidMap<Oid> = OidMap::default();
         let mut reached = OidSet::default();
         for &id in &order {
-            self.visit_commit(id, roots.head, &mut trees, &mut reached);
+            self.visit_commit(id, roots.head, &remote, &mut reached);
         }
         for (name, tree) in &roots.trees {
             self.visit_tagged_tree(name, *tree, &mut reached);
@@ -474,7 +659,7 @@ impl<'a> Mapper<'a> {
                 self.emit(hits, &blob_origin(*blob, Some(name.clone())));
             }
         }
-        if all_objects {
+        if all_objects || self.damaged {
             let mut unreached: Vec<Oid> = self
                 .blobs
                 .keys()
@@ -483,41 +668,70 @@ impl<'a> Mapper<'a> {
                 .collect();
             unreached.sort_unstable();
             for blob in unreached {
-                self.emit(&self.blobs[&blob], &blob_origin(blob, None));
+                let origin = if self.damaged {
+                    unplaced_origin(blob)
+                } else {
+                    blob_origin(blob, None)
+                };
+                self.emit(&self.blobs[&blob], &origin);
             }
         }
-        self.tag_messages(all_objects, &roots.tags);
+        if self.damaged {
+            // Messages of commits no walk reached: their place is known, their refs are not.
+            let mut unwalked: Vec<Oid> = self
+                .messages
+                .iter()
+                .filter(|(id, (kind, _))| *kind == Kind::Commit && !nodes.contains(*id))
+                .map(|(id, _)| *id)
+                .collect();
+            unwalked.sort_unstable();
+            for id in unwalked {
+                let origin = self.origin(id, None);
+                self.emit(&self.messages[&id].1, &origin);
+            }
+        }
+        self.tag_messages(all_objects || self.damaged, &roots.tags);
         self.flush();
-        self.provenance(&roots.remote_commits);
+        self.provenance();
     }
 
-    fn visit_commit(
-        &mut self,
-        id: Oid,
-        head: Option<Oid>,
-        trees: &mut OidMap<Oid>,
-        reached: &mut OidSet,
-    ) {
-        let commit = match self.repo.find_commit(id) {
-            Ok(c) => c,
-            Err(e) => {
-                self.problem(objects::unreadable(id, &e));
-                return;
-            }
-        };
-        let tree = commit.tree_id();
-        trees.insert(id, tree);
-        let here = self.entries(tree);
-        let mut parents = Vec::new();
-        for p in commit.parent_ids() {
-            let ptree = trees.get(&p).copied().or_else(|| {
-                // Not walked (a shallow boundary): read it if it is there at all.
-                self.repo.find_commit(p).ok().map(|c| c.tree_id())
-            });
-            if let Some(t) = ptree {
-                parents.push(self.entries(t));
-            }
+    /// The origin of a key in commit `id`: in its file at `path`, or in its message.
+    fn origin(&mut self, id: Oid, path: Option<String>) -> GitOrigin {
+        if !self.signatures.contains_key(&id) {
+            let sig = match self.reader.read(id) {
+                Ok((Kind::Commit, data)) => {
+                    let c = objects::Commit::parse(&data);
+                    (
+                        String::from_utf8_lossy(c.author.name).into_owned(),
+                        String::from_utf8_lossy(c.author.email).into_owned(),
+                        c.time,
+                    )
+                }
+                _ => (
+                    String::new(),
+                    String::new(),
+                    self.commits.get(&id).map_or(0, |c| c.time),
+                ),
+            };
+            self.signatures.insert(id, sig);
         }
+        let (author, email, time) = self.signatures[&id].clone();
+        commit_origin(id, author, email, time, path)
+    }
+
+    fn visit_commit(&mut self, id: Oid, head: Option<Oid>, remote: &OidSet, reached: &mut OidSet) {
+        let commits = self.commits;
+        let rec = &commits[&id];
+        let here = match rec.tree {
+            Some(t) => self.entries(t),
+            None => self.empty.clone(),
+        };
+        let parents: Vec<Entries> = rec
+            .parents
+            .iter()
+            .filter_map(|p| commits.get(p).and_then(|c| c.tree))
+            .map(|t| self.entries(t))
+            .collect();
         let mut holds: Vec<Secret> = Vec::new();
         for (path, blob) in here.iter() {
             reached.insert(*blob);
@@ -527,21 +741,23 @@ impl<'a> Mapper<'a> {
                 .iter()
                 .all(|p| !p.iter().any(|(pp, pb)| pp == path && pb == blob));
             if introduced {
-                self.emit(hits, &commit_origin(&commit, Some(path.clone())));
+                let origin = self.origin(id, Some(path.clone()));
+                self.emit(hits, &origin);
             }
         }
         if let Some((Kind::Commit, hits)) = self.messages.get(&id) {
             holds.extend(hits.iter().map(|h| h.secret.clone()));
-            self.emit(hits, &commit_origin(&commit, None));
+            let origin = self.origin(id, None);
+            self.emit(hits, &origin);
         }
         holds.sort_unstable();
         holds.dedup();
-        let time = commit.time().seconds();
         for secret in holds {
             let k = self.keys.entry(secret).or_default();
             k.commits += 1;
-            k.first.get_or_insert((id, time));
+            k.first.get_or_insert((id, rec.time));
             k.at_head |= head == Some(id);
+            k.pushed |= remote.contains(&id);
         }
     }
 
@@ -562,31 +778,26 @@ impl<'a> Mapper<'a> {
         }
     }
 
-    fn tag_messages(&mut self, all_objects: bool, reachable: &OidSet) {
+    fn tag_messages(&mut self, all: bool, reachable: &OidSet) {
         let mut tags: Vec<Oid> = self
             .messages
             .iter()
-            .filter(|(id, (kind, _))| {
-                *kind == Kind::Tag && (all_objects || reachable.contains(*id))
-            })
+            .filter(|(id, (kind, _))| *kind == Kind::Tag && (all || reachable.contains(*id)))
             .map(|(id, _)| *id)
             .collect();
         tags.sort_unstable();
         for id in tags {
-            let (time, author, email) = self
-                .repo
-                .find_tag(id)
-                .ok()
-                .and_then(|t| {
-                    t.tagger().map(|s| {
-                        (
-                            s.when().seconds(),
-                            String::from_utf8_lossy(s.name_bytes()).into_owned(),
-                            String::from_utf8_lossy(s.email_bytes()).into_owned(),
-                        )
-                    })
-                })
-                .unwrap_or_default();
+            let (time, author, email) = match self.reader.read(id) {
+                Ok((Kind::Tag, data)) => {
+                    let tagger = objects::tag_target(&data).1;
+                    (
+                        tagger.time,
+                        String::from_utf8_lossy(tagger.name).into_owned(),
+                        String::from_utf8_lossy(tagger.email).into_owned(),
+                    )
+                }
+                _ => Default::default(),
+            };
             let origin = GitOrigin {
                 time,
                 commit: id.to_string(),
@@ -600,13 +811,8 @@ impl<'a> Mapper<'a> {
         }
     }
 
-    /// Sends each key's provenance; computes which commits remote-tracking refs reach only
-    /// if some key has a first commit.
-    fn provenance(&mut self, remote_commits: &[Oid]) {
-        let mut remote = OidSet::default();
-        if self.keys.values().any(|k| k.first.is_some()) && !remote_commits.is_empty() {
-            remote = self.reachable_from(remote_commits);
-        }
+    /// Sends each key's provenance.
+    fn provenance(&mut self) {
         // Keys seen only outside commits (tag messages, unreachable blobs) have no first commit.
         let mut secrets: Vec<Secret> = self
             .blobs
@@ -628,22 +834,11 @@ impl<'a> Mapper<'a> {
                 first_commit_time: k.first.map(|(_, t)| t),
                 commits: k.commits,
                 at_head: k.at_head,
-                pushed: k.first.is_some_and(|(id, _)| remote.contains(&id)),
+                pushed: k.pushed,
+                history_damaged: self.damaged,
             };
             let _ = self.tx.send(Event::Provenance(secret, provenance));
         }
-    }
-
-    fn reachable_from(&self, starts: &[Oid]) -> OidSet {
-        let mut set = OidSet::default();
-        let Ok(mut walk) = self.repo.revwalk() else {
-            return set;
-        };
-        for &id in starts {
-            let _ = walk.push(id);
-        }
-        set.extend(walk.map_while(Result::ok));
-        set
     }
 }
 
@@ -660,90 +855,112 @@ fn blob_origin(blob: Oid, tag: Option<String>) -> GitOrigin {
     }
 }
 
-/// The commits of a range, oldest first: what `git log A..B` lists.
-///
-/// # Errors
-/// A spec that does not resolve, or is not a range.
-pub fn resolve_range(repo: &Repository, spec: &str) -> Result<Vec<Oid>, GitError> {
-    let shown = crate::sanitize::text(spec);
-    let rs = repo.revparse(spec).map_err(|e| GitError::BadRevision {
-        spec: shown.clone(),
-        message: crate::sanitize::text(e.message()),
-    })?;
-    let (Some(from), Some(to)) = (rs.from(), rs.to()) else {
-        return Err(GitError::NotARange { spec: shown });
-    };
-    if !rs.mode().contains(git2::RevparseMode::RANGE) {
-        return Err(GitError::NotARange { spec: shown });
+/// The origin of a key-holding blob that no walk reached in a damaged history.
+fn unplaced_origin(blob: Oid) -> GitOrigin {
+    GitOrigin {
+        kind: GitKind::Unplaced,
+        ..blob_origin(blob, None)
     }
-    let walk_err = |e: git2::Error| GitError::BadRevision {
-        spec: shown.clone(),
-        message: crate::sanitize::text(e.message()),
-    };
-    let mut walk = repo.revwalk().map_err(walk_err)?;
-    walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE)
-        .map_err(walk_err)?;
-    walk.push(to.id()).map_err(walk_err)?;
-    if rs.mode().contains(git2::RevparseMode::MERGE_BASE) {
-        // A...B: commits on either side since they diverged.
-        walk.push(from.id()).map_err(walk_err)?;
-        if let Ok(base) = repo.merge_base(from.id(), to.id()) {
-            walk.hide(base).map_err(walk_err)?;
-        }
-    } else {
-        walk.hide(from.id()).map_err(walk_err)?;
-    }
-    walk.collect::<Result<Vec<_>, _>>().map_err(walk_err)
 }
 
-/// Scans what `commits` (from [`resolve_range`]) introduce: each blob that a commit adds or
-/// changes relative to all its parents, and each commit message.
+/// A range to scan: its commits, resolved and walked without libgit2 reading any object.
+pub struct RangeScan {
+    store: Store,
+    /// The commits, oldest first in topological order.
+    commits: Vec<Oid>,
+    /// Commits the walk could not read, one sentence each.
+    problems: Vec<String>,
+}
+
+impl std::fmt::Debug for RangeScan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RangeScan")
+            .field("commits", &self.commits.len())
+            .field("problems", &self.problems)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RangeScan {
+    /// The commits, oldest first: what `git log --topo-order --reverse A..B` lists.
+    #[must_use]
+    pub fn commits(&self) -> &[Oid] {
+        &self.commits
+    }
+}
+
+/// Resolves `A..B` (commits reachable from `B`, not from `A`) or `A...B` (reachable from
+/// either, not from both); an empty side is `HEAD`. A commit the walk cannot read ends its
+/// path and is reported when the range is scanned.
+///
+/// # Errors
+/// A spec that is not a range, or a side that does not resolve to a commit.
+pub fn resolve_range(repo: &Repository, spec: &str) -> Result<RangeScan, GitError> {
+    let shown = crate::sanitize::text(spec);
+    let (a, b, symmetric) = if let Some((a, b)) = spec.split_once("...") {
+        (a, b, true)
+    } else if let Some((a, b)) = spec.split_once("..") {
+        (a, b, false)
+    } else {
+        return Err(GitError::NotARange { spec: shown });
+    };
+    let store = Store::open(repo, Check::Full);
+    let mut commits = graph::CommitReader::new(&store, graph::shallow_commits(repo));
+    let mut side = |rev: &str| {
+        let rev = if rev.is_empty() { "HEAD" } else { rev };
+        graph::resolve(repo, &store, &mut commits, rev).map_err(|e| GitError::BadRevision {
+            spec: shown.clone(),
+            message: crate::sanitize::text(&e.0),
+        })
+    };
+    let (from, to) = (side(a)?, side(b)?);
+    let (mut order, mut failed) = graph::range(&mut commits, &[to], &[from]);
+    if symmetric {
+        let (other, f) = graph::range(&mut commits, &[from], &[to]);
+        order.extend(other);
+        failed.extend(f);
+    }
+    let mut problems: Vec<String> = failed
+        .iter()
+        .map(|e| {
+            format!(
+                "{}; the history behind it was not walked",
+                objects::unreadable(e).trim_end_matches("; it was not scanned")
+            )
+        })
+        .collect();
+    problems.dedup();
+    drop(commits);
+    Ok(RangeScan {
+        store,
+        commits: order,
+        problems,
+    })
+}
+
+/// Scans what the commits of `scan` (from [`resolve_range`]) introduce: each blob that a
+/// commit adds or changes relative to all its parents, and each commit message.
 pub fn range(
     repo: &Repository,
-    commits: &[Oid],
+    scan: &RangeScan,
     opts: &Options,
     matcher: &Matcher,
     stats: &Stats,
     tx: &Sender<Event>,
 ) {
-    let odb = match repo.odb() {
-        Ok(odb) => odb,
-        Err(e) => {
-            let _ = tx.send(Problem::error(
-                GitError::git("cannot open the object database", &e).to_string(),
-            ));
-            return;
-        }
-    };
-    let mut scanner = Scanner::new(matcher, opts.show_secrets);
-    let mut introduced: Vec<(Oid, String, Oid)> = Vec::new();
-    let mut out = Vec::new();
-    for &id in commits {
-        let commit = match repo.find_commit(id) {
-            Ok(c) => c,
-            Err(e) => {
-                let _ = tx.send(Problem::error(objects::unreadable(id, &e)));
-                continue;
-            }
-        };
-        let mut hits = Vec::new();
-        let raw = commit.message_raw_bytes();
-        scanner.scan_bytes(raw, &UNMAPPED, &mut hits);
-        let origin = Origin::Git(commit_origin(&commit, None));
-        out.extend(hits.into_iter().map(|mut h| {
-            h.location.origin = origin.clone();
-            h
-        }));
-        match introduced_by(&odb, &commit) {
-            Ok(paths) => introduced.extend(paths.into_iter().map(|(p, b)| (id, p, b))),
-            Err(e) => {
-                let _ = tx.send(Problem::error(format!(
-                    "commit {id}: cannot diff against its parents: {}",
-                    crate::sanitize::text(e.message())
-                )));
-            }
-        }
+    let store = &scan.store;
+    for p in store.problems().iter().chain(&scan.problems) {
+        let _ = tx.send(Problem::error(p.clone()));
     }
+    for n in store.notes() {
+        let _ = tx.send(Problem::warning(n.clone()));
+    }
+    let mut scanner = Scanner::new(matcher, opts.show_secrets);
+    let Introduced {
+        messages: out,
+        files: introduced,
+        origins,
+    } = introduced(repo, scan, &mut scanner, tx);
     if !out.is_empty() {
         let _ = tx.send(Event::Hits(out));
     }
@@ -751,8 +968,9 @@ pub fn range(
     blobs.sort_unstable();
     blobs.dedup();
     let found = Found::default();
-    let make = || Worker::new(matcher, opts.show_secrets, &found, None, stats);
-    objects::read_ids(repo.path(), &blobs, opts.threads, &make, tx);
+    let no_shallow = OidSet::default();
+    let make = || Worker::new(matcher, opts.show_secrets, &found, None, &no_shallow, stats);
+    objects::read_ids(store, &blobs, opts.threads, &make, tx);
     let holding = into_inner(found.blobs);
     if holding.is_empty() {
         return;
@@ -762,10 +980,11 @@ pub fn range(
         let Some(hits) = holding.get(&blob) else {
             continue;
         };
-        let Ok(c) = repo.find_commit(commit) else {
-            continue;
-        };
-        let origin = Origin::Git(commit_origin(&c, Some(path)));
+        let origin = Origin::Git(GitOrigin {
+            path: Some(path),
+            kind: GitKind::File,
+            ..origins[&commit].clone()
+        });
         out.extend(hits.iter().map(|h| {
             let mut h = h.clone();
             h.location.origin = origin.clone();
@@ -780,73 +999,211 @@ pub fn range(
     }
 }
 
-/// `(path, blob)` that `commit` adds or changes relative to every parent (all of a root
-/// commit's files). Submodule entries and deletions are not blobs of this repository.
-fn introduced_by(
-    odb: &git2::Odb<'_>,
-    commit: &git2::Commit<'_>,
-) -> Result<Vec<(String, Oid)>, git2::Error> {
-    let tree = commit.tree_id();
-    let parents: Vec<Option<Oid>> = if commit.parent_count() == 0 {
-        vec![None]
-    } else {
-        commit.parents().map(|p| Some(p.tree_id())).collect()
-    };
-    let mut per_parent: Vec<Vec<(String, Oid)>> = Vec::new();
-    for parent in parents {
-        let mut changed = Vec::new();
-        changed_blobs(odb, parent, tree, "", &mut changed)?;
-        changed.sort_unstable();
-        per_parent.push(changed);
-    }
-    let mut first = per_parent.swap_remove(0);
-    first.retain(|e| {
-        per_parent
-            .iter()
-            .all(|other| other.binary_search(e).is_ok())
-    });
-    Ok(first)
+/// What the commits of a range introduce: hits in their messages, `(commit, path, blob)` of
+/// the files they add or change, and each commit's origin.
+struct Introduced {
+    messages: Vec<Hit>,
+    files: Vec<(Oid, String, Oid)>,
+    origins: OidMap<GitOrigin>,
 }
 
-/// The blobs in tree `new` that tree `old` does not hold at the same path, with their paths
-/// under `prefix`. Subtrees with the same id are skipped unread: the cost follows what
-/// changed, not the size of the tree.
-fn changed_blobs(
-    odb: &git2::Odb<'_>,
-    old: Option<Oid>,
-    new: Oid,
-    prefix: &str,
-    out: &mut Vec<(String, Oid)>,
-) -> Result<(), git2::Error> {
-    if old == Some(new) {
-        return Ok(());
-    }
-    let new_obj = odb.read(new)?;
-    let old_obj = old.map(|o| odb.read(o)).transpose()?;
-    let before: std::collections::HashMap<&[u8], (bool, Oid)> = old_obj
-        .as_ref()
-        .map(|o| {
-            objects::tree_entries(o.data())
-                .map(|(mode, name, id)| (name, (objects::is_tree_mode(mode), id)))
-                .collect()
-        })
-        .unwrap_or_default();
-    for (mode, name, id) in objects::tree_entries(new_obj.data()) {
-        if objects::is_gitlink_mode(mode) {
-            continue;
-        }
-        let prev = before.get(name).copied();
-        let path = if prefix.is_empty() {
-            display_path(name)
-        } else {
-            format!("{prefix}/{}", display_path(name))
+/// Reads each commit of `scan`, scans its message and diffs its tree against its parents'.
+fn introduced(
+    repo: &Repository,
+    scan: &RangeScan,
+    scanner: &mut Scanner<'_>,
+    tx: &Sender<Event>,
+) -> Introduced {
+    let mut commits = graph::CommitReader::new(&scan.store, graph::shallow_commits(repo));
+    let mut introduced: Vec<(Oid, String, Oid)> = Vec::new();
+    let mut origins: OidMap<GitOrigin> = OidMap::default();
+    let mut submodules: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    let mut failed: Vec<ReadError> = Vec::new();
+    let mut out = Vec::new();
+    for &id in &scan.commits {
+        let raw = match commits.reader().read(id) {
+            Ok((Kind::Commit, raw)) => raw,
+            Ok(_) => continue,
+            Err(e) => {
+                let _ = tx.send(Problem::error(objects::unreadable(&e)));
+                continue;
+            }
         };
-        if objects::is_tree_mode(mode) {
-            let prev_tree = prev.filter(|(is_tree, _)| *is_tree).map(|(_, id)| id);
-            changed_blobs(odb, prev_tree, id, &path, out)?;
-        } else if prev != Some((false, id)) {
-            out.push((path, id));
+        let c = objects::Commit::parse(&raw);
+        let origin = commit_origin(
+            id,
+            String::from_utf8_lossy(c.author.name).into_owned(),
+            String::from_utf8_lossy(c.author.email).into_owned(),
+            c.time,
+            None,
+        );
+        let mut hits = Vec::new();
+        scanner.scan_bytes(&raw[message_start(&raw)..], &UNMAPPED, &mut hits);
+        let message_origin = Origin::Git(origin.clone());
+        out.extend(hits.into_iter().map(|mut h| {
+            h.location.origin = message_origin.clone();
+            h
+        }));
+        origins.insert(id, origin);
+        let Some(tree) = c.tree else {
+            let _ = tx.send(Problem::error(format!(
+                "commit {id} names no tree; its files were not scanned"
+            )));
+            continue;
+        };
+        // A parent that cannot be read is left out: its files then count as introduced here.
+        let mut parents: Vec<Option<Oid>> = Vec::new();
+        for p in &c.parents {
+            match commits.get(*p) {
+                Ok(rec) => parents.push(rec.tree),
+                Err(e) => failed.push(e),
+            }
+        }
+        if parents.is_empty() {
+            parents.push(None);
+        }
+        let mut diff = Diff {
+            reader: commits.reader(),
+            failed: &mut failed,
+            submodules: &mut submodules,
+        };
+        let paths = diff.introduced_by(tree, &parents);
+        introduced.extend(paths.into_iter().map(|(p, b)| (id, p, b)));
+    }
+    failed.sort_by_key(ReadError::id);
+    failed.dedup_by_key(|e| e.id());
+    for e in &failed {
+        let _ = tx.send(Problem::error(objects::unreadable(e)));
+    }
+    if !submodules.is_empty() {
+        let n = submodules.len();
+        let paths: Vec<&str> = submodules.iter().map(String::as_str).collect();
+        let _ = tx.send(Problem::warning(format!(
+            "{n} submodule{s} changed in this range (their commits are in other repositories \
+             and were not audited): {}; audit each with `nmleaks git {}`",
+            paths.join(", "),
+            paths[0],
+            s = if n == 1 { "" } else { "s" },
+        )));
+    }
+    Introduced {
+        messages: out,
+        files: introduced,
+        origins,
+    }
+}
+
+/// What a tree entry is, for comparing two trees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EntryKind {
+    Tree,
+    Gitlink,
+    File,
+}
+
+/// Tree comparison for a range: what a commit introduces.
+struct Diff<'r, 'a> {
+    reader: &'r mut Reader<'a>,
+    /// Trees that could not be read (the caller reports them).
+    failed: &'r mut Vec<ReadError>,
+    /// Submodule paths whose commit a tree changes.
+    submodules: &'r mut std::collections::BTreeSet<String>,
+}
+
+impl Diff<'_, '_> {
+    /// `(path, blob)` that `tree` adds or changes relative to every parent tree (`None`: an
+    /// empty tree, for a root commit). Deletions and submodule entries are not blobs of this
+    /// repository.
+    fn introduced_by(&mut self, tree: Oid, parents: &[Option<Oid>]) -> Vec<(String, Oid)> {
+        let mut per_parent: Vec<Vec<(String, Oid)>> = Vec::new();
+        for parent in parents {
+            let mut changed = Vec::new();
+            self.changed_blobs(*parent, tree, "", &mut changed);
+            changed.sort_unstable();
+            per_parent.push(changed);
+        }
+        let mut first = per_parent.swap_remove(0);
+        first.retain(|e| {
+            per_parent
+                .iter()
+                .all(|other| other.binary_search(e).is_ok())
+        });
+        first
+    }
+
+    fn read_tree(&mut self, id: Oid) -> Option<Vec<u8>> {
+        match self.reader.read(id) {
+            Ok((Kind::Tree, data)) => Some(data),
+            Ok(_) => {
+                self.failed.push(ReadError::Damaged {
+                    id,
+                    reason: "it is named as a tree but is not one".to_string(),
+                });
+                None
+            }
+            Err(e) => {
+                self.failed.push(e);
+                None
+            }
         }
     }
-    Ok(())
+
+    /// The blobs in tree `new` that tree `old` does not hold at the same path, with their
+    /// paths under `prefix`. Subtrees with the same id are skipped unread: the cost follows
+    /// what changed, not the size of the tree. An old tree that cannot be read counts as
+    /// empty (everything under it is scanned); a new one is skipped (and reported).
+    fn changed_blobs(
+        &mut self,
+        old: Option<Oid>,
+        new: Oid,
+        prefix: &str,
+        out: &mut Vec<(String, Oid)>,
+    ) {
+        if old == Some(new) {
+            return;
+        }
+        let Some(new_data) = self.read_tree(new) else {
+            return;
+        };
+        let old_data = old.and_then(|o| self.read_tree(o)).unwrap_or_default();
+        let kind = |mode: &[u8]| {
+            if objects::is_tree_mode(mode) {
+                EntryKind::Tree
+            } else if objects::is_gitlink_mode(mode) {
+                EntryKind::Gitlink
+            } else {
+                EntryKind::File
+            }
+        };
+        let before: std::collections::HashMap<&[u8], (EntryKind, Oid)> =
+            objects::tree_entries(&old_data)
+                .map(|(mode, name, id)| (name, (kind(mode), id)))
+                .collect();
+        for (mode, name, id) in objects::tree_entries(&new_data) {
+            let prev = before.get(name).copied();
+            let path = if prefix.is_empty() {
+                display_path(name)
+            } else {
+                format!("{prefix}/{}", display_path(name))
+            };
+            match kind(mode) {
+                EntryKind::Gitlink => {
+                    if prev != Some((EntryKind::Gitlink, id)) {
+                        self.submodules.insert(path);
+                    }
+                }
+                EntryKind::Tree => {
+                    let prev_tree = prev
+                        .filter(|(k, _)| *k == EntryKind::Tree)
+                        .map(|(_, id)| id);
+                    self.changed_blobs(prev_tree, id, &path, out);
+                }
+                EntryKind::File => {
+                    if prev != Some((EntryKind::File, id)) {
+                        out.push((path, id));
+                    }
+                }
+            }
+        }
+    }
 }

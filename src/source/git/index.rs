@@ -7,8 +7,15 @@
 //! have not changed since the index last matched a tree. With it, [`super::staged`] skips
 //! every unchanged directory without reading HEAD's tree for it, as `git diff --cached` does.
 //!
-//! It leaves what it does not know to libgit2: split indexes (`link`), sparse indexes
-//! (`sdir`) and any file it cannot parse are [`Unsupported`], and the caller falls back.
+//! A split index (`git update-index --split-index`, or `core.splitIndex`) keeps most entries
+//! in a shared index file (`$GIT_DIR/sharedindex.<id>`) and only the changes in `.git/index`:
+//! its `link` extension names the shared file and holds two EWAH bitmaps, the shared entries
+//! deleted and the shared entries replaced (by this file's first entries, whose names are
+//! empty). [`Index::link`] carries it and [`merge_split`] builds the whole index from both files,
+//! as git's `merge_base_index` does.
+//!
+//! It leaves what it does not know to libgit2: sparse indexes (`sdir`) and any file it cannot
+//! parse are [`Unsupported`], and the caller falls back.
 
 use git2::Oid;
 
@@ -48,6 +55,32 @@ pub struct Index {
     pub paths: Vec<u8>,
     /// The cache tree, if the index has one.
     pub tree: Option<CacheTree>,
+    /// The `link` extension of a split index: the entries above are only the changes to it.
+    pub link: Option<Link>,
+}
+
+/// A split index's `link` extension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// The id of the shared index (`sharedindex.<hex>`).
+    pub shared: [u8; 20],
+    /// Positions of shared entries that are deleted, ascending.
+    pub delete: Vec<usize>,
+    /// Positions of shared entries replaced by this file's first entries, ascending.
+    pub replace: Vec<usize>,
+}
+
+impl Link {
+    /// The shared index file's name, or `None` when the id is all zeros (not split).
+    #[must_use]
+    pub fn shared_file(&self) -> Option<String> {
+        if self.shared == [0; 20] {
+            return None;
+        }
+        Oid::from_bytes(&self.shared)
+            .ok()
+            .map(|id| format!("sharedindex.{id}"))
+    }
 }
 
 /// An index this reader leaves to libgit2, with the reason.
@@ -122,6 +155,7 @@ pub fn parse(data: &[u8]) -> Result<Index, Unsupported> {
         });
     }
     let mut tree = None;
+    let mut link = None;
     while at + 8 <= body.len() {
         let sig = &body[at..at + 4];
         let size = be32(body, at + 4).ok_or(BAD)? as usize;
@@ -133,7 +167,7 @@ pub fn parse(data: &[u8]) -> Result<Index, Unsupported> {
                     tree = Some(cache_tree(&mut rest).ok_or(BAD)?);
                 }
             }
-            b"link" => return Err(Unsupported("split index")),
+            b"link" => link = Some(parse_link(ext).ok_or(Unsupported("malformed split index"))?),
             b"sdir" => return Err(Unsupported("sparse index")),
             // An upper-case first letter marks an optional extension; others must be known.
             s if s[0].is_ascii_uppercase() => {}
@@ -145,6 +179,160 @@ pub fn parse(data: &[u8]) -> Result<Index, Unsupported> {
         entries,
         paths,
         tree,
+        link,
+    })
+}
+
+fn parse_link(ext: &[u8]) -> Option<Link> {
+    let shared: [u8; 20] = ext.get(..20)?.try_into().ok()?;
+    let rest = &ext[20..];
+    let (delete, replace) = if rest.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        let (delete, used) = ewah(rest)?;
+        let (replace, _) = ewah(&rest[used..])?;
+        (delete, replace)
+    };
+    Some(Link {
+        shared,
+        delete,
+        replace,
+    })
+}
+
+/// The set bits of a git EWAH bitmap (`ewah/ewah_io.c`), ascending, and the bytes it used:
+/// bit count, word count, that many 64-bit words, the last run-length word's position. Each
+/// run-length word holds a running bit (bit 0), a run of 64-bit words of that bit (bits 1 to
+/// 32) and how many literal words follow it (bits 33 to 63).
+fn ewah(data: &[u8]) -> Option<(Vec<usize>, usize)> {
+    let bits = be32(data, 0)? as usize;
+    let words = be32(data, 4)? as usize;
+    let used = words.checked_mul(8)?.checked_add(12)?;
+    let body = data.get(8..used - 4)?;
+    be32(data, used - 4)?; // the last run-length word's position: present, not needed
+    let word = |i: usize| -> Option<u64> {
+        Some(u64::from_be_bytes(
+            body.get(i * 8..i * 8 + 8)?.try_into().ok()?,
+        ))
+    };
+    let mut out = Vec::new();
+    let (mut pos, mut i) = (0usize, 0usize);
+    while i < words {
+        let rlw = word(i)?;
+        i += 1;
+        let run = ((rlw >> 1) & 0xffff_ffff) as usize;
+        let literals = (rlw >> 33) as usize;
+        let run_end = pos.saturating_add(run.saturating_mul(64));
+        if rlw & 1 == 1 {
+            out.extend(pos..run_end.min(bits));
+        }
+        pos = run_end;
+        for _ in 0..literals {
+            let w = word(i)?;
+            i += 1;
+            out.extend((0..64).filter(|b| w >> b & 1 == 1).map(|b| pos + b));
+            pos = pos.saturating_add(64);
+        }
+    }
+    out.retain(|&b| b < bits);
+    Some((out, used))
+}
+
+/// Builds the whole index of a split index: `front` (the `.git/index` file, with its
+/// [`Index::link`]) applied to `shared` (the shared index file), as git's `merge_base_index`
+/// does: replaced shared entries take the front's first entries (keeping their names),
+/// deleted ones go, and the front's other entries are added in order (replacing an entry of
+/// the same path and stage; a merged entry replaces the path's conflict stages). The front's
+/// cache tree describes the result.
+///
+/// # Errors
+/// [`Unsupported`] for a link that does not fit the shared index.
+pub fn merge_split(front: Index, shared: &Index) -> Result<Index, Unsupported> {
+    const BAD: Unsupported = Unsupported("the split index does not match its shared index");
+    let Some(link) = &front.link else {
+        return Ok(front);
+    };
+    if link.replace.len() > front.entries.len()
+        || link
+            .replace
+            .iter()
+            .chain(&link.delete)
+            .any(|&p| p >= shared.entries.len())
+    {
+        return Err(BAD);
+    }
+    let mut merged: Vec<(Vec<u8>, Entry)> =
+        Vec::with_capacity(shared.entries.len() + front.entries.len());
+    let mut replaced = link.replace.iter().peekable();
+    let mut deleted = link.delete.iter().peekable();
+    let mut taken = 0;
+    for (pos, e) in shared.entries.iter().enumerate() {
+        let is_deleted = deleted.next_if_eq(&&pos).is_some();
+        if replaced.next_if_eq(&&pos).is_some() {
+            if is_deleted {
+                return Err(BAD);
+            }
+            let by = &front.entries[taken];
+            taken += 1;
+            if !by.path.is_empty() {
+                return Err(BAD);
+            }
+            merged.push((shared.path(e).to_vec(), by.clone()));
+        } else if !is_deleted {
+            merged.push((shared.path(e).to_vec(), e.clone()));
+        }
+    }
+    let mut adds: Vec<(Vec<u8>, Entry)> = Vec::with_capacity(front.entries.len() - taken);
+    for e in &front.entries[taken..] {
+        let path = front.path(e).to_vec();
+        if path.is_empty() {
+            return Err(BAD);
+        }
+        adds.push((path, e.clone()));
+    }
+    adds.sort_by(|a, b| (&a.0, a.1.stage).cmp(&(&b.0, b.1.stage)));
+    // Both lists are sorted by path then stage: merge them one path at a time.
+    let mut out: Vec<(Vec<u8>, Entry)> = Vec::with_capacity(merged.len() + adds.len());
+    let (mut i, mut j) = (0, 0);
+    while i < merged.len() || j < adds.len() {
+        let path = match (merged.get(i), adds.get(j)) {
+            (Some(m), Some(a)) => m.0.as_slice().min(a.0.as_slice()),
+            (Some(m), None) => m.0.as_slice(),
+            (None, Some(a)) => a.0.as_slice(),
+            (None, None) => break,
+        };
+        let i_end = i + merged[i..].iter().take_while(|m| m.0 == path).count();
+        let j_end = j + adds[j..].iter().take_while(|a| a.0 == path).count();
+        let (old, new) = (&merged[i..i_end], &adds[j..j_end]);
+        if new.iter().any(|a| a.1.stage == 0) {
+            out.extend(new.iter().cloned());
+        } else {
+            for stage in 0..4 {
+                let pick = new.iter().find(|a| a.1.stage == stage);
+                out.extend(
+                    pick.or_else(|| old.iter().find(|m| m.1.stage == stage))
+                        .cloned(),
+                );
+            }
+        }
+        (i, j) = (i_end, j_end);
+    }
+    let merged = out;
+    let mut paths = Vec::with_capacity(merged.iter().map(|(p, _)| p.len()).sum());
+    let entries = merged
+        .into_iter()
+        .map(|(p, mut e)| {
+            let from = paths.len();
+            paths.extend_from_slice(&p);
+            e.path = from..paths.len();
+            e
+        })
+        .collect();
+    Ok(Index {
+        entries,
+        paths,
+        tree: front.tree,
+        link: None,
     })
 }
 
@@ -263,6 +451,22 @@ mod tests {
             assert_eq!(root.valid, Some((paths.len(), tree.id())));
             assert_eq!(root.children[0].name, b"dir");
         }
+    }
+
+    #[test]
+    fn ewah_bitmaps_decode_as_git_writes_them() {
+        // 130 bits: a run of one word of ones, then one literal word with bits 1 and 3.
+        let mut b = Vec::new();
+        b.extend_from_slice(&130u32.to_be_bytes());
+        b.extend_from_slice(&2u32.to_be_bytes());
+        b.extend_from_slice(&((1u64 << 33) | (1 << 1) | 1).to_be_bytes());
+        b.extend_from_slice(&0b1010u64.to_be_bytes());
+        b.extend_from_slice(&0u32.to_be_bytes());
+        let (bits, used) = ewah(&b).unwrap();
+        let mut want: Vec<usize> = (0..64).collect();
+        want.extend([65, 67]);
+        assert_eq!((bits, used), (want, b.len()));
+        assert_eq!(ewah(&b[..b.len() - 1]), None, "truncated");
     }
 
     #[test]

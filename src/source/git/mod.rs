@@ -4,24 +4,32 @@
 //!   range of commits introduces). Blobs are scanned first, each once; only blobs that hold a
 //!   key are mapped back to commits and paths.
 //! - [`staged`]: `nmleaks git --staged`, the index against HEAD, for pre-commit hooks.
-//! - [`objects`]: bulk reading of every object in the object database, in parallel.
-//! - [`index`]: reading git's index file and its cache tree, for `--staged`.
+//! - [`objects`]: bulk reading of every object in the object database, in parallel, and the
+//!   parsers of raw trees, commits and tags.
+//! - [`store`]: reading one object by id, every read bounded (a damaged loose object or pack
+//!   index is reported, never a hang or the end of the audit).
+//! - `graph`: walking commits around damage, topological order, what a range holds.
+//! - [`index`]: reading git's index file (split indexes too) and its cache tree, for `--staged`.
 //!
 //! This module owns opening a repository (a work tree, a bare repository, a linked worktree, a
 //! subdirectory of any of them, or what `GIT_DIR` names in a hook), the typed errors callers
-//! branch on, and building a [`GitOrigin`] from a commit. git2 is used without default
-//! features: local repositories only, no network, no OpenSSL.
+//! branch on, and building a [`GitOrigin`] for a commit. git2 (without default features: local
+//! repositories only, no network, no OpenSSL) reads refs, config and the repository layout;
+//! it never reads an object, because libgit2 hangs on a truncated loose object and fails every
+//! read once one pack index is damaged.
 
+pub(crate) mod graph;
 pub mod history;
 pub mod index;
 pub mod objects;
 pub mod staged;
+pub mod store;
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 
-use git2::{Commit, Oid, Repository};
+use git2::{Oid, Repository};
 use thiserror::Error;
 
 use crate::finding::{GitKind, GitOrigin};
@@ -84,9 +92,8 @@ impl GitError {
 /// # Errors
 /// [`GitError::NotARepository`] when no repository is found.
 pub fn open(path: Option<&Path>) -> Result<Repository, GitError> {
-    // libgit2 re-hashes every object it reads (SHA-1 with collision detection) to check its
-    // id: a third of the time of a range scan and most of the mapping phase. git does not
-    // do this on ordinary reads either; a damaged object still fails to inflate or parse.
+    // nmleaks reads objects itself (see `store`); should libgit2 read one, it need not
+    // re-hash it (git does not on ordinary reads either).
     git2::opts::strict_hash_verification(false);
     let result = match path {
         Some(p) => Repository::open_ext(
@@ -130,20 +137,26 @@ pub(crate) fn is_partial_clone(repo: &Repository) -> bool {
         })
 }
 
-/// The origin of a key in `commit`: in the file at `path`, or in its message when `None`.
-pub(crate) fn commit_origin(commit: &Commit<'_>, path: Option<String>) -> GitOrigin {
-    let author = commit.author();
+/// The origin of a key in commit `id` (by `author` <`email`>, committed at `time`): in the
+/// file at `path`, or in its message when `None`.
+pub(crate) fn commit_origin(
+    id: Oid,
+    author: String,
+    email: String,
+    time: i64,
+    path: Option<String>,
+) -> GitOrigin {
     GitOrigin {
-        time: commit.time().seconds(),
-        commit: commit.id().to_string(),
+        time,
+        commit: id.to_string(),
         kind: if path.is_some() {
             GitKind::File
         } else {
             GitKind::CommitMessage
         },
         path,
-        author: String::from_utf8_lossy(author.name_bytes()).into_owned(),
-        email: String::from_utf8_lossy(author.email_bytes()).into_owned(),
+        author,
+        email,
         staged: false,
     }
 }
@@ -160,7 +173,7 @@ pub(crate) fn message_start(raw: &[u8]) -> usize {
 
 /// Object ids are uniformly random: their first eight bytes are a good hash already.
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct IdHasher(u64);
+pub struct IdHasher(u64);
 
 impl Hasher for IdHasher {
     fn finish(&self) -> u64 {
@@ -183,9 +196,9 @@ impl Hasher for IdHasher {
 }
 
 /// A map keyed by object id.
-pub(crate) type OidMap<V> = HashMap<Oid, V, BuildHasherDefault<IdHasher>>;
+pub type OidMap<V> = HashMap<Oid, V, BuildHasherDefault<IdHasher>>;
 /// A set of object ids.
-pub(crate) type OidSet = HashSet<Oid, BuildHasherDefault<IdHasher>>;
+pub type OidSet = HashSet<Oid, BuildHasherDefault<IdHasher>>;
 
 #[cfg(test)]
 mod tests {

@@ -1,26 +1,28 @@
-//! Bulk object reading: every object in the object database, each once, spread over threads.
+//! Bulk object reading, and parsing the raw objects the modes need.
 //!
-//! [`Odb::open`] lists what the repository holds (loose objects, packs, alternates);
-//! [`Odb::read_all`] hands each object's kind, id and bytes to one [`Visitor`] per thread, and
-//! [`read_ids`] does the same for a chosen set of ids. An object that cannot be read (corrupt,
-//! missing from a partial clone) is reported as a problem and the reading goes on.
+//! [`Odb::open`] lists what the repository holds (loose objects by file name, packed objects
+//! by their index; alternates too); [`Odb::read_all`] hands each object's kind, id and bytes to
+//! one [`Visitor`] per thread, and [`read_ids`] does the same for a chosen set of ids. An object
+//! that cannot be read (damaged, missing from a partial clone) is reported as a problem, its id
+//! is returned to the caller, and the reading goes on.
 //!
 //! Packs are read with gitoxide's pack traversal (`gix-pack`): it walks each pack in offset
 //! order and resolves every delta chain once, from a tree of deltas built from the index, which
-//! is several times faster than asking libgit2 for each object by id (a libgit2 read resolves
-//! the object's whole delta chain, and its small delta-base cache misses in id order). Loose
-//! objects, and any packed object the traversal could not decode, are read with libgit2, one
-//! handle per worker (a `Repository` is not `Sync`); libgit2 then reports what is damaged.
+//! is several times faster than reading each object by id (each read resolves the object's whole
+//! delta chain). Loose objects, and any packed object the traversal could not decode, are read
+//! by id through [`super::store`], whose every read is bounded.
 //!
-//! What to do with the bytes (scan blobs, parse trees) is the visitor's business.
+//! What to do with the bytes (scan blobs, parse trees) is the visitor's business; the parsers
+//! at the end of this file (`tree_entries`, `Commit::parse`, `tag_target`) read git's
+//! canonical encodings without libgit2.
 
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossbeam_channel::Sender;
-use git2::{ObjectType, Oid, Repository};
+use git2::Oid;
 
-use super::{GitError, OidSet};
+use super::OidSet;
+use super::store::{Pack, ReadError, Store};
 use crate::source::{Event, Problem};
 
 /// The kinds of object a visitor sees.
@@ -44,41 +46,30 @@ pub trait Visitor: Send {
 
 /// The object database of one repository, as listed when opened.
 #[derive(Debug)]
-pub struct Odb {
-    git_dir: PathBuf,
+pub struct Odb<'s> {
+    store: &'s Store,
     /// Every object id, sorted.
     ids: Vec<Oid>,
     present: OidSet,
-    /// `(index, pack)` file pairs, in the repository and its alternates.
-    packs: Vec<(PathBuf, PathBuf)>,
 }
 
-impl Odb {
-    /// Lists every object id the repository holds.
-    ///
-    /// # Errors
-    /// The object database cannot be opened or listed.
-    pub fn open(repo: &Repository) -> Result<Odb, GitError> {
-        let odb = repo
-            .odb()
-            .map_err(|e| GitError::git("cannot open the object database", &e))?;
-        let mut ids = Vec::new();
-        odb.foreach(|id| {
-            ids.push(*id);
-            true
-        })
-        .map_err(|e| GitError::git("cannot list the object database", &e))?;
+impl<'s> Odb<'s> {
+    /// Lists every object id `store` holds: loose files and the indexes of the packs that
+    /// opened (a pack that did not is one of [`Store::problems`]).
+    #[must_use]
+    pub fn open(store: &'s Store) -> Odb<'s> {
+        let mut ids = store.loose_ids();
+        ids.extend(store.packed_ids());
         // Listed once even if loose and packed, or in two packs; the pack traversal still
         // visits an object that two packs hold once per pack (rare: `git gc` leaves one).
         ids.sort_unstable();
         ids.dedup();
         let present = ids.iter().copied().collect();
-        Ok(Odb {
-            git_dir: repo.path().to_path_buf(),
+        Odb {
+            store,
             ids,
             present,
-            packs: packs(repo),
-        })
+        }
     }
 
     /// Whether the object database holds `id`.
@@ -101,15 +92,16 @@ impl Odb {
 
     /// Reads every object once, on `threads` workers, each with its own visitor from `make`:
     /// packs by traversal, then whatever is left (loose objects, undecodable entries) by id.
+    /// Returns the ids that could not be read (each already reported).
     pub fn read_all<V: Visitor>(
         &self,
         threads: usize,
         make: &(dyn Fn() -> V + Sync),
         tx: &Sender<Event>,
-    ) {
+    ) -> OidSet {
         let mut visited = OidSet::default();
-        for (index, pack) in &self.packs {
-            traverse_pack(index, pack, threads, make, &mut visited);
+        for pack in self.store.packs() {
+            traverse_pack(pack, threads, make, &mut visited);
         }
         let rest: Vec<Oid> = if visited.is_empty() {
             self.ids.clone()
@@ -120,57 +112,8 @@ impl Odb {
                 .copied()
                 .collect()
         };
-        read_ids(&self.git_dir, &rest, threads, make, tx);
+        read_ids(self.store, &rest, threads, make, tx)
     }
-}
-
-/// The packs of the repository and its alternates: each `.idx` with its `.pack`, sorted.
-fn packs(repo: &Repository) -> Vec<(PathBuf, PathBuf)> {
-    let mut out = Vec::new();
-    for dir in object_dirs(repo) {
-        let Ok(entries) = std::fs::read_dir(dir.join("pack")) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let index = e.path();
-            if index.extension().is_some_and(|x| x == "idx") {
-                let pack = index.with_extension("pack");
-                if pack.is_file() {
-                    out.push((index, pack));
-                }
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-/// The directories that hold this repository's objects: its own (shared by linked worktrees)
-/// and its alternates, recursively.
-fn object_dirs(repo: &Repository) -> Vec<PathBuf> {
-    let mut dirs = vec![repo.commondir().join("objects")];
-    let mut i = 0;
-    while i < dirs.len() && dirs.len() < 64 {
-        let alternates = dirs[i].join("info").join("alternates");
-        if let Ok(text) = std::fs::read_to_string(&alternates) {
-            for line in text.lines().map(str::trim) {
-                if line.is_empty() || line.starts_with('#') {
-                    continue;
-                }
-                let p = Path::new(line);
-                let p = if p.is_absolute() {
-                    p.to_path_buf()
-                } else {
-                    dirs[i].join(p)
-                };
-                if !dirs.contains(&p) {
-                    dirs.push(p);
-                }
-            }
-        }
-        i += 1;
-    }
-    dirs
 }
 
 /// A visitor that the pack traversal may clone for each of its threads: a clone is a fresh
@@ -196,21 +139,15 @@ impl<V> Clone for PerThread<'_, V> {
     }
 }
 
-/// Traverses one pack, adding the ids it handed to a visitor to `visited`. A pack gitoxide
-/// cannot open, or entries it cannot decode, are left for libgit2 to read (and report).
+/// Traverses one pack, adding the ids it handed to a visitor to `visited`. Entries gitoxide
+/// cannot decode are left for [`read_ids`] to read (and report).
 fn traverse_pack<V: Visitor>(
-    index_path: &Path,
-    pack_path: &Path,
+    pack: &Pack,
     threads: usize,
     make: &(dyn Fn() -> V + Sync),
     visited: &mut OidSet,
 ) {
-    let Ok(index) = gix_pack::index::File::at(index_path, gix_hash::Kind::Sha1) else {
-        return;
-    };
-    let Ok(pack) = gix_pack::data::File::at(pack_path, gix_hash::Kind::Sha1) else {
-        return;
-    };
+    let index = &pack.bundle.index;
     let seen: Vec<AtomicBool> = (0..index.num_objects())
         .map(|_| AtomicBool::new(false))
         .collect();
@@ -222,16 +159,16 @@ fn traverse_pack<V: Visitor>(
         traversal: gix_pack::index::traverse::Algorithm::DeltaTreeLookup,
         thread_limit: Some(threads.max(1)),
         // Checksums cost a SHA-1 over every object; a damaged entry is skipped here and
-        // read (and reported) by libgit2 afterwards.
+        // read (and reported) by id afterwards.
         check: gix_pack::index::traverse::SafetyCheck::SkipFileAndObjectChecksumVerificationAndNoAbortOnDecodeError,
         alloc_limit_bytes: None,
         make_pack_lookup_cache: || gix_pack::cache::Never,
     };
     let interrupt = AtomicBool::new(false);
-    // On error the objects not yet seen fall back to libgit2.
-    let (index_ref, seen_ref) = (&index, &seen);
+    // On error the objects not yet seen are read by id.
+    let seen_ref = &seen;
     let _ = index.traverse(
-        &pack,
+        &pack.bundle.pack,
         &mut gix_utils::progress::Discard,
         &interrupt,
         move |kind,
@@ -246,7 +183,7 @@ fn traverse_pack<V: Visitor>(
             };
             if let Ok(id) = Oid::from_bytes(entry.oid.as_slice()) {
                 worker.visit(kind, id, data);
-                if let Some(i) = index_ref.lookup(entry.oid) {
+                if let Some(i) = index.lookup(entry.oid) {
                     seen_ref[i as usize].store(true, Ordering::Relaxed);
                 }
             }
@@ -263,77 +200,61 @@ fn traverse_pack<V: Visitor>(
     }
 }
 
-/// Reads the objects `ids` of the repository at `git_dir` (each once; duplicates are the
-/// caller's to avoid) on `threads` workers.
+/// Reads the objects `ids` from `store` (each once; duplicates are the caller's to avoid) on
+/// `threads` workers. Returns the ids that could not be read (each already reported).
 pub fn read_ids<V: Visitor>(
-    git_dir: &Path,
+    store: &Store,
     ids: &[Oid],
     threads: usize,
     make: &(dyn Fn() -> V + Sync),
     tx: &Sender<Event>,
-) {
+) -> OidSet {
+    let mut failed = OidSet::default();
     if ids.is_empty() {
-        return;
+        return failed;
     }
     let per = ids.len().div_ceil(threads.max(1));
     std::thread::scope(|s| {
-        for chunk in ids.chunks(per) {
-            let tx = tx.clone();
-            s.spawn(move || read_chunk(git_dir, chunk, make(), &tx));
+        let handles: Vec<_> = ids
+            .chunks(per)
+            .map(|chunk| {
+                let tx = tx.clone();
+                s.spawn(move || read_chunk(store, chunk, make(), &tx))
+            })
+            .collect();
+        for h in handles {
+            if let Ok(f) = h.join() {
+                failed.extend(f);
+            }
         }
     });
+    failed
 }
 
-fn read_chunk<V: Visitor>(git_dir: &Path, ids: &[Oid], mut visitor: V, tx: &Sender<Event>) {
-    let cannot = |e: &git2::Error| {
-        let _ = tx.send(Problem::error(format!(
-            "cannot open the object database: {}",
-            crate::sanitize::text(e.message())
-        )));
-    };
-    let repo = match Repository::open(git_dir) {
-        Ok(repo) => repo,
-        Err(e) => return cannot(&e),
-    };
-    let odb = match repo.odb() {
-        Ok(odb) => odb,
-        Err(e) => {
-            let _ = tx.send(Problem::error(format!(
-                "cannot open the object database: {}",
-                crate::sanitize::text(e.message())
-            )));
-            return;
-        }
-    };
+fn read_chunk<V: Visitor>(
+    store: &Store,
+    ids: &[Oid],
+    mut visitor: V,
+    tx: &Sender<Event>,
+) -> Vec<Oid> {
+    let mut reader = store.reader();
+    let mut buf = Vec::new();
+    let mut failed = Vec::new();
     for &id in ids {
-        match odb.read(id) {
-            Ok(obj) => {
-                let kind = match obj.kind() {
-                    ObjectType::Blob => Kind::Blob,
-                    ObjectType::Tree => Kind::Tree,
-                    ObjectType::Commit => Kind::Commit,
-                    ObjectType::Tag => Kind::Tag,
-                    ObjectType::Any => continue,
-                };
-                visitor.visit(kind, id, obj.data());
-            }
+        match reader.read_into(id, &mut buf) {
+            Ok(kind) => visitor.visit(kind, id, &buf),
             Err(e) => {
-                let _ = tx.send(Problem::error(unreadable(id, &e)));
+                failed.push(id);
+                let _ = tx.send(Problem::error(unreadable(&e)));
             }
         }
     }
+    failed
 }
 
 /// The problem line for an object that cannot be read.
-pub(crate) fn unreadable(id: Oid, e: &git2::Error) -> String {
-    if e.code() == git2::ErrorCode::NotFound {
-        format!("object {id} is missing; it was not scanned")
-    } else {
-        format!(
-            "object {id} cannot be read (corrupt?): {}; it was not scanned",
-            crate::sanitize::text(e.message())
-        )
-    }
+pub(crate) fn unreadable(e: &ReadError) -> String {
+    format!("{e}; it was not scanned")
 }
 
 /// The entries of a raw tree object: `(mode, name, id)`. Stops at the first malformed entry.
@@ -358,6 +279,91 @@ pub(crate) fn is_gitlink_mode(mode: &[u8]) -> bool {
     mode == b"160000"
 }
 
+/// A person and a time, from a commit's `author` or `committer` or a tag's `tagger` line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Signature<'a> {
+    pub name: &'a [u8],
+    pub email: &'a [u8],
+    /// Seconds since the epoch (0 when unparsable).
+    pub time: i64,
+}
+
+impl<'a> Signature<'a> {
+    /// `Name <email> 1700000000 +0100`; lenient, as git is when reading.
+    fn parse(line: &'a [u8]) -> Signature<'a> {
+        let lt = memchr::memchr(b'<', line);
+        let gt = memchr::memrchr(b'>', line);
+        let (name, email, rest) = match (lt, gt) {
+            (Some(lt), Some(gt)) if lt < gt => (&line[..lt], &line[lt + 1..gt], &line[gt + 1..]),
+            _ => (line, &b""[..], &b""[..]),
+        };
+        let name = name.strip_suffix(b" ").unwrap_or(name);
+        let time = std::str::from_utf8(rest)
+            .ok()
+            .and_then(|r| r.split_ascii_whitespace().next())
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(0);
+        Signature { name, email, time }
+    }
+}
+
+/// The headers of a raw commit object that history needs.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Commit<'a> {
+    pub tree: Option<Oid>,
+    /// In the order the commit lists them, duplicates kept.
+    pub parents: Vec<Oid>,
+    pub author: Signature<'a>,
+    /// The committer's time (what `git log` sorts by).
+    pub time: i64,
+}
+
+impl<'a> Commit<'a> {
+    /// Parses the header lines up to the blank line before the message. Unknown headers and
+    /// continuation lines (a signature) are skipped; a malformed id is left out.
+    pub fn parse(data: &'a [u8]) -> Commit<'a> {
+        let mut c = Commit::default();
+        for line in header_lines(data) {
+            if let Some(hex) = line.strip_prefix(b"tree ") {
+                c.tree = c.tree.or_else(|| hex_id(hex));
+            } else if let Some(hex) = line.strip_prefix(b"parent ") {
+                c.parents.extend(hex_id(hex));
+            } else if let Some(sig) = line.strip_prefix(b"author ") {
+                c.author = Signature::parse(sig);
+            } else if let Some(sig) = line.strip_prefix(b"committer ") {
+                c.time = Signature::parse(sig).time;
+            }
+        }
+        c
+    }
+}
+
+/// What a raw tag object names, and who tagged it.
+pub(crate) fn tag_target(data: &[u8]) -> (Option<Oid>, Signature<'_>) {
+    let (mut target, mut tagger) = (None, Signature::default());
+    for line in header_lines(data) {
+        if let Some(hex) = line.strip_prefix(b"object ") {
+            target = target.or_else(|| hex_id(hex));
+        } else if let Some(sig) = line.strip_prefix(b"tagger ") {
+            tagger = Signature::parse(sig);
+        }
+    }
+    (target, tagger)
+}
+
+/// The header lines of a commit or tag (up to the first blank line).
+fn header_lines(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let end = memchr::memmem::find(data, b"\n\n").unwrap_or(data.len());
+    data[..end].split(|&b| b == b'\n')
+}
+
+fn hex_id(hex: &[u8]) -> Option<Oid> {
+    if hex.len() != 40 {
+        return None;
+    }
+    Oid::from_str(std::str::from_utf8(hex).ok()?).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -377,5 +383,32 @@ mod tests {
         assert!(is_tree_mode(got[1].0) && !is_gitlink_mode(got[1].0));
         // Truncated id: the entry is dropped, not misread.
         assert_eq!(tree_entries(&raw[..raw.len() - 1]).count(), 1);
+    }
+
+    #[test]
+    fn commit_and_tag_headers_parse_without_libgit2() {
+        let t = "1".repeat(40);
+        let (p1, p2) = ("2".repeat(40), "3".repeat(40));
+        let raw = format!(
+            "tree {t}\nparent {p1}\nparent {p2}\nauthor Ada Tester <ada@example.test> 1700000060 +0100\n\
+             committer C <c@x> 1700000120 +0000\ngpgsig -----BEGIN\n parent {t}\n\nparent {t}\n"
+        );
+        let c = Commit::parse(raw.as_bytes());
+        assert_eq!(c.tree, Oid::from_str(&t).ok());
+        let want: Vec<Oid> = [&p1, &p2]
+            .iter()
+            .map(|p| Oid::from_str(p).unwrap())
+            .collect();
+        assert_eq!(
+            c.parents, want,
+            "a continuation line or the message is no parent"
+        );
+        assert_eq!(c.author.name, b"Ada Tester");
+        assert_eq!(c.author.email, b"ada@example.test");
+        assert_eq!((c.author.time, c.time), (1_700_000_060, 1_700_000_120));
+        let tag = format!("object {p1}\ntype commit\ntag v1\ntagger T <t@x> 5 +0000\n\nmsg\n");
+        let (target, tagger) = tag_target(tag.as_bytes());
+        assert_eq!(target, Oid::from_str(&p1).ok());
+        assert_eq!((tagger.name, tagger.time), (&b"T"[..], 5));
     }
 }

@@ -10,7 +10,10 @@
 //!
 //! The cost follows what is staged, not how many files are tracked: the index is read with
 //! [`super::index`] and every directory whose cache-tree id equals HEAD's is skipped unread,
-//! as `git diff --cached` does. Indexes that reader leaves alone go through libgit2.
+//! as `git diff --cached` does; a split index is merged with its shared index first. Objects
+//! are read through [`super::store`] (a damaged one is reported, never a hang). Indexes that
+//! reader leaves alone (sparse ones) go through libgit2's diff, but only after every tree of
+//! HEAD has been read here: libgit2 then never meets a damaged object.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -18,6 +21,8 @@ use std::path::PathBuf;
 use crossbeam_channel::Sender;
 use git2::{Delta, DiffOptions, FileMode, Oid, Repository};
 
+use super::objects::Kind;
+use super::store::{Check, ReadError, Reader, Store};
 use super::{GitError, display_path, index, objects};
 use crate::finding::{GitKind, GitOrigin, Hit, Origin, Secret};
 use crate::matcher::Matcher;
@@ -48,24 +53,79 @@ struct Diff {
     conflicts: Vec<(String, Oid, Option<Oid>)>,
 }
 
+/// What is staged, ready to scan: the changes and the objects they name.
+pub struct Staged {
+    store: Store,
+    /// Each staged path to scan.
+    pub changes: Vec<Change>,
+}
+
+impl std::fmt::Debug for Staged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Staged")
+            .field("changes", &self.changes)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What is staged relative to HEAD, without reading any staged blob yet.
 ///
 /// `index_file` replaces the repository's index (a hook's `GIT_INDEX_FILE`).
 ///
 /// # Errors
 /// A bare repository, an unreadable index or HEAD.
-pub fn changes(repo: &Repository, index_file: Option<PathBuf>) -> Result<Vec<Change>, GitError> {
+pub fn changes(repo: &Repository, index_file: Option<PathBuf>) -> Result<Staged, GitError> {
     if repo.is_bare() {
         return Err(GitError::Bare {
             path: crate::sanitize::path(repo.path()),
         });
     }
+    let store = Store::open(repo, Check::Layout);
+    let changes = staged_changes(repo, &store, index_file)?;
+    Ok(Staged { store, changes })
+}
+
+fn read_error(context: &str, e: &ReadError) -> GitError {
+    GitError::Git {
+        context: context.to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// The tree of the commit `id` names (through tags).
+fn tree_of(reader: &mut Reader<'_>, mut id: Oid) -> Result<Oid, ReadError> {
+    for _ in 0..64 {
+        let (kind, data) = reader.read(id)?;
+        let next = match kind {
+            Kind::Tree => return Ok(id),
+            Kind::Commit => objects::Commit::parse(&data).tree,
+            Kind::Tag => objects::tag_target(&data).0,
+            Kind::Blob => None,
+        };
+        id = next.ok_or_else(|| ReadError::Damaged {
+            id,
+            reason: "it names no tree".to_string(),
+        })?;
+    }
+    Err(ReadError::Damaged {
+        id,
+        reason: "a chain of more than 64 tags".to_string(),
+    })
+}
+
+fn staged_changes(
+    repo: &Repository,
+    store: &Store,
+    index_file: Option<PathBuf>,
+) -> Result<Vec<Change>, GitError> {
+    let mut reader = store.reader();
     let head = match repo.head() {
-        Ok(h) => Some(
-            h.peel_to_tree()
-                .map_err(|e| GitError::git("cannot read HEAD's tree", &e))?
-                .id(),
-        ),
+        Ok(h) => match h.target() {
+            Some(id) => Some(
+                tree_of(&mut reader, id).map_err(|e| read_error("cannot read HEAD's tree", &e))?,
+            ),
+            None => None,
+        },
         Err(e)
             if e.code() == git2::ErrorCode::UnbornBranch
                 || e.code() == git2::ErrorCode::NotFound =>
@@ -88,25 +148,48 @@ pub fn changes(repo: &Repository, index_file: Option<PathBuf>) -> Result<Vec<Cha
             });
         }
     };
-    let diff = match index::parse(&bytes) {
-        Ok(idx) => {
-            let odb = repo
-                .odb()
-                .map_err(|e| GitError::git("cannot open the object database", &e))?;
-            let mut w = Walker {
-                odb: &odb,
-                index: &idx,
-                i: 0,
-                diff: Diff::default(),
-            };
-            w.dir(idx.tree.as_ref(), head, b"")
-                .map_err(|e| GitError::git("cannot compare the index with HEAD", &e))?;
-            w.diff
+    let diff = if let Ok(idx) = index::parse(&bytes) {
+        let idx = with_shared_index(repo, idx)?;
+        let mut w = Walker {
+            reader: &mut reader,
+            index: &idx,
+            i: 0,
+            diff: Diff::default(),
+        };
+        w.dir(idx.tree.as_ref(), head, b"")
+            .map_err(|e| read_error("cannot compare the index with HEAD", &e))?;
+        w.diff
+    } else {
+        // Sparse indexes: libgit2 reads what it can, once HEAD's trees are known to be sound.
+        if let Some(tree) = head {
+            check_trees(&mut reader, tree, 0)
+                .map_err(|e| read_error("cannot read HEAD's tree", &e))?;
         }
-        // Split and sparse indexes: libgit2 reads what it can.
-        Err(index::Unsupported(_)) => libgit2_diff(repo, index_file, head)?,
+        libgit2_diff(repo, index_file, head)?
     };
     Ok(pool(diff))
+}
+
+/// The whole index of a split index (`git update-index --split-index`): its shared part is
+/// `sharedindex.<id>` in the git directory, as git looks for it.
+fn with_shared_index(repo: &Repository, idx: index::Index) -> Result<index::Index, GitError> {
+    let Some(name) = idx.link.as_ref().and_then(index::Link::shared_file) else {
+        return Ok(idx);
+    };
+    let path = repo.path().join(&name);
+    let shown = crate::sanitize::path(&path);
+    let bytes = std::fs::read(&path).map_err(|e| GitError::Git {
+        context: format!("cannot read the shared index {shown} of this split index"),
+        message: e.to_string(),
+    })?;
+    let shared = index::parse(&bytes).map_err(|e| GitError::Git {
+        context: format!("cannot read the shared index {shown}"),
+        message: e.0.to_string(),
+    })?;
+    index::merge_split(idx, &shared).map_err(|e| GitError::Git {
+        context: format!("cannot read the split index with {shown}"),
+        message: e.0.to_string(),
+    })
 }
 
 /// Gives each added path (no HEAD version) every deleted blob as its possible source: a
@@ -137,27 +220,51 @@ fn pool(diff: Diff) -> Vec<Change> {
     out
 }
 
+/// Reads every tree under `tree`, so that libgit2 reading them afterwards meets no damage.
+fn check_trees(reader: &mut Reader<'_>, tree: Oid, depth: usize) -> Result<(), ReadError> {
+    let (_, data) = reader.read(tree)?;
+    if depth < 4096 {
+        for (mode, _, id) in objects::tree_entries(&data) {
+            if objects::is_tree_mode(mode) {
+                check_trees(reader, id, depth + 1)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads a tree that HEAD names.
+fn read_tree(reader: &mut Reader<'_>, id: Oid) -> Result<Vec<u8>, ReadError> {
+    match reader.read(id)? {
+        (Kind::Tree, data) => Ok(data),
+        _ => Err(ReadError::Damaged {
+            id,
+            reason: "it is named as a tree but is not one".to_string(),
+        }),
+    }
+}
+
 /// Walks the index and HEAD's tree together, skipping each directory whose cache-tree id
 /// equals HEAD's tree for it: only changed directories are read.
-struct Walker<'a> {
-    odb: &'a git2::Odb<'a>,
-    index: &'a index::Index,
+struct Walker<'r, 'a> {
+    reader: &'r mut Reader<'a>,
+    index: &'r index::Index,
     i: usize,
     diff: Diff,
 }
 
-impl Walker<'_> {
+impl Walker<'_, '_> {
     fn dir(
         &mut self,
         node: Option<&index::CacheTree>,
         head: Option<Oid>,
         prefix: &[u8],
-    ) -> Result<(), git2::Error> {
-        let obj = head.map(|t| self.odb.read(t)).transpose()?;
+    ) -> Result<(), ReadError> {
+        let obj = head.map(|t| read_tree(self.reader, t)).transpose()?;
         let listed: Vec<(&[u8], bool, Oid)> = obj
             .as_ref()
             .map(|o| {
-                objects::tree_entries(o.data())
+                objects::tree_entries(o)
                     .filter(|(mode, _, _)| !objects::is_gitlink_mode(mode))
                     .map(|(mode, name, id)| (name, objects::is_tree_mode(mode), id))
                     .collect()
@@ -240,9 +347,9 @@ impl Walker<'_> {
         }
     }
 
-    fn deleted_tree(&mut self, tree: Oid) -> Result<(), git2::Error> {
-        let obj = self.odb.read(tree)?;
-        for (mode, _, id) in objects::tree_entries(obj.data()) {
+    fn deleted_tree(&mut self, tree: Oid) -> Result<(), ReadError> {
+        let obj = read_tree(self.reader, tree)?;
+        for (mode, _, id) in objects::tree_entries(&obj) {
             if objects::is_tree_mode(mode) {
                 self.deleted_tree(id)?;
             } else if !objects::is_gitlink_mode(mode) {
@@ -326,17 +433,22 @@ fn bytes_path(b: &[u8]) -> PathBuf {
 
 /// Scans each change and reports the keys it adds.
 pub fn scan(
-    repo: &Repository,
-    changes: &[Change],
+    staged: &Staged,
     matcher: &Matcher,
     show_secrets: bool,
     stats: &Stats,
     tx: &Sender<Event>,
 ) {
+    for p in staged.store.problems().iter().chain(staged.store.notes()) {
+        // Only the objects read below matter here; a failed read is an error of its own.
+        let _ = tx.send(Problem::warning(p.clone()));
+    }
+    let mut reader = staged.store.reader();
     let mut scanner = Scanner::new(matcher, show_secrets);
     let mut warned = BTreeSet::new();
     let mut out: Vec<Hit> = Vec::new();
-    for change in changes {
+    let mut buf = Vec::new();
+    for change in &staged.changes {
         if change.conflict && warned.insert(change.path.clone()) {
             let _ = tx.send(Problem::warning(format!(
                 "{}: unresolved merge conflict; both staged sides were scanned",
@@ -353,16 +465,16 @@ pub fn scan(
             kind: GitKind::File,
         });
         let mut hits = Vec::new();
-        match repo.find_blob(change.new) {
-            Ok(blob) => {
-                scanner.scan_bytes(blob.content(), &origin, &mut hits);
-                stats.add(blob.size() as u64);
+        match reader.read_into(change.new, &mut buf) {
+            Ok(_) => {
+                scanner.scan_bytes(&buf, &origin, &mut hits);
+                stats.add(buf.len() as u64);
             }
             Err(e) => {
                 let _ = tx.send(Problem::error(format!(
                     "{}: staged {}",
                     change.path,
-                    super::objects::unreadable(change.new, &e)
+                    objects::unreadable(&e)
                 )));
                 continue;
             }
@@ -370,7 +482,7 @@ pub fn scan(
         if hits.is_empty() {
             continue;
         }
-        let before = old_keys(repo, &change.old, &mut scanner, &change.path, tx);
+        let before = old_keys(&mut reader, &change.old, &mut scanner, &change.path, tx);
         out.extend(hits.into_iter().filter(|h| !before.contains(&h.secret)));
     }
     if !out.is_empty() {
@@ -380,7 +492,7 @@ pub fn scan(
 
 /// The keys HEAD's versions hold.
 fn old_keys(
-    repo: &Repository,
+    reader: &mut Reader<'_>,
     old: &[Oid],
     scanner: &mut Scanner<'_>,
     path: &str,
@@ -388,14 +500,15 @@ fn old_keys(
 ) -> BTreeSet<Secret> {
     let mut keys = BTreeSet::new();
     let mut hits = Vec::new();
+    let mut buf = Vec::new();
     for &id in old {
-        match repo.find_blob(id) {
-            Ok(blob) => scanner.scan_bytes(blob.content(), &Origin::Stdin, &mut hits),
+        match reader.read_into(id, &mut buf) {
+            Ok(_) => scanner.scan_bytes(&buf, &Origin::Stdin, &mut hits),
             Err(e) => {
                 // Without HEAD's version every key looks new: say so, and report them all.
                 let _ = tx.send(Problem::error(format!(
                     "{path}: HEAD's {}",
-                    super::objects::unreadable(id, &e)
+                    objects::unreadable(&e)
                 )));
             }
         }
