@@ -147,6 +147,9 @@ pub enum GitKind {
     /// A blob that holds a key but that no walk of a damaged history reached: a commit that
     /// could not be read may hold it, so where it is is unknown. `commit` holds the blob's id.
     Unplaced,
+    /// A ref (branch, tag, remote-tracking branch…) whose name holds a key: `path` is the
+    /// ref's name (redacted), `commit` what it points at (empty if nothing).
+    Ref,
 }
 
 impl GitKind {
@@ -159,6 +162,7 @@ impl GitKind {
             GitKind::TagMessage => "tag-message",
             GitKind::Blob => "blob",
             GitKind::Unplaced => "location-unknown",
+            GitKind::Ref => "ref",
         }
     }
 }
@@ -301,7 +305,19 @@ impl Location {
         match &self.origin {
             Origin::File(p) => crate::sanitize::path(p),
             Origin::Stdin => "<stdin>".to_string(),
+            Origin::Git(g) if self.part == Part::Author => {
+                let who = if g.kind == GitKind::TagMessage {
+                    "tagger"
+                } else {
+                    "author or committer"
+                };
+                format!("{} ({who})", short_id(&g.commit))
+            }
             Origin::Git(g) => match (g.kind, &g.path) {
+                (GitKind::Ref, p) => format!(
+                    "{} (ref)",
+                    crate::sanitize::text(p.as_deref().unwrap_or_default())
+                ),
                 (GitKind::File, Some(p)) if g.staged => crate::sanitize::text(p),
                 (GitKind::File, Some(p)) => {
                     format!("{}:{}", short_id(&g.commit), crate::sanitize::text(p))

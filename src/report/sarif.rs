@@ -369,6 +369,11 @@ fn location(loc: &Location, root: &Path, id: Option<usize>) -> SarifLocation {
                     uri: format!("{}.location-unknown", g.commit),
                     uri_base_id: Some(SRCROOT),
                 },
+                // A ref is no file either: name it after what it points at.
+                (_, GitKind::Ref) => ArtifactLocation {
+                    uri: format!("{}.ref-name", g.commit),
+                    uri_base_id: Some(SRCROOT),
+                },
                 (Some(p), _) => artifact(Path::new(p), root),
                 // A commit message has no file; name it after the commit.
                 (None, _) => ArtifactLocation {

@@ -183,6 +183,16 @@ impl<'m> Scanner<'m> {
         }
     }
 
+    /// Whether `bytes` hold any key at all: a cheap first look (the prefilter, then the rules)
+    /// before a source takes a structure apart to place it (a tree's entry names).
+    #[must_use]
+    pub fn holds_key(&self, bytes: &[u8]) -> bool {
+        let mut any = false;
+        self.matcher
+            .find(bytes, 0..bytes.len(), true, |_| any = true);
+        any
+    }
+
     /// Scans a name that belongs to `origin` (`part`: a path, an author, a ref name) and
     /// appends a hit for each key in it that starts at or after byte `from` (for a path, its
     /// last component: a key in a directory's name is reported once, at the directory). The

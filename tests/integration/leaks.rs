@@ -497,3 +497,100 @@ fn keys_in_file_and_directory_names_are_findings_and_redacted() {
     let shown = env.run(&["scan", "--show-secrets"]).expect(1).stdout();
     assert!(shown.contains(&a) && shown.contains(&b), "{shown}");
 }
+
+/// Regression: keys in git author, committer and tagger names and emails, in branch and tag
+/// names, and in the paths of committed files were printed in full and were not findings.
+#[test]
+fn keys_in_git_authors_refs_and_paths_are_findings_and_redacted() {
+    use crate::util::{git_command, git_ok};
+    let mut env = TestEnv::new();
+    let keys: Vec<String> = (0..6).map(|_| env.live_key()).collect();
+    let slices = slices(&keys);
+    let root = env.root().to_path_buf();
+    git_ok(&root, &["init", "-q"]);
+    env.write("README", "nothing\n");
+    env.write(&format!("conf/{}.env", keys[3]), "nothing\n");
+    git_ok(&root, &["add", "-A"]);
+    let commit = git_command(&root)
+        .env("GIT_AUTHOR_NAME", format!("dev {}", keys[0]))
+        .env(
+            "GIT_COMMITTER_EMAIL",
+            format!("{}@ci.example.test", keys[1]),
+        )
+        .args(["commit", "-qm", "one"])
+        .output()
+        .unwrap();
+    assert!(commit.status.success(), "{commit:?}");
+    git_ok(&root, &["branch", &format!("feature/{}", keys[2])]);
+    let tag = git_command(&root)
+        .env("GIT_COMMITTER_NAME", format!("release {}", keys[4]))
+        .args(["tag", "-a", "v1", "-m", "release"])
+        .output()
+        .unwrap();
+    assert!(tag.status.success(), "{tag:?}");
+    git_ok(&root, &["tag", &format!("t-{}", keys[5])]);
+
+    let run = env.run(&["git", "--format", "json"]).expect(1);
+    assert_clean("json", &run.stdout(), &slices);
+    assert_clean("stderr", &run.stderr(), &slices);
+    let json = run.json();
+    let mut parts: Vec<(String, String)> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let l = &f["locations"][0];
+            (
+                l["part"].as_str().unwrap_or("content").to_string(),
+                l["git"]["object"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    parts.sort();
+    assert_eq!(
+        parts,
+        [
+            ("author", "commit-message"),
+            ("author", "commit-message"),
+            ("author", "tag-message"),
+            ("path", "file"),
+            ("ref-name", "ref"),
+            ("ref-name", "ref"),
+        ]
+        .map(|(a, b)| (a.to_string(), b.to_string())),
+        "{json}"
+    );
+    for format in ["human", "sarif"] {
+        let run = env.run(&["git", "--format", format]).expect(1);
+        assert_clean(format, &run.stdout(), &slices);
+    }
+    let human = env.run(&["git"]).expect(1).stdout();
+    assert!(human.contains("(author or committer)"), "{human}");
+    assert!(human.contains("refs/heads/feature/nm_live_…"), "{human}");
+    env.run(&["git", "--format", "sarif", "-o", "git-names.sarif"])
+        .expect(1);
+    let problems = crate::util::sarif_problems(&env.path("git-names.sarif"));
+    assert!(problems.is_empty(), "validator: {problems:#?}");
+    // A range reports the keys in the authors and the new paths of its commits too.
+    env.write(&format!("more/{}/x.txt", keys[5]), "nothing\n");
+    git_ok(&root, &["add", "-A"]);
+    let second = git_command(&root)
+        .env("GIT_AUTHOR_NAME", format!("dev {}", keys[0]))
+        .args(["commit", "-qm", "two"])
+        .output()
+        .unwrap();
+    assert!(second.status.success(), "{second:?}");
+    let range = env
+        .run(&["git", "--range", "HEAD~1..HEAD", "--format", "json"])
+        .expect(1);
+    assert_clean("range", &range.stdout(), &slices);
+    let json = range.json();
+    let mut found: Vec<String> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["locations"][0]["part"].as_str().unwrap().to_string())
+        .collect();
+    found.sort();
+    assert_eq!(found, ["author", "path"], "{json}");
+}

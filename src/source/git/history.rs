@@ -39,7 +39,7 @@ use super::graph::{self, CommitRec, Commits};
 use super::objects::{self, Kind, Odb, Visitor};
 use super::store::{Check, ReadError, Reader, Store};
 use super::{GitError, OidMap, OidSet, commit_origin, display_path, message_start};
-use crate::finding::{GitKind, GitOrigin, Hit, Origin, Provenance, Secret};
+use crate::finding::{GitKind, GitOrigin, Hit, Origin, Part, Provenance, Secret};
 use crate::matcher::Matcher;
 use crate::scan::Scanner;
 use crate::source::{Event, Problem, Stats};
@@ -77,7 +77,12 @@ struct Found {
     missing: Mutex<OidSet>,
     /// Some tree holds a submodule entry.
     gitlinks: AtomicBool,
+    /// Tree entries whose names hold a key: `(tree, entry name, hits)` (part [`Part::Path`]).
+    names: Mutex<Vec<NamedEntry>>,
 }
+
+/// A tree entry whose name holds a key: `(tree, entry name, hits)`.
+type NamedEntry = (Oid, Vec<u8>, Vec<Hit>);
 
 /// One worker's phase-1 state: a scanner and buffers flushed to [`Found`] when dropped.
 struct Worker<'a> {
@@ -131,7 +136,9 @@ impl Visitor for Worker<'_> {
                     let shallow = self.shallow.contains(&id);
                     self.commits.push((id, CommitRec::parse(data, shallow)));
                 }
-                let message = &data[message_start(data)..];
+                let start = message_start(data);
+                scan_signatures(&mut self.scanner, &data[..start], &mut self.hits);
+                let message = &data[start..];
                 self.scanner.scan_bytes(message, &UNMAPPED, &mut self.hits);
                 if !self.hits.is_empty() {
                     let hits = std::mem::take(&mut self.hits);
@@ -139,6 +146,16 @@ impl Visitor for Worker<'_> {
                 }
             }
             Kind::Tree => {
+                if self.scanner.holds_key(data) {
+                    for (_, name, _) in objects::tree_entries(data) {
+                        let mut hits = Vec::new();
+                        self.scanner
+                            .scan_name(name, 0, &UNMAPPED, Part::Path, &mut hits);
+                        if !hits.is_empty() {
+                            lock(&self.found.names).push((id, name.to_vec(), hits));
+                        }
+                    }
+                }
                 // A cheap search first: the mode of a gitlink entry.
                 if !self.gitlinks
                     && memchr::memmem::find(data, b"160000 ").is_some()
@@ -165,6 +182,19 @@ impl Drop for Worker<'_> {
         lock(&self.found.missing).extend(self.missing.drain());
         if self.gitlinks {
             self.found.gitlinks.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Scans the author, committer and tagger lines of a commit's or tag's headers (names and
+/// emails): a key there is a finding of [`Part::Author`].
+fn scan_signatures(scanner: &mut Scanner<'_>, headers: &[u8], out: &mut Vec<Hit>) {
+    for line in headers.split(|&b| b == b'\n') {
+        let value = [&b"author "[..], b"committer ", b"tagger "]
+            .iter()
+            .find_map(|p| line.strip_prefix(*p));
+        if let Some(value) = value {
+            scanner.scan_name(value, 0, &UNMAPPED, Part::Author, out);
         }
     }
 }
@@ -214,10 +244,13 @@ pub fn audit(
         commits,
         missing,
         gitlinks,
+        names,
     } = found;
     let commits = into_inner(commits);
     let mut missing = into_inner(missing);
-    let (blobs, messages) = (into_inner(blobs), into_inner(messages));
+    let (mut blobs, messages) = (into_inner(blobs), into_inner(messages));
+    let named = place_names(into_inner(names), &mut blobs);
+    ref_names(repo, matcher, opts.show_secrets, tx);
     let mut mapper = Mapper {
         repo,
         reader: store.reader(),
@@ -234,6 +267,7 @@ pub fn audit(
         keys: BTreeMap::new(),
         out: Vec::new(),
         signatures: OidMap::default(),
+        named: &named,
     };
     let roots = mapper.roots();
     let walked = mapper.walk(&roots, partial, &mut missing);
@@ -319,6 +353,8 @@ struct Mapper<'a> {
     out: Vec<Hit>,
     /// Author and time of commits that hold a key, read once each.
     signatures: OidMap<(String, String, i64)>,
+    /// Tree entries whose names hold a key.
+    named: &'a Named,
 }
 
 impl Mapper<'_> {
@@ -616,6 +652,10 @@ impl Mapper<'_> {
                 out.push((display_path(name), id));
             }
         }
+        // Entries whose names hold a key, as the stand-in ids their hits are kept under.
+        if let Some(list) = self.named.by_tree.get(&tree) {
+            out.extend(list.iter().cloned());
+        }
         let e: Entries = if out.is_empty() {
             self.empty.clone()
         } else {
@@ -668,10 +708,18 @@ impl Mapper<'_> {
                 .collect();
             unreached.sort_unstable();
             for blob in unreached {
-                let origin = if self.damaged {
-                    unplaced_origin(blob)
-                } else {
-                    blob_origin(blob, None)
+                let origin = match self.named.stand_ins.get(&blob) {
+                    // A name in a tree no walk reached: name the tree and the entry.
+                    Some((tree, name)) => GitOrigin {
+                        kind: if self.damaged {
+                            GitKind::Unplaced
+                        } else {
+                            GitKind::File
+                        },
+                        ..blob_origin(*tree, Some(name.clone()))
+                    },
+                    None if self.damaged => unplaced_origin(blob),
+                    None => blob_origin(blob, None),
                 };
                 self.emit(&self.blobs[&blob], &origin);
             }
@@ -839,6 +887,72 @@ impl Mapper<'_> {
             };
             let _ = self.tx.send(Event::Provenance(secret, provenance));
         }
+    }
+}
+
+/// Tree entries whose names hold a key, placed like key-holding blobs: each entry gets a
+/// stand-in id under which its hits are kept in the blob map, so the walk finds it at every
+/// path and commit where the entry appears, and reports it where a commit introduces it.
+#[derive(Debug, Default)]
+struct Named {
+    /// `tree -> (entry name for display, stand-in id)`.
+    by_tree: OidMap<Vec<(String, Oid)>>,
+    /// `stand-in id -> (tree, entry name for display)`.
+    stand_ins: OidMap<(Oid, String)>,
+}
+
+/// Gives each named entry its stand-in id (from a hash of the tree id and the name, which no
+/// real object shares) and adds its hits to `blobs`.
+fn place_names(entries: Vec<NamedEntry>, blobs: &mut OidMap<Vec<Hit>>) -> Named {
+    use sha2::Digest;
+    let mut named = Named::default();
+    for (tree, name, hits) in entries {
+        let mut h = sha2::Sha256::new();
+        h.update(b"nmleaks tree entry name\0");
+        h.update(tree.as_bytes());
+        h.update(&name);
+        let digest = h.finalize();
+        let Ok(id) = Oid::from_bytes(&digest[..20]) else {
+            continue;
+        };
+        let shown = display_path(&name);
+        named
+            .by_tree
+            .entry(tree)
+            .or_default()
+            .push((shown.clone(), id));
+        named.stand_ins.insert(id, (tree, shown));
+        blobs.insert(id, hits);
+    }
+    named
+}
+
+/// Reports keys in ref names (branches, tags, remote-tracking branches, notes…): a finding of
+/// [`Part::RefName`] whose origin names the ref (redacted) and what it points at.
+fn ref_names(repo: &Repository, matcher: &Matcher, show_secrets: bool, tx: &Sender<Event>) {
+    let Ok(refs) = repo.references() else {
+        return;
+    };
+    let mut scanner = Scanner::new(matcher, show_secrets);
+    let mut out = Vec::new();
+    for r in refs.flatten() {
+        let raw = r.name_bytes();
+        if !scanner.holds_key(raw) {
+            continue;
+        }
+        let origin = Origin::Git(GitOrigin {
+            time: 0,
+            commit: r.target().map(|id| id.to_string()).unwrap_or_default(),
+            path: Some(crate::sanitize::bytes(raw)),
+            author: String::new(),
+            email: String::new(),
+            staged: false,
+            kind: GitKind::Ref,
+        });
+        scanner.scan_name(raw, 0, &origin, Part::RefName, &mut out);
+    }
+    if !out.is_empty() {
+        let _ = tx.send(Event::Hits(out));
     }
 }
 
@@ -1038,7 +1152,9 @@ fn introduced(
             None,
         );
         let mut hits = Vec::new();
-        scanner.scan_bytes(&raw[message_start(&raw)..], &UNMAPPED, &mut hits);
+        let start = message_start(&raw);
+        scan_signatures(scanner, &raw[..start], &mut hits);
+        scanner.scan_bytes(&raw[start..], &UNMAPPED, &mut hits);
         let message_origin = Origin::Git(origin.clone());
         out.extend(hits.into_iter().map(|mut h| {
             h.location.origin = message_origin.clone();
@@ -1062,13 +1178,26 @@ fn introduced(
         if parents.is_empty() {
             parents.push(None);
         }
+        let mut names = Vec::new();
+        let holds_key = |b: &[u8]| scanner.holds_key(b);
         let mut diff = Diff {
             reader: commits.reader(),
             failed: &mut failed,
             submodules: &mut submodules,
+            holds_key: &holds_key,
+            names: &mut names,
         };
         let paths = diff.introduced_by(tree, &parents);
         introduced.extend(paths.into_iter().map(|(p, b)| (id, p, b)));
+        // A name this commit introduces (new against every parent) that holds a key.
+        for (path, raw) in names {
+            let origin = Origin::Git(GitOrigin {
+                path: Some(path),
+                kind: GitKind::File,
+                ..origins[&id].clone()
+            });
+            scanner.scan_name(&raw, 0, &origin, Part::Path, &mut out);
+        }
     }
     failed.sort_by_key(ReadError::id);
     failed.dedup_by_key(|e| e.id());
@@ -1108,6 +1237,10 @@ struct Diff<'r, 'a> {
     failed: &'r mut Vec<ReadError>,
     /// Submodule paths whose commit a tree changes.
     submodules: &'r mut std::collections::BTreeSet<String>,
+    /// Whether a name holds a key (the scanner's first look).
+    holds_key: &'r dyn Fn(&[u8]) -> bool,
+    /// Entries new at their path whose names hold a key: `(path, raw name)`.
+    names: &'r mut Vec<(String, Vec<u8>)>,
 }
 
 impl Diff<'_, '_> {
@@ -1116,12 +1249,21 @@ impl Diff<'_, '_> {
     /// repository.
     fn introduced_by(&mut self, tree: Oid, parents: &[Option<Oid>]) -> Vec<(String, Oid)> {
         let mut per_parent: Vec<Vec<(String, Oid)>> = Vec::new();
+        let mut names_per_parent: Vec<Vec<(String, Vec<u8>)>> = Vec::new();
         for parent in parents {
             let mut changed = Vec::new();
+            let mark = self.names.len();
             self.changed_blobs(*parent, tree, "", &mut changed);
             changed.sort_unstable();
             per_parent.push(changed);
+            let mut names: Vec<_> = self.names.drain(mark..).collect();
+            names.sort_unstable();
+            names_per_parent.push(names);
         }
+        // Names too: only those new against every parent are this commit's.
+        let mut names = names_per_parent.swap_remove(0);
+        names.retain(|e| names_per_parent.iter().all(|o| o.binary_search(e).is_ok()));
+        self.names.extend(names);
         let mut first = per_parent.swap_remove(0);
         first.retain(|e| {
             per_parent
@@ -1186,6 +1328,9 @@ impl Diff<'_, '_> {
             } else {
                 format!("{prefix}/{}", display_path(name))
             };
+            if prev.is_none() && (self.holds_key)(name) {
+                self.names.push((path.clone(), name.to_vec()));
+            }
             match kind(mode) {
                 EntryKind::Gitlink => {
                     if prev != Some((EntryKind::Gitlink, id)) {
