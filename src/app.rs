@@ -148,6 +148,7 @@ fn collect(
             match rx.recv_timeout(std::time::Duration::from_millis(100)) {
                 Ok(Event::Hits(hits)) => hits.into_iter().for_each(|h| collector.add(h)),
                 Ok(Event::Provenance(secret, p)) => collector.set_provenance(secret, p),
+                Ok(Event::Dropped(keys)) => collector.add_dropped(&keys),
                 // After Ctrl-C, reads cut short by it are no problem worth a line.
                 Ok(Event::Problem(_)) if crate::interrupt::requested() => {}
                 Ok(Event::Problem(p)) => {
@@ -344,6 +345,7 @@ fn git(cfg: &GitConfig) -> anyhow::Result<ExitCode> {
         all_objects: matches!(cfg.mode, GitMode::History { all_objects: true }),
         threads: cfg.common.threads,
         show_secrets: cfg.common.show_secrets,
+        limits: cfg.common.limits,
     };
     // Resolve what to scan before scanning, so a bad range or a bare repository is a usage
     // error (exit 2, one sentence) rather than a problem in the middle of a report.

@@ -316,7 +316,9 @@ proptest! {
                     }
                 }
                 crate::source::Event::Problem(p) => prop_assert!(false, "{}", p.message),
-                crate::source::Event::Provenance(..) => prop_assert!(false, "a walk has no history"),
+                crate::source::Event::Provenance(..) | crate::source::Event::Dropped(_) => {
+                    prop_assert!(false, "a walk has no history and drops no key");
+                }
             }
         }
         for (f, hits) in files.iter().zip(&by_file) {

@@ -519,6 +519,65 @@ impl std::hash::Hasher for DigestHasher {
     }
 }
 
+/// Bounds the hits of one blob that a source holds until it knows the blob's paths (git):
+/// per key, the first `max_locations` places with and without an allow comment (by offset;
+/// the rest counted in the last kept hit's [`Hit::unlisted`]), and at most `max_keys` keys,
+/// those with the smallest fingerprints, as the collector would keep. Returns the keys left
+/// out, as `(digest, places)`, for the collector to count ([`Collector::add_dropped`]).
+#[must_use]
+pub fn compact_hits(hits: &mut Vec<Hit>, limits: Limits) -> Vec<([u8; 32], u64)> {
+    let max = limits.max_locations.max(1);
+    let mut keyed: Vec<([u8; 32], Hit)> = hits
+        .drain(..)
+        .map(|h| (Fingerprint::digest(h.secret.expose()), h))
+        .collect();
+    keyed.sort_by(|(a, x), (b, y)| {
+        (a, x.location.inline_allow, x.location.offset).cmp(&(
+            b,
+            y.location.inline_allow,
+            y.location.offset,
+        ))
+    });
+    let mut dropped = Vec::new();
+    let mut keys = 0;
+    let mut i = 0;
+    while i < keyed.len() {
+        let digest = keyed[i].0;
+        let end = i + keyed[i..].iter().take_while(|(d, _)| *d == digest).count();
+        keys += 1;
+        if keys > limits.max_keys.max(1) {
+            let places = keyed[i..end]
+                .iter()
+                .map(|(_, h)| 1 + h.unlisted.total())
+                .sum();
+            dropped.push((digest, places));
+        } else {
+            for allowed in [false, true] {
+                let group: Vec<&Hit> = keyed[i..end]
+                    .iter()
+                    .map(|(_, h)| h)
+                    .filter(|h| h.location.inline_allow == allowed)
+                    .collect();
+                let extra: u64 = group.iter().skip(max).map(|h| 1 + h.unlisted.total()).sum();
+                let kept = group.len().min(max);
+                for (n, h) in group.into_iter().take(kept).enumerate() {
+                    let mut h = h.clone();
+                    if n + 1 == kept && extra > 0 {
+                        if allowed {
+                            h.unlisted.allowed += extra;
+                        } else {
+                            h.unlisted.plain += extra;
+                        }
+                    }
+                    hits.push(h);
+                }
+            }
+        }
+        i = end;
+    }
+    dropped
+}
+
 /// Groups hits by key. Feed it in any order; [`Collector::finish`] sorts.
 ///
 /// Memory is bounded by [`Limits`], whatever the hit density: at most `max_keys` findings;
@@ -632,6 +691,16 @@ impl Collector {
         for f in self.by_key.values_mut() {
             f.compact(per_key);
             self.held += f.locations.len();
+        }
+    }
+
+    /// Counts keys a source left out before they reached the collector
+    /// ([`compact_hits`]): as keys not listed, with their places.
+    pub fn add_dropped(&mut self, dropped: &[([u8; 32], u64)]) {
+        for (digest, places) in dropped {
+            if !self.by_key.contains_key(digest) {
+                self.drop_key(digest, *places);
+            }
         }
     }
 

@@ -63,6 +63,10 @@ impl Default for Chunking {
 /// A NUL byte in the first this-many bytes marks a blob as binary (as git and ripgrep do).
 pub(crate) const BINARY_PROBE: usize = 8 << 10;
 
+/// A UTF-16 blob in memory up to this size is decoded whole (its text lines then get SARIF
+/// line hashes); a larger one is decoded window by window, so memory does not double.
+const WHOLE_DECODE: usize = 64 << 20;
+
 /// Hits a reader's scan hands on once it holds this many, when a sink is set.
 pub const SINK_BATCH: usize = 256;
 
@@ -142,6 +146,19 @@ impl<'m> Scanner<'m> {
             base: 0,
         };
         self.scan_region(&all, binary, &mut lines, origin, out);
+        if let Some(enc) = utf16_encoding(bytes, binary)
+            && bytes.len() > WHOLE_DECODE
+        {
+            // Too large to decode whole beside itself: decode and scan window by window
+            // (the decoded text's lines go without SARIF line hashes).
+            self.hash_raw_lines(bytes, binary, &mut out[first..]);
+            let mut decoded = Decoded::new(enc, self.chunking);
+            let mut pieces = bytes.chunks(CHUNK).peekable();
+            while let Some(piece) = pieces.next() {
+                decoded.feed(self, piece, pieces.peek().is_none(), origin, out);
+            }
+            return;
+        }
         if let Some(enc) = utf16_encoding(bytes, binary) {
             let mut decoder = Decoder::new(enc);
             let mut text = Vec::new();

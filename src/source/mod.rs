@@ -23,6 +23,9 @@ pub enum Event {
     Problem(Problem),
     /// Where a key came from in git history (sent after the key's hits).
     Provenance(Secret, Provenance),
+    /// Keys a source left out of a blob's hits to bound its memory (over `--max-keys` in one
+    /// blob), as `(digest, places)`: counted as keys not listed.
+    Dropped(Vec<([u8; 32], u64)>),
 }
 
 /// How much a problem weighs.

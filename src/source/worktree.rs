@@ -323,7 +323,7 @@ mod tests {
     fn problem(e: Event) -> (Level, String) {
         match e {
             Event::Problem(p) => (p.level, p.message),
-            Event::Hits(_) | Event::Provenance(..) => panic!("not a problem"),
+            Event::Hits(_) | Event::Provenance(..) | Event::Dropped(_) => panic!("not a problem"),
         }
     }
 

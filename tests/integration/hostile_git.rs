@@ -489,3 +489,117 @@ fn a_pack_without_its_index_is_an_error_not_an_all_clear() {
         run.stdout()
     );
 }
+
+/// Runs `nmleaks ARGS` in `dir` through Python's `resource` module and returns the exit code
+/// and the peak resident set of the run, in bytes (Linux reports `ru_maxrss` in KiB).
+fn peak_rss(env: &TestEnv, args: &[&str]) -> (i32, u64) {
+    let script = "import resource, subprocess, sys\n\
+                  r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)\n\
+                  print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)";
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(crate::util::binary())
+        .args(args)
+        .current_dir(env.root())
+        .env("NMLEAKS_CACHE_DIR", env.cache_dir())
+        .output()
+        .expect("python3 runs (it measures the peak memory)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut words = text.split_whitespace();
+    let code = words
+        .next()
+        .and_then(|w| w.parse().ok())
+        .expect("an exit code");
+    let kib: u64 = words
+        .next()
+        .and_then(|w| w.parse().ok())
+        .expect("a peak RSS");
+    (code, kib * 1024)
+}
+
+/// Regression: every git blob was read whole on each thread at once, so two 2 GB blobs in a
+/// 12 MB `.git` peaked at 4.1 GB. Objects over 64 MiB are now read one at a time, after the
+/// others: the peak holds one of them, not one per thread.
+#[test]
+fn large_blobs_are_read_one_at_a_time() {
+    const SIZE: usize = 200 << 20;
+    let _serial = crate::util::heavy();
+    let mut env = TestEnv::new();
+    let (a, b) = (env.live_key(), env.live_key());
+    let root = env.root().to_path_buf();
+    git_ok(&root, &["init", "-q"]);
+    for (name, key) in [("one.img", &a), ("two.img", &b)] {
+        // Zeros compress to almost nothing: the repository stays small, the blobs do not.
+        let mut data = vec![0u8; SIZE];
+        data[SIZE - 100..SIZE - 100 + key.len()].copy_from_slice(key.as_bytes());
+        env.write(name, &data);
+    }
+    git_ok(&root, &["add", "-A"]);
+    git_ok(&root, &["commit", "-q", "-m", "images"]);
+    for f in ["one.img", "two.img"] {
+        std::fs::remove_file(env.path(f)).unwrap();
+    }
+    // Loose, then packed (where the pack traversal would decode both on two threads at once).
+    for packed in [false, true] {
+        if packed {
+            // No deltas: each blob is whole in the pack, as two unrelated large files are.
+            git_ok(&root, &["repack", "-adfq", "--window=0"]);
+        }
+        let (code, peak) = peak_rss(&env, &["git", "--format", "json", "-j", "2"]);
+        assert_eq!(code, 1, "both keys are found (packed: {packed})");
+        let json = env.run(&["git", "--format", "json"]).expect(1).json();
+        assert_eq!(json["summary"]["keys"], 2, "{json}");
+        // One 200 MiB blob and the scan's own buffers; both at once would be over 400 MiB.
+        assert!(
+            peak < 330 << 20,
+            "peak RSS {} MiB for two {} MiB blobs (packed: {packed})",
+            peak >> 20,
+            SIZE >> 20
+        );
+    }
+}
+
+/// Regression: a hit-dense blob's hits were all held from the scan of every object until the
+/// commits were walked. They are compacted per blob to what the report lists, with exact
+/// counts, and keys beyond `--max-keys` in one blob are still counted.
+#[test]
+fn a_hit_dense_blob_in_history_is_held_bounded_with_exact_counts() {
+    use std::fmt::Write as _;
+    let mut env = TestEnv::new();
+    let key = env.live_key();
+    let others: Vec<String> = (0..30).map(|_| env.live_key()).collect();
+    let root = env.root().to_path_buf();
+    git_ok(&root, &["init", "-q"]);
+    let mut text = String::new();
+    for i in 0..5_000 {
+        let _ = writeln!(text, "{i} {key}");
+    }
+    env.write("app.log", &text);
+    env.write("keys.txt", others.join("\n"));
+    git_ok(&root, &["add", "-A"]);
+    git_ok(&root, &["commit", "-q", "-m", "logs"]);
+    let run = env
+        .run(&[
+            "git",
+            "--max-locations",
+            "10",
+            "--max-keys",
+            "11",
+            "--format",
+            "json",
+        ])
+        .expect(2);
+    let json = run.json();
+    assert_eq!(json["summary"]["keys"], 11, "{json}");
+    assert_eq!(json["summary"]["keys_unlisted"], 20, "{json}");
+    assert_eq!(json["summary"]["locations_unlisted"], 20, "{json}");
+    let dense = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["location_count"] == 5_000)
+        .unwrap_or_else(|| panic!("the dense key is listed with all its places counted: {json}"));
+    assert_eq!(dense["locations"].as_array().unwrap().len(), 10);
+    assert_eq!(dense["locations"][0]["line"], 1);
+}

@@ -39,7 +39,7 @@ use super::graph::{self, CommitRec, Commits};
 use super::objects::{self, Kind, Odb, Visitor};
 use super::store::{Check, ReadError, Reader, Store};
 use super::{GitError, OidMap, OidSet, commit_origin, display_path, message_start};
-use crate::finding::{GitKind, GitOrigin, Hit, Origin, Part, Provenance, Secret};
+use crate::finding::{GitKind, GitOrigin, Hit, Limits, Origin, Part, Provenance, Secret};
 use crate::matcher::Matcher;
 use crate::scan::Scanner;
 use crate::source::{Event, Problem, Stats};
@@ -53,6 +53,8 @@ pub struct Options {
     pub threads: usize,
     /// Keep keys in snippets.
     pub show_secrets: bool,
+    /// What a blob's hits are compacted to while they wait for the blob's paths.
+    pub limits: Limits,
 }
 
 /// The origin hits carry between scanning a blob and learning which commits hold it.
@@ -79,6 +81,8 @@ struct Found {
     gitlinks: AtomicBool,
     /// Tree entries whose names hold a key: `(tree, entry name, hits)` (part [`Part::Path`]).
     names: Mutex<Vec<NamedEntry>>,
+    /// Keys left out of hit-dense blobs, `(digest, places)`, for the collector to count.
+    dropped: Mutex<Vec<([u8; 32], u64)>>,
 }
 
 /// A tree entry whose name holds a key: `(tree, entry name, hits)`.
@@ -87,6 +91,7 @@ type NamedEntry = (Oid, Vec<u8>, Vec<Hit>);
 /// One worker's phase-1 state: a scanner and buffers flushed to [`Found`] when dropped.
 struct Worker<'a> {
     scanner: Scanner<'a>,
+    limits: Limits,
     found: &'a Found,
     odb: Option<&'a Odb<'a>>,
     shallow: &'a OidSet,
@@ -100,14 +105,15 @@ struct Worker<'a> {
 impl<'a> Worker<'a> {
     fn new(
         matcher: &'a Matcher,
-        show_secrets: bool,
+        opts: &Options,
         found: &'a Found,
         odb: Option<&'a Odb<'a>>,
         shallow: &'a OidSet,
         stats: &'a Stats,
     ) -> Worker<'a> {
         Worker {
-            scanner: Scanner::new(matcher, show_secrets),
+            scanner: Scanner::new(matcher, opts.show_secrets),
+            limits: opts.limits,
             found,
             odb,
             shallow,
@@ -126,6 +132,13 @@ impl Visitor for Worker<'_> {
             Kind::Blob => {
                 self.scanner.scan_bytes(data, &UNMAPPED, &mut self.hits);
                 self.stats.add(data.len() as u64);
+                if self.hits.len() > self.limits.max_locations {
+                    // A hit-dense blob: hold what the report can list, count the rest.
+                    let dropped = crate::finding::compact_hits(&mut self.hits, self.limits);
+                    if !dropped.is_empty() {
+                        lock(&self.found.dropped).extend(dropped);
+                    }
+                }
                 if !self.hits.is_empty() {
                     let hits = std::mem::take(&mut self.hits);
                     lock(&self.found.blobs).insert(id, hits);
@@ -236,7 +249,7 @@ pub fn audit(
     // needs is reported when reading it fails.
     let partial = super::is_partial_clone(repo);
     let check = partial.then_some(&odb);
-    let make = || Worker::new(matcher, opts.show_secrets, &found, check, &shallow, stats);
+    let make = || Worker::new(matcher, opts, &found, check, &shallow, stats);
     let unreadable = odb.read_all(opts.threads, &make, tx);
     let Found {
         blobs,
@@ -245,7 +258,12 @@ pub fn audit(
         missing,
         gitlinks,
         names,
+        dropped,
     } = found;
+    let dropped = into_inner(dropped);
+    if !dropped.is_empty() {
+        let _ = tx.send(Event::Dropped(dropped));
+    }
     let commits = into_inner(commits);
     let mut missing = into_inner(missing);
     let (mut blobs, messages) = (into_inner(blobs), into_inner(messages));
@@ -1083,8 +1101,12 @@ pub fn range(
     blobs.dedup();
     let found = Found::default();
     let no_shallow = OidSet::default();
-    let make = || Worker::new(matcher, opts.show_secrets, &found, None, &no_shallow, stats);
+    let make = || Worker::new(matcher, opts, &found, None, &no_shallow, stats);
     objects::read_ids(store, &blobs, opts.threads, &make, tx);
+    let dropped = into_inner(found.dropped);
+    if !dropped.is_empty() {
+        let _ = tx.send(Event::Dropped(dropped));
+    }
     let holding = into_inner(found.blobs);
     if holding.is_empty() {
         return;

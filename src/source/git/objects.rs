@@ -161,7 +161,8 @@ fn traverse_pack<V: Visitor>(
         // Checksums cost a SHA-1 over every object; a damaged entry is skipped here and
         // read (and reported) by id afterwards.
         check: gix_pack::index::traverse::SafetyCheck::SkipFileAndObjectChecksumVerificationAndNoAbortOnDecodeError,
-        alloc_limit_bytes: None,
+        // Larger objects are left for `read_ids`, which reads them one at a time.
+        alloc_limit_bytes: Some(usize::try_from(BIG_OBJECT).unwrap_or(usize::MAX)),
         make_pack_lookup_cache: || gix_pack::cache::Never,
     };
     let interrupt = AtomicBool::new(false);
@@ -214,33 +215,52 @@ pub fn read_ids<V: Visitor>(
         return failed;
     }
     let per = ids.len().div_ceil(threads.max(1));
+    let mut deferred: Vec<Oid> = Vec::new();
     std::thread::scope(|s| {
         let handles: Vec<_> = ids
             .chunks(per)
             .map(|chunk| {
                 let tx = tx.clone();
-                s.spawn(move || read_chunk(store, chunk, make(), &tx))
+                s.spawn(move || read_chunk(store, chunk, make(), &tx, true))
             })
             .collect();
         for h in handles {
-            if let Ok(f) = h.join() {
+            if let Ok((f, d)) = h.join() {
                 failed.extend(f);
+                deferred.extend(d);
             }
         }
     });
+    // Objects over BIG_OBJECT, one at a time: memory holds one of them, not one per thread.
+    deferred.sort_unstable();
+    let (f, _) = read_chunk(store, &deferred, make(), tx, false);
+    failed.extend(f);
     failed
 }
 
+/// Objects declaring more than this many bytes are read one at a time, after the others (the
+/// pack traversal leaves them alone too): phase 1 then holds at most one object this large,
+/// plus objects under the limit on each thread, whatever the repository holds.
+pub const BIG_OBJECT: u64 = 64 << 20;
+
+/// Reads `ids` with one reader and visitor; with `defer_big`, objects over [`BIG_OBJECT`] are
+/// not read but returned. Returns the ids that could not be read, and those deferred.
 fn read_chunk<V: Visitor>(
     store: &Store,
     ids: &[Oid],
     mut visitor: V,
     tx: &Sender<Event>,
-) -> Vec<Oid> {
+    defer_big: bool,
+) -> (Vec<Oid>, Vec<Oid>) {
     let mut reader = store.reader();
     let mut buf = Vec::new();
     let mut failed = Vec::new();
+    let mut deferred = Vec::new();
     for &id in ids {
+        if defer_big && reader.size_hint(id).is_some_and(|n| n > BIG_OBJECT) {
+            deferred.push(id);
+            continue;
+        }
         match reader.read_into(id, &mut buf) {
             Ok(kind) => visitor.visit(kind, id, &buf),
             Err(e) => {
@@ -248,8 +268,12 @@ fn read_chunk<V: Visitor>(
                 let _ = tx.send(Problem::error(unreadable(&e)));
             }
         }
+        if buf.capacity() > BIG_OBJECT as usize {
+            // Do not keep a big object's buffer for the small ones that follow.
+            buf = Vec::new();
+        }
     }
-    failed
+    (failed, deferred)
 }
 
 /// The problem line for an object that cannot be read.

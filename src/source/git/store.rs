@@ -405,6 +405,44 @@ impl Reader<'_> {
         })
     }
 
+    /// The size `id` declares, from its pack entry's or loose file's header, without
+    /// inflating the object (for a delta entry, the delta's size). `None` when nothing holds
+    /// it or the header cannot be read: reading it then says why.
+    pub fn size_hint(&mut self, id: Oid) -> Option<u64> {
+        let key = gix_hash::oid::from_bytes_unchecked(id.as_bytes());
+        for p in &self.store.packs {
+            if let Some(i) = p.bundle.index.lookup(key) {
+                let offset = p.bundle.index.pack_offset_at_index(i);
+                return p
+                    .bundle
+                    .pack
+                    .entry(offset)
+                    .ok()
+                    .map(|e| e.decompressed_size);
+            }
+        }
+        for dir in &self.store.dirs {
+            let path = Store::loose_path(dir, id);
+            let Ok(mut f) = std::fs::File::open(&path) else {
+                continue;
+            };
+            let mut start = [0u8; 256];
+            let n = std::io::Read::read(&mut f, &mut start).ok()?;
+            self.loose_inflate.reset();
+            let mut head = [0u8; 40];
+            let _ = self.loose_inflate.decompress(
+                &start[..n],
+                &mut head,
+                gix_zlib::FlushDecompress::None,
+            );
+            let got = self.loose_inflate.total_out() as usize;
+            let nul = memchr::memchr(0, &head[..got])?;
+            let header = std::str::from_utf8(&head[..nul]).ok()?;
+            return header.split_once(' ')?.1.parse().ok();
+        }
+        None
+    }
+
     /// Reads `id` into a new buffer.
     ///
     /// # Errors
