@@ -333,7 +333,7 @@ fn baseline_create(cfg: &ScanConfig) -> anyhow::Result<ExitCode> {
 }
 
 fn git(cfg: &GitConfig) -> anyhow::Result<ExitCode> {
-    use source::git::{self, history, staged};
+    use source::git::{self, history, range, staged};
     let rules = load_rules(&cfg.common.rules, cfg.common.show_secrets)?;
     let baseline = load_baseline(&cfg.common)?;
     let matcher = Matcher::new(rules);
@@ -356,9 +356,9 @@ fn git(cfg: &GitConfig) -> anyhow::Result<ExitCode> {
             history::audit(&repo, o, m, stats, tx);
         }),
         GitMode::Range(spec) => {
-            let commits = history::resolve_range(&repo, spec).context("--range")?;
+            let commits = range::resolve_range(&repo, spec).context("--range")?;
             collect(&cfg.common, move |tx, stats| {
-                history::range(&repo, &commits, o, m, stats, tx);
+                range::range(&repo, &commits, o, m, stats, tx);
             })
         }
         GitMode::Staged => {

@@ -22,6 +22,7 @@ pub(crate) mod graph;
 pub mod history;
 pub mod index;
 pub mod objects;
+pub mod range;
 pub mod staged;
 pub mod store;
 
