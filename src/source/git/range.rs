@@ -1,6 +1,6 @@
 //! `nmleaks git --range A..B` and `--since-commit A`: what a range of commits introduces.
 //!
-//! The range is resolved and walked without libgit2 reading any object ([`super::graph`]).
+//! The range is resolved and walked without libgit2 reading any object (`graph.rs`).
 //! Each commit's message and signatures are scanned, its tree is diffed against its parents'
 //! (subtrees with the same id skipped unread, so the cost follows what changed), and each blob
 //! a commit adds or changes relative to every parent is read once with the audit's phase-1
