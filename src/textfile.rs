@@ -1,4 +1,4 @@
-//! Reading the text files nmleaks is configured with: rules files and baselines.
+//! Reading the small files nmleaks reads whole: rules files, baselines, a repository's packed-refs.
 //!
 //! These are small, but a path can name anything: `--baseline /dev/zero`, `-o /dev/full` for a
 //! baseline whose old notes are read back, a FIFO from `--rules <(…)`. Reading them whole with
@@ -18,6 +18,15 @@ pub const MAX_LEN: u64 = 64 << 20;
 /// The file cannot be opened or read, is not UTF-8, or is longer than `max` bytes (the error
 /// says so, in words, with kind [`io::ErrorKind::FileTooLarge`]).
 pub fn read(path: &Path, max: u64) -> io::Result<String> {
+    String::from_utf8(read_bytes(path, max)?)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "it is not UTF-8 text"))
+}
+
+/// Reads `path` as bytes, at most `max` of them (a repository's `packed-refs`).
+///
+/// # Errors
+/// As [`read`], less the UTF-8 check.
+pub fn read_bytes(path: &Path, max: u64) -> io::Result<Vec<u8>> {
     let file = std::fs::File::open(path)?;
     let mut bytes = Vec::new();
     file.take(max + 1).read_to_end(&mut bytes)?;
@@ -27,8 +36,7 @@ pub fn read(path: &Path, max: u64) -> io::Result<String> {
             format!("it is larger than {} MiB", max >> 20),
         ));
     }
-    String::from_utf8(bytes)
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "it is not UTF-8 text"))
+    Ok(bytes)
 }
 
 #[cfg(test)]

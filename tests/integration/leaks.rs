@@ -504,7 +504,7 @@ fn keys_in_file_and_directory_names_are_findings_and_redacted() {
 fn keys_in_git_authors_refs_and_paths_are_findings_and_redacted() {
     use crate::util::{git_command, git_ok};
     let mut env = TestEnv::new();
-    let keys: Vec<String> = (0..6).map(|_| env.live_key()).collect();
+    let keys: Vec<String> = (0..7).map(|_| env.live_key()).collect();
     let slices = slices(&keys);
     let root = env.root().to_path_buf();
     git_ok(&root, &["init", "-q"]);
@@ -529,8 +529,20 @@ fn keys_in_git_authors_refs_and_paths_are_findings_and_redacted() {
         .unwrap();
     assert!(tag.status.success(), "{tag:?}");
     git_ok(&root, &["tag", &format!("t-{}", keys[5])]);
+    // A ref file whose name git refuses (`..`), written by hand: still a name in the repository.
+    let head = git_ok(&root, &["rev-parse", "HEAD"]);
+    env.write(
+        &format!(".git/refs/heads/broken..{}", keys[6]),
+        format!("{}\n", head.trim()),
+    );
 
-    let run = env.run(&["git", "--format", "json"]).expect(1);
+    // The broken ref is damage (exit 2), and its name a finding like the others.
+    let run = env.run(&["git", "--format", "json"]).expect(2);
+    assert!(
+        run.stderr().contains("refs/heads/broken..nm_live_…"),
+        "{}",
+        run.stderr()
+    );
     assert_clean("json", &run.stdout(), &slices);
     assert_clean("stderr", &run.stderr(), &slices);
     let json = run.json();
@@ -556,19 +568,20 @@ fn keys_in_git_authors_refs_and_paths_are_findings_and_redacted() {
             ("path", "file"),
             ("ref-name", "ref"),
             ("ref-name", "ref"),
+            ("ref-name", "ref"),
         ]
         .map(|(a, b)| (a.to_string(), b.to_string())),
         "{json}"
     );
     for format in ["human", "sarif"] {
-        let run = env.run(&["git", "--format", format]).expect(1);
+        let run = env.run(&["git", "--format", format]).expect(2);
         assert_clean(format, &run.stdout(), &slices);
     }
-    let human = env.run(&["git"]).expect(1).stdout();
+    let human = env.run(&["git"]).expect(2).stdout();
     assert!(human.contains("(author or committer)"), "{human}");
     assert!(human.contains("refs/heads/feature/nm_live_…"), "{human}");
     env.run(&["git", "--format", "sarif", "-o", "git-names.sarif"])
-        .expect(1);
+        .expect(2);
     let problems = crate::util::sarif_problems(&env.path("git-names.sarif"));
     assert!(problems.is_empty(), "validator: {problems:#?}");
     // A range reports the keys in the authors and the new paths of its commits too.

@@ -369,28 +369,76 @@ fn place_names(entries: Vec<NamedEntry>, blobs: &mut OidMap<Vec<Hit>>) -> Named 
 /// Reports keys in ref names (branches, tags, remote-tracking branches, notes…): a finding of
 /// [`Part::RefName`] whose origin names the ref (redacted) and what it points at.
 fn ref_names(repo: &Repository, matcher: &Matcher, show_secrets: bool, tx: &Sender<Event>) {
-    let Ok(refs) = repo.references() else {
-        return;
-    };
+    // What libgit2 lists, and what the ref store holds by name whether libgit2 can read it or
+    // not (a loose ref file or a packed-refs line with a name git refuses is still a name in
+    // the repository): each name once.
+    let mut names: std::collections::BTreeMap<Vec<u8>, String> = std::collections::BTreeMap::new();
+    if let Ok(refs) = repo.references() {
+        for r in refs.flatten() {
+            let target = r.target().map(|id| id.to_string()).unwrap_or_default();
+            names.insert(r.name_bytes().to_vec(), target);
+        }
+    }
+    let common = repo.commondir();
+    for raw in stored_ref_names(common) {
+        names.entry(raw).or_default();
+    }
     let mut scanner = Scanner::new(matcher, show_secrets);
     let mut out = Vec::new();
-    for r in refs.flatten() {
-        let raw = r.name_bytes();
-        if !scanner.holds_key(raw) {
+    for (raw, target) in names {
+        if !scanner.holds_key(&raw) {
             continue;
         }
         let origin = Origin::Git(GitOrigin {
             time: 0,
-            commit: r.target().map(|id| id.to_string()).unwrap_or_default(),
-            path: Some(crate::sanitize::bytes(raw)),
+            commit: target,
+            path: Some(crate::sanitize::bytes(&raw)),
             author: String::new(),
             email: String::new(),
             staged: false,
             kind: GitKind::Ref,
         });
-        scanner.scan_name(raw, 0, &origin, Part::RefName, &mut out);
+        scanner.scan_name(&raw, 0, &origin, Part::RefName, &mut out);
     }
     if !out.is_empty() {
         let _ = tx.send(Event::Hits(out));
     }
+}
+
+/// The names of the refs stored in `git_dir`: loose files under `refs/` (at most 100,000,
+/// 64 levels deep) and the lines of `packed-refs` (at most 64 MiB of them), read as bytes.
+fn stored_ref_names(git_dir: &std::path::Path) -> Vec<Vec<u8>> {
+    fn walk(dir: &std::path::Path, prefix: &[u8], depth: usize, out: &mut Vec<Vec<u8>>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            if out.len() >= 100_000 {
+                return;
+            }
+            let name = e.file_name();
+            let mut full = prefix.to_vec();
+            full.push(b'/');
+            full.extend_from_slice(name.as_encoded_bytes());
+            match e.file_type() {
+                Ok(t) if t.is_dir() && depth < 64 => walk(&e.path(), &full, depth + 1, out),
+                Ok(t) if t.is_file() => out.push(full),
+                _ => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&git_dir.join("refs"), b"refs", 0, &mut out);
+    if let Ok(text) = crate::textfile::read_bytes(&git_dir.join("packed-refs"), 64 << 20) {
+        for line in text.split(|&b| b == b'\n') {
+            // `<id> <name>`; `#` starts the header, `^` a peeled tag's target.
+            if let Some(name) = line
+                .get(41..)
+                .filter(|_| !line.starts_with(b"#") && !line.starts_with(b"^"))
+            {
+                out.push(name.to_vec());
+            }
+        }
+    }
+    out
 }
