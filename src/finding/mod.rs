@@ -113,6 +113,10 @@ pub enum Origin {
     File(PathBuf),
     /// Standard input.
     Stdin,
+    /// Not known yet: a blob's hits while its source works out where the blob is (a git blob
+    /// before the walk finds its commits and paths). A source replaces it before the hits
+    /// reach the collector; a report shows `<location not yet mapped>` should one slip through.
+    Pending,
     /// A file in a git commit, or a commit's message (`path` is `None` for a message).
     Git(GitOrigin),
 }
@@ -309,6 +313,7 @@ impl Location {
         match &self.origin {
             Origin::File(p) => crate::sanitize::path(p),
             Origin::Stdin => "<stdin>".to_string(),
+            Origin::Pending => "<location not yet mapped>".to_string(),
             Origin::Git(g) if self.part == Part::Author => {
                 let who = if g.kind == GitKind::TagMessage {
                     "tagger"

@@ -163,6 +163,7 @@ fn location(loc: &Location) -> JsonLocation {
     let (path, git) = match &loc.origin {
         Origin::File(p) => (crate::sanitize::path(p), None),
         Origin::Stdin => ("<stdin>".to_string(), None),
+        Origin::Pending => ("<location not yet mapped>".to_string(), None),
         Origin::Git(g) => (
             g.path
                 .as_deref()

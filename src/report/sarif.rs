@@ -362,6 +362,13 @@ fn location(loc: &Location, root: &Path, id: Option<usize>) -> SarifLocation {
             },
             None,
         ),
+        Origin::Pending => (
+            ArtifactLocation {
+                uri: "location-not-yet-mapped".to_string(),
+                uri_base_id: Some(SRCROOT),
+            },
+            None,
+        ),
         Origin::Git(g) => (
             match (&g.path, g.kind) {
                 // No walk placed the blob: name it after its id.

@@ -82,9 +82,15 @@ impl GitError {
     pub(crate) fn git(context: impl Into<String>, e: &git2::Error) -> GitError {
         GitError::Git {
             context: context.into(),
-            message: sanitize::text(e.message()),
+            message: git_message(e),
         }
     }
+}
+
+/// What libgit2 said, escaped and with keys redacted: the one way a libgit2 error reaches a
+/// message.
+pub(crate) fn git_message(e: &git2::Error) -> String {
+    sanitize::text(e.message())
 }
 
 /// Opens the repository that holds `path`, searching upwards like git does. With no path,
@@ -106,7 +112,7 @@ pub fn open(path: Option<&Path>) -> Result<Repository, GitError> {
     };
     result.map_err(|e| GitError::NotARepository {
         path: sanitize::path(path.unwrap_or(Path::new("."))),
-        message: sanitize::text(e.message()),
+        message: git_message(&e),
     })
 }
 

@@ -503,7 +503,7 @@ fn old_keys(
     let mut buf = Vec::new();
     for &id in old {
         match reader.read_into(id, &mut buf) {
-            Ok(_) => scanner.scan_bytes(&buf, &Origin::Stdin, &mut hits),
+            Ok(_) => scanner.scan_bytes(&buf, &Origin::Pending, &mut hits),
             Err(e) => {
                 // Without HEAD's version every key looks new: say so, and report them all.
                 let _ = tx.send(Problem::error(format!(

@@ -12,7 +12,7 @@ use crate::finding::{GitKind, GitOrigin, Hit, Origin, Provenance, Secret};
 use crate::source::git::graph::{self, Commits};
 use crate::source::git::objects::{self, Kind, Odb};
 use crate::source::git::store::{ReadError, Reader};
-use crate::source::git::{OidMap, OidSet, commit_origin, display_path};
+use crate::source::git::{GitError, OidMap, OidSet, commit_origin, display_path, git_message};
 use crate::source::{Event, Problem};
 
 /// Key-holding blobs under one tree: `(path, blob)`, paths relative to that tree.
@@ -125,7 +125,7 @@ impl Mapper<'_> {
         let repo = self.repo;
         let refs = repo
             .references()
-            .map_err(|e| format!("cannot list refs: {}", crate::sanitize::text(e.message())))?;
+            .map_err(|e| GitError::git("cannot list refs", &e).to_string())?;
         let mut named = Vec::new();
         for r in refs {
             match r {
@@ -133,10 +133,7 @@ impl Mapper<'_> {
                     let name = crate::sanitize::bytes(r.name_bytes());
                     named.push((name, r.resolve().ok().and_then(|r| r.target())));
                 }
-                Err(e) => self.problem(format!(
-                    "cannot read a ref: {}",
-                    crate::sanitize::text(e.message())
-                )),
+                Err(e) => self.problem(format!("cannot read a ref: {}", git_message(&e))),
             }
         }
         // When HEAD is attached, its branch is among the refs as well.

@@ -62,7 +62,7 @@ pub struct Options {
 }
 
 /// The origin hits carry between scanning a blob and learning which commits hold it.
-pub(super) const UNMAPPED: Origin = Origin::Stdin;
+pub(super) const UNMAPPED: Origin = Origin::Pending;
 
 /// Hits sent to the collector per event.
 pub(super) const BATCH: usize = 1024;
