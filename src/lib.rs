@@ -22,6 +22,21 @@
 //! Producers run in parallel; one collector groups hits by key, so output never depends on
 //! thread timing. A key is held in [`finding::Secret`] from the moment it is cut out of the
 //! input and is only shown in full with `--show-secrets`.
+//!
+//! **Floors.** The module graph has no cycle, and no module imports from a floor above its
+//! own (`tests/integration/layers.rs` checks both; `cargo test --test integration layers`):
+//!
+//! ```text
+//!  top            app, cli, config, policy
+//!  reports        report::{human,json,sarif}, progress
+//!  suppression    suppress (baseline, applying allow comments)
+//!  verification   verify::{api,client,cache,limiter,retry}
+//!  sources        source::{worktree,stdin,git::{history,range,staged,…}}, hook
+//!  scanning       scan::{window,lines,snippet,utf16}
+//!  matching       matcher
+//!  data           finding (+ collect), verdict, rules, filter, suppress::inline
+//!  leaf utilities error, exit, sanitize, messages, interrupt, bug, textfile, linehash, testkeys
+//! ```
 
 pub mod app;
 pub mod bug;
