@@ -14,7 +14,9 @@
 //!   one delta per read.
 //!
 //! This module knows bytes and ids only; [`super::objects`] reads in bulk on top of it, and
-//! the modes decide what to report.
+//! the modes decide what to report. It is a little over 600 lines because opening packs as
+//! units, the loose reader and the delta cache are one object store; split, each part would
+//! reach into the others' private state.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
