@@ -94,19 +94,35 @@ mod tests {
     fn requests_are_spaced_by_the_interval() {
         let limiter = Limiter::per_minute(60_000 / 20); // 20 ms apart
         assert_eq!(limiter.interval(), Duration::from_millis(20));
-        let start = Instant::now();
-        let mut times = Vec::new();
+        // Each slot is taken between the call and the return, so the gap between two slots
+        // is at most the time from one call to the next return. Only a lower bound: a limiter
+        // must never send faster than its rate, and a loaded machine can only widen the gaps.
+        let mut calls_and_returns = Vec::new();
         for _ in 0..6 {
+            let called = Instant::now();
             limiter.acquire();
-            times.push(start.elapsed());
+            calls_and_returns.push((called, Instant::now()));
         }
-        assert!(times[0] < Duration::from_millis(15), "first is immediate");
-        for w in times.windows(2) {
-            assert!(
-                w[1].saturating_sub(w[0]) >= Duration::from_millis(20),
-                "{times:?}"
-            );
+        for w in calls_and_returns.windows(2) {
+            let gap = w[1].1 - w[0].0;
+            assert!(gap >= Duration::from_millis(20), "two slots {gap:?} apart");
         }
+    }
+
+    /// Told by where `acquire_by` puts the slots, not by a clock a loaded machine stretches:
+    /// a slot before the deadline is granted, one after it refused without waiting.
+    #[test]
+    fn the_first_request_leaves_at_once_and_the_next_one_an_interval_later() {
+        let limiter = Limiter::per_minute(1); // a minute apart
+        let half_a_minute = Instant::now() + Duration::from_secs(30);
+        assert!(
+            limiter.acquire_by(Some(half_a_minute)),
+            "the first slot is when the limiter was made, no interval after it"
+        );
+        assert!(
+            !limiter.acquire_by(Some(half_a_minute)),
+            "the second slot is a minute after the first"
+        );
     }
 
     #[test]
@@ -136,18 +152,33 @@ mod tests {
         let limiter = Limiter::per_minute(1_000_000);
         let start = Instant::now();
         limiter.pause_until(start + Duration::from_secs(3600));
-        assert!(!limiter.acquire_by(Some(start + Duration::from_secs(1))));
-        assert!(
-            start.elapsed() < Duration::from_secs(600),
-            "refused without waiting out the pause"
-        );
+        let slots = |l: &Limiter| {
+            let s = l.state.lock().unwrap();
+            (s.next, s.paused_until)
+        };
+        let before = slots(&limiter);
+        // Asked on a thread, so that a limiter that waited out the hour's pause fails here
+        // after a minute rather than hanging the suite. A minute is no speed requirement:
+        // "at once" is told by the answer coming at all before the pause ends.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            s.spawn(|| tx.send(limiter.acquire_by(Some(start + Duration::from_secs(1)))));
+            let granted = rx
+                .recv_timeout(Duration::from_secs(60))
+                .expect("refused without waiting out the pause");
+            assert!(!granted, "a slot after the deadline is refused");
+        });
+        assert_eq!(slots(&limiter), before, "a refused slot is not taken");
+
         let limiter = Limiter::per_minute(1_000_000);
         assert!(limiter.acquire_by(Some(Instant::now() + Duration::from_secs(3600))));
+        let before = slots(&limiter);
         let passed = Instant::now();
         assert!(
             !limiter.acquire_by(Some(passed)),
             "a deadline already passed"
         );
+        assert_eq!(slots(&limiter), before, "a refused slot is not taken");
     }
 
     #[test]
