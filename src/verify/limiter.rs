@@ -54,8 +54,8 @@ impl Limiter {
     }
 
     /// Like [`Limiter::acquire`], but gives up (returns `false`, takes no slot) as soon as it
-    /// is clear that the slot comes after `deadline`: waiting for a slot that is too late
-    /// would only delay the end of the run.
+    /// is clear that the slot comes after `deadline` (a free slot once the deadline has passed
+    /// included): waiting for a slot that is too late would only delay the end of the run.
     #[must_use]
     pub fn acquire_by(&self, deadline: Option<Instant>) -> bool {
         loop {
@@ -63,7 +63,9 @@ impl Limiter {
                 let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
                 let now = Instant::now();
                 let ready = s.next.max(s.paused_until);
-                if deadline.is_some_and(|d| ready >= d) {
+                // The request would leave at `ready` or now, whichever is later: a slot free
+                // since before the deadline is still too late once the deadline has passed.
+                if deadline.is_some_and(|d| ready.max(now) >= d) {
                     return false;
                 }
                 if ready <= now {
@@ -89,6 +91,12 @@ impl Limiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The limiter's next slot and pause.
+    fn slots(l: &Limiter) -> (Instant, Instant) {
+        let s = l.state.lock().unwrap();
+        (s.next, s.paused_until)
+    }
 
     #[test]
     fn requests_are_spaced_by_the_interval() {
@@ -152,10 +160,6 @@ mod tests {
         let limiter = Limiter::per_minute(1_000_000);
         let start = Instant::now();
         limiter.pause_until(start + Duration::from_secs(3600));
-        let slots = |l: &Limiter| {
-            let s = l.state.lock().unwrap();
-            (s.next, s.paused_until)
-        };
         let before = slots(&limiter);
         // Asked on a thread, so that a limiter that waited out the hour's pause fails here
         // after a minute rather than hanging the suite. A minute is no speed requirement:
@@ -169,14 +173,27 @@ mod tests {
             assert!(!granted, "a slot after the deadline is refused");
         });
         assert_eq!(slots(&limiter), before, "a refused slot is not taken");
+    }
 
+    /// A limiter whose next slot was free refused a deadline already passed only when that
+    /// slot came after it: with the slot a few microseconds after the last request, a test
+    /// preempted for a millisecond between the two calls saw the slot granted, and a request
+    /// could leave after `--verify-deadline`.
+    #[test]
+    fn a_free_slot_is_refused_once_the_deadline_has_passed() {
         let limiter = Limiter::per_minute(1_000_000);
-        assert!(limiter.acquire_by(Some(Instant::now() + Duration::from_secs(3600))));
-        let before = slots(&limiter);
         let passed = Instant::now();
         assert!(
             !limiter.acquire_by(Some(passed)),
-            "a deadline already passed"
+            "the first slot, free since the limiter was made"
+        );
+        assert!(limiter.acquire_by(Some(Instant::now() + Duration::from_secs(3600))));
+        // Past the next slot (60 µs later) as well as the deadline: a preempted caller.
+        std::thread::sleep(Duration::from_millis(1));
+        let before = slots(&limiter);
+        assert!(
+            !limiter.acquire_by(Some(Instant::now())),
+            "a slot in the past"
         );
         assert_eq!(slots(&limiter), before, "a refused slot is not taken");
     }
