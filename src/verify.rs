@@ -399,15 +399,142 @@ mod tests {
         assert!(clean.ends_with("Bearer <key>"));
     }
 
+    /// Fails if any 12-character window of the key's body is in `shown`.
+    fn assert_hidden(what: &str, shown: &str, key: &str) {
+        let body = &key["nm_live_".len()..];
+        for i in 0..=body.len() - 12 {
+            assert!(
+                !shown.contains(&body[i..i + 12]),
+                "{what} shows the key: {shown}"
+            );
+        }
+    }
+
+    /// A port on 127.0.0.1 whose every connection `serve` handles on a thread of its own.
+    fn serving(serve: fn(std::net::TcpStream)) -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                std::thread::spawn(move || serve(stream));
+            }
+        });
+        port
+    }
+
+    struct Quiet;
+    impl Observer for Quiet {
+        fn start(&self, _: usize, _: Duration, _: Duration) {}
+        fn progress(&self, _: usize, _: usize) {}
+    }
+
+    /// The key leaves [`Secret`] for one request header; the errors that request meets, the
+    /// [`Outcome`] of a run whose every request failed, and the findings it leaves behind
+    /// must not carry it into a log or a `{:?}` in a panic message.
     #[test]
     fn debug_of_an_outcome_and_errors_never_show_the_key() {
+        use std::io::{Read, Write};
         let raw = Rng::new(4).live_key();
         let key = Secret::new(&raw);
-        let v = Verification {
+
+        // The transport errors a request to the key's API really meets.
+        let closed = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        // Plain HTTP where TLS is expected: the handshake fails.
+        let plain = serving(|mut s| {
+            let _ = s.read(&mut [0u8; 512]);
+            let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        });
+        // Reads the request (with the key in it) and never answers, until the client gives up.
+        let silent = serving(|mut s| {
+            let _ = std::io::copy(&mut s, &mut std::io::sink());
+        });
+        let timeouts = Timeouts {
+            connect: Duration::from_secs(30),
+            // The server never answers, so any read timeout ends in a timeout error.
+            read: Duration::from_millis(200),
+        };
+        let mut errors = Vec::new();
+        for (url, reason) in [
+            (format!("http://127.0.0.1:{closed}/v1"), Reason::Connection),
+            (format!("https://127.0.0.1:{plain}/v1"), Reason::Tls),
+            (format!("http://127.0.0.1:{silent}/v1"), Reason::Timeout),
+        ] {
+            let client = client::Client::new(&ApiUrl::parse(&url).unwrap(), timeouts);
+            let e = client
+                .check(&key, None, client::Reuse::Allowed)
+                .unwrap_err();
+            assert_eq!(e.reason(), reason, "{url}: {e:?}");
+            errors.push(e);
+        }
+
+        // A run over a finding of the key: the cache cannot be opened (its directory is a
+        // file) and the API's port is closed, so the outcome holds a warning for each.
+        let cache_file = tempfile::NamedTempFile::new().unwrap();
+        let settings = Settings {
+            api: ApiUrl::parse(&format!("http://127.0.0.1:{closed}/v1")).unwrap(),
+            rate_per_minute: 60_000,
+            timeouts,
+            cache: Some(CacheSettings {
+                dir: cache_file.path().to_path_buf(),
+                ttl: DEFAULT_CACHE_TTL,
+            }),
+            ..Settings::default()
+        };
+        let rules = crate::rules::load(&[] as &[&str]).unwrap();
+        let mut collector = crate::finding::Collector::new();
+        collector.add(crate::finding::Hit {
+            rule: 0,
+            secret: key.clone(),
+            location: crate::finding::Location {
+                origin: crate::finding::Origin::Stdin,
+                part: crate::finding::Part::Content,
+                line: 1,
+                column: 5,
+                column_utf16: 5,
+                offset: 4,
+                len: 40,
+                binary: false,
+                snippet: None,
+                inline_allow: false,
+                line_hash: None,
+            },
+            unlisted: crate::finding::Unlisted::default(),
+        });
+        let (mut findings, _) = collector.finish();
+        let outcome = verify_all(&mut findings, &rules, &settings, &Quiet);
+        assert_eq!(outcome.requests, 1, "{outcome:?}");
+        assert_eq!(outcome.warnings.len(), 2, "{outcome:?}");
+        assert!(
+            outcome.warnings[0].contains("verification cache"),
+            "{outcome:?}"
+        );
+        assert!(
+            outcome.warnings[1].contains("could not verify 1 key"),
+            "{outcome:?}"
+        );
+        let v = findings[0].verification.clone().unwrap();
+        assert_eq!(v.status, Status::Unknown(Reason::Connection));
+
+        // A lower layer that did put the key in a message: scrubbed before it is kept.
+        let scrubbed = Verification {
             detail: Some(scrub(&format!("x {raw}"), &key)),
             ..Verification::unknown(Reason::Tls)
         };
-        let shown = format!("{v:?} {key:?}");
-        assert!(!shown.contains(&raw[8..]), "{shown}");
+        let texts: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        for (what, shown) in [
+            ("the outcome", format!("{outcome:?}")),
+            ("the outcome, pretty", format!("{outcome:#?}")),
+            ("the errors", format!("{errors:?}")),
+            ("the errors' messages", format!("{texts:?}")),
+            ("the verification", format!("{v:?}")),
+            ("the findings", format!("{findings:?}")),
+            ("a scrubbed verification", format!("{scrubbed:?}")),
+            ("the key", format!("{key:?}")),
+        ] {
+            assert_hidden(what, &shown, &raw);
+        }
     }
 }

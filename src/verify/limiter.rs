@@ -54,8 +54,8 @@ impl Limiter {
     }
 
     /// Like [`Limiter::acquire`], but gives up (returns `false`, takes no slot) as soon as it
-    /// is clear that the slot comes after `deadline`: waiting for a slot that is too late
-    /// would only delay the end of the run.
+    /// is clear that the slot comes after `deadline` (a free slot once the deadline has passed
+    /// included): waiting for a slot that is too late would only delay the end of the run.
     #[must_use]
     pub fn acquire_by(&self, deadline: Option<Instant>) -> bool {
         loop {
@@ -63,7 +63,9 @@ impl Limiter {
                 let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
                 let now = Instant::now();
                 let ready = s.next.max(s.paused_until);
-                if deadline.is_some_and(|d| ready >= d) {
+                // The request would leave at `ready` or now, whichever is later: a slot free
+                // since before the deadline is still too late once the deadline has passed.
+                if deadline.is_some_and(|d| ready.max(now) >= d) {
                     return false;
                 }
                 if ready <= now {
@@ -90,23 +92,45 @@ impl Limiter {
 mod tests {
     use super::*;
 
+    /// The limiter's next slot and pause.
+    fn slots(l: &Limiter) -> (Instant, Instant) {
+        let s = l.state.lock().unwrap();
+        (s.next, s.paused_until)
+    }
+
     #[test]
     fn requests_are_spaced_by_the_interval() {
         let limiter = Limiter::per_minute(60_000 / 20); // 20 ms apart
         assert_eq!(limiter.interval(), Duration::from_millis(20));
-        let start = Instant::now();
-        let mut times = Vec::new();
+        // Each slot is taken between the call and the return, so the gap between two slots
+        // is at most the time from one call to the next return. Only a lower bound: a limiter
+        // must never send faster than its rate, and a loaded machine can only widen the gaps.
+        let mut calls_and_returns = Vec::new();
         for _ in 0..6 {
+            let called = Instant::now();
             limiter.acquire();
-            times.push(start.elapsed());
+            calls_and_returns.push((called, Instant::now()));
         }
-        assert!(times[0] < Duration::from_millis(15), "first is immediate");
-        for w in times.windows(2) {
-            assert!(
-                w[1].saturating_sub(w[0]) >= Duration::from_millis(20),
-                "{times:?}"
-            );
+        for w in calls_and_returns.windows(2) {
+            let gap = w[1].1 - w[0].0;
+            assert!(gap >= Duration::from_millis(20), "two slots {gap:?} apart");
         }
+    }
+
+    /// Told by where `acquire_by` puts the slots, not by a clock a loaded machine stretches:
+    /// a slot before the deadline is granted, one after it refused without waiting.
+    #[test]
+    fn the_first_request_leaves_at_once_and_the_next_one_an_interval_later() {
+        let limiter = Limiter::per_minute(1); // a minute apart
+        let half_a_minute = Instant::now() + Duration::from_secs(30);
+        assert!(
+            limiter.acquire_by(Some(half_a_minute)),
+            "the first slot is when the limiter was made, no interval after it"
+        );
+        assert!(
+            !limiter.acquire_by(Some(half_a_minute)),
+            "the second slot is a minute after the first"
+        );
     }
 
     #[test]
@@ -136,18 +160,42 @@ mod tests {
         let limiter = Limiter::per_minute(1_000_000);
         let start = Instant::now();
         limiter.pause_until(start + Duration::from_secs(3600));
-        assert!(!limiter.acquire_by(Some(start + Duration::from_secs(1))));
-        assert!(
-            start.elapsed() < Duration::from_secs(600),
-            "refused without waiting out the pause"
-        );
+        let before = slots(&limiter);
+        // Asked on a thread, so that a limiter that waited out the hour's pause fails here
+        // after a minute rather than hanging the suite. A minute is no speed requirement:
+        // "at once" is told by the answer coming at all before the pause ends.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            s.spawn(|| tx.send(limiter.acquire_by(Some(start + Duration::from_secs(1)))));
+            let granted = rx
+                .recv_timeout(Duration::from_secs(60))
+                .expect("refused without waiting out the pause");
+            assert!(!granted, "a slot after the deadline is refused");
+        });
+        assert_eq!(slots(&limiter), before, "a refused slot is not taken");
+    }
+
+    /// A limiter whose next slot was free refused a deadline already passed only when that
+    /// slot came after it: with the slot a few microseconds after the last request, a test
+    /// preempted for a millisecond between the two calls saw the slot granted, and a request
+    /// could leave after `--verify-deadline`.
+    #[test]
+    fn a_free_slot_is_refused_once_the_deadline_has_passed() {
         let limiter = Limiter::per_minute(1_000_000);
-        assert!(limiter.acquire_by(Some(Instant::now() + Duration::from_secs(3600))));
         let passed = Instant::now();
         assert!(
             !limiter.acquire_by(Some(passed)),
-            "a deadline already passed"
+            "the first slot, free since the limiter was made"
         );
+        assert!(limiter.acquire_by(Some(Instant::now() + Duration::from_secs(3600))));
+        // Past the next slot (60 µs later) as well as the deadline: a preempted caller.
+        std::thread::sleep(Duration::from_millis(1));
+        let before = slots(&limiter);
+        assert!(
+            !limiter.acquire_by(Some(Instant::now())),
+            "a slot in the past"
+        );
+        assert_eq!(slots(&limiter), before, "a refused slot is not taken");
     }
 
     #[test]

@@ -394,17 +394,21 @@ fn a_commit_left_behind_by_a_reset_is_found_only_with_all_objects() {
     let key = t.key();
     let base = t.commit(&[("a.txt", Some("a\n"))], "base");
     let lost = t.commit(&[("a.txt", Some(&format!("{key}\n")))], "oops");
-    t.repo
-        .reference("refs/heads/main", base, true, "reset")
-        .unwrap();
-    t.repo.set_head("refs/heads/main").unwrap();
+    // `git reset --hard base` on HEAD's branch, whatever init.defaultBranch named it.
+    let branch = t.repo.head().unwrap().name().unwrap().to_string();
+    t.repo.reference(&branch, base, true, "reset").unwrap();
     // Only the reflog remembers `lost`; drop it, as expiry would.
     let _ = std::fs::remove_dir_all(t.repo.path().join("logs"));
-    for name in ["refs/heads/master"] {
-        if let Ok(mut r) = t.repo.find_reference(name) {
-            r.delete().unwrap();
-        }
-    }
+    let refs: Vec<(String, Oid)> = t
+        .repo
+        .references()
+        .unwrap()
+        .map(|r| {
+            let r = r.unwrap();
+            (r.name().unwrap().to_string(), r.target().unwrap())
+        })
+        .collect();
+    assert_eq!(refs, [(branch, base)], "no ref reaches the lost commit");
     json_run(&t, &["repo"], 0);
     let json = json_run(&t, &["--all-objects", "repo"], 1);
     assert_eq!(
@@ -846,18 +850,27 @@ fn pack_everything(t: &TestRepo) {
     })
     .unwrap();
     let mut pb = t.repo.packbuilder().unwrap();
-    for id in ids {
+    for &id in &ids {
         pb.insert_object(id, None).unwrap();
     }
     let objects = t.repo.path().join("objects");
     pb.write(&objects.join("pack"), 0o644).unwrap();
+    let mut removed = 0;
     for e in std::fs::read_dir(&objects).unwrap() {
         let e = e.unwrap();
         let name = e.file_name().into_string().unwrap();
         if name.len() == 2 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+            removed += std::fs::read_dir(e.path()).unwrap().count();
             std::fs::remove_dir_all(e.path()).unwrap();
         }
     }
+    // Else the scan after this would read the loose objects again, and a test comparing it
+    // with the scan before would pass without ever reading a pack.
+    assert_eq!(
+        removed,
+        ids.len(),
+        "every object was loose, and is now only in the pack"
+    );
 }
 
 #[test]

@@ -218,14 +218,48 @@ mod tests {
         assert_eq!(message_start(b"no message"), 10);
     }
 
+    /// What a hash table keyed by object ids sees: hashbrown (std's `HashMap`) picks a bucket
+    /// from the low bits of the hash and keeps the top 7 bits as a tag to compare within a
+    /// group. A hasher that hashed the length prefix `Oid` writes, or the wrong bytes, would
+    /// put every id in one bucket; a set would still hold them all, only slowly.
     #[test]
     fn id_hasher_spreads_object_ids() {
-        let mut set = OidSet::default();
-        for i in 0u32..1000 {
-            let mut b = [0u8; 20];
-            b[..4].copy_from_slice(&i.to_le_bytes());
-            set.insert(Oid::from_bytes(&b).unwrap());
-        }
-        assert_eq!(set.len(), 1000);
+        use std::hash::BuildHasher;
+        const IDS: usize = 16_384;
+        let build = BuildHasherDefault::<IdHasher>::default();
+        // Real object ids (SHA-1 of git's blob encoding) of blobs that differ in one counter,
+        // as the ids of a repository's many small files are.
+        let hashes: Vec<u64> = (0..IDS)
+            .map(|i| {
+                let id = Oid::hash_object(git2::ObjectType::Blob, format!("{i}\n").as_bytes());
+                build.hash_one(id.unwrap())
+            })
+            .collect();
+        assert_eq!(
+            hashes.iter().collect::<HashSet<_>>().len(),
+            IDS,
+            "distinct ids hash to distinct values"
+        );
+        // 256 buckets from the lowest byte (a table of 256 buckets), from the next byte (what a
+        // table of 64k buckets adds), and 128 tags from the top 7 bits: 64 or 128 ids expected
+        // in each. The ids are fixed, so the counts are too; the bound of half to twice the
+        // mean fails a hasher that ignores those bits (all in one bucket, the rest empty), and
+        // is far wider than a uniform hash strays (Poisson(64) is below 32 or above 128 with
+        // a probability under 1e-5).
+        let spread = |what: &str, buckets: usize, bucket: &dyn Fn(u64) -> usize| {
+            let mut counts = vec![0usize; buckets];
+            for &h in &hashes {
+                counts[bucket(h)] += 1;
+            }
+            let mean = IDS / buckets;
+            let (lo, hi) = (counts.iter().min().unwrap(), counts.iter().max().unwrap());
+            assert!(
+                *lo >= mean / 2 && *hi <= mean * 2,
+                "{what}: {buckets} buckets hold {lo} to {hi} ids each, {mean} expected"
+            );
+        };
+        spread("low byte", 256, &|h| (h & 0xff) as usize);
+        spread("second byte", 256, &|h| ((h >> 8) & 0xff) as usize);
+        spread("top 7 bits", 128, &|h| (h >> 57) as usize);
     }
 }
