@@ -143,13 +143,14 @@ fn truncated_loose_object_does_not_hang() {
         ("tree", "HEAD~1:dir"),
         ("commit", "HEAD~1"),
     ] {
-        let probe = Damaged::new();
-        let real = probe.size(&probe.id(rev));
-        let mut lengths = vec![2, 20, real - 1];
-        lengths.dedup();
-        for len in lengths {
+        // `None`: one byte short of the object's own size, measured on the repository that is
+        // cut (a commit holds the time it was made, so its compressed size varies by a byte
+        // from one repository to the next).
+        for cut in [Some(2), Some(20), None] {
             let d = Damaged::new();
             let bad = d.id(rev);
+            let real = d.size(&bad);
+            let len = cut.unwrap_or(real - 1);
             truncate_loose(&d.root(), &bad, len);
             let case = format!("{what} {bad} cut to {len} of {real} bytes");
             let range = format!("{}..HEAD", d.c0);
