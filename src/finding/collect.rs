@@ -147,7 +147,7 @@ pub fn compact_hits(hits: &mut Vec<Hit>, limits: Limits) -> Vec<([u8; 32], u64)>
 ///
 /// Memory is bounded by [`Limits`], whatever the hit density: at most `max_keys` findings;
 /// places held in all stay under about `3 × budget + 2 × max_keys` (each key is compacted to
-/// its share of the budget as it grows, and all are when the total passes `3 × budget`); and
+/// its share of the budget as it grows, and all are when the total passes `3 × budget + 2 × keys`); and
 /// 16 bytes plus a hash set's overhead for each of at most [`DROPPED_COUNTED`] keys beyond
 /// `max_keys`. Which keys and places are kept depends only on the input, never on the order
 /// of arrival: the keys with the smallest fingerprints, and each key's first places in
@@ -164,6 +164,8 @@ pub struct Collector {
     dropped_more: bool,
     dropped_locations: u64,
     provenance: BTreeMap<Secret, Provenance>,
+    /// Passes of [`Collector::compact_all`] so far (a test bounds them).
+    passes: usize,
 }
 
 impl Collector {
@@ -246,12 +248,16 @@ impl Collector {
             f.compact(per_key);
             self.held -= before - f.locations.len();
         }
-        if self.held > 3 * self.limits.budget() {
+        // Every key keeps at least one place, so the threshold grows with the keys: a pass
+        // over all keys then frees at least `2 × budget + keys` places, and its cost is paid
+        // for by as many adds (never a pass per add when keys outnumber the budget).
+        if self.held > 3 * self.limits.budget() + 2 * self.by_key.len() {
             self.compact_all(per_key);
         }
     }
 
     fn compact_all(&mut self, per_key: usize) {
+        self.passes += 1;
         self.held = 0;
         for f in self.by_key.values_mut() {
             f.compact(per_key);
@@ -405,6 +411,30 @@ mod tests {
             }
             assert_eq!(kept(limits, &shuffled).0, want, "seed {seed}");
         }
+    }
+
+    /// Regression: with more keys than the location budget (`--max-keys 2000000` on a log of a
+    /// million distinct keys), every add compacted every key: quadratic, hours for a million.
+    /// Compacting every key is now paid for by as many adds; this counts the passes.
+    #[test]
+    fn more_keys_than_the_location_budget_do_not_compact_every_key_on_every_add() {
+        let mut rng = Rng::new(33);
+        let mut c = Collector::with_limits(Limits {
+            max_keys: 1_000_000,
+            max_locations: 1_000,
+        });
+        let n = 4 * LOCATION_BUDGET;
+        for i in 0..n {
+            c.add(hit(&rng.live_key(), i as u64, false));
+        }
+        assert!(
+            c.passes <= 4,
+            "{} passes over all keys for {n} adds",
+            c.passes
+        );
+        let (findings, overflow) = c.finish();
+        assert_eq!(findings.len(), n);
+        assert_eq!(overflow.keys, 0);
     }
 
     #[test]
