@@ -102,7 +102,7 @@ git clone --quiet --shared --no-checkout "$src" "$hist"
     done
 )
 # Warm the page cache so both contenders read the pack from memory.
-cat "$src"/.git/objects/pack/* >/dev/null
+cat "$(git -C "$src" rev-parse --path-format=absolute --git-dir)"/objects/pack/* >/dev/null  # a work tree or a bare repository
 measure "git cat-file --batch-all-objects --batch" \
     git -C "$hist" cat-file --batch-all-objects --batch
 base=$last_wall
