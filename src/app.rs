@@ -289,12 +289,19 @@ fn scan_tree(cfg: &ScanConfig, matcher: &Matcher) -> Collected {
         follow: cfg.follow,
         threads: cfg.common.threads,
         show_secrets: cfg.common.show_secrets,
+        decoding: cfg.common.decoding,
         strip_dot: cfg.implicit_root,
         chunking: crate::scan::Chunking::default(),
     };
     collect(&cfg.common, |tx, stats| {
         if cfg.stdin {
-            source::stdin::scan(matcher, cfg.common.show_secrets, stats, tx);
+            source::stdin::scan(
+                matcher,
+                cfg.common.show_secrets,
+                cfg.common.decoding,
+                stats,
+                tx,
+            );
         }
         source::worktree::walk(&cfg.paths, &opts, matcher, stats, tx);
     })
@@ -345,6 +352,7 @@ fn git(cfg: &GitConfig) -> anyhow::Result<ExitCode> {
         all_objects: matches!(cfg.mode, GitMode::History { all_objects: true }),
         threads: cfg.common.threads,
         show_secrets: cfg.common.show_secrets,
+        decoding: cfg.common.decoding,
         limits: cfg.common.limits,
     };
     // Resolve what to scan before scanning, so a bad range or a bare repository is a usage
@@ -364,7 +372,7 @@ fn git(cfg: &GitConfig) -> anyhow::Result<ExitCode> {
         GitMode::Staged => {
             let changes = staged::changes(&repo, cfg.index_file.clone()).context("--staged")?;
             collect(&cfg.common, move |tx, stats| {
-                staged::scan(&changes, m, o.show_secrets, stats, tx);
+                staged::scan(&changes, m, o.show_secrets, o.decoding, stats, tx);
             })
         }
     };

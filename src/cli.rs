@@ -164,7 +164,67 @@ struct CommonArgs {
           value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     max_locations: u64,
     #[command(flatten)]
+    decode: DecodeArgs,
+    #[command(flatten)]
     verify: VerifyArgs,
+}
+
+/// What nmleaks looks inside, and how far (see "What nmleaks looks inside" in the README).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Looking inside archives, compression and encodings")]
+struct DecodeArgs {
+    /// Scan raw bytes only: do not open archives (zip, tar) or compressed files (gzip, bzip2,
+    /// xz, zstd), and do not decode base64 or hex.
+    #[arg(long)]
+    no_decode: bool,
+    /// Open at most N layers of wrapping, each archive, compression and encoding counting one
+    /// (base64 in base64 in a .tar.gz is 4).
+    #[arg(long, value_name = "N", default_value_t = 8,
+          value_parser = clap::value_parser!(u64).range(1..=64))]
+    max_decode_depth: u64,
+    /// Inflate at most SIZE bytes per input file or blob (suffixes K, M, G: KiB, MiB, GiB);
+    /// the rest of a larger one is reported as not scanned.
+    #[arg(long, value_name = "SIZE", default_value = "4G", value_parser = parse_size)]
+    max_decode_bytes: u64,
+    /// Stop a compressed stream or archive member that inflates to more than N times its
+    /// compressed size, once past 16 MiB (a decompression bomb); the archive's next member is
+    /// still scanned.
+    #[arg(long, value_name = "N", default_value_t = 100,
+          value_parser = clap::value_parser!(u64).range(2..))]
+    max_decode_ratio: u64,
+    /// Scan at most N archive members per input file or blob.
+    #[arg(long, value_name = "N", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    max_archive_members: u64,
+}
+
+impl DecodeArgs {
+    fn into_decoding(self) -> crate::scan::Decoding {
+        crate::scan::Decoding {
+            enabled: !self.no_decode,
+            max_depth: usize::try_from(self.max_decode_depth).unwrap_or(usize::MAX),
+            max_bytes: self.max_decode_bytes,
+            max_ratio: self.max_decode_ratio,
+            max_members: self.max_archive_members,
+        }
+    }
+}
+
+/// `4G`, `512M`, `64K` or a count of bytes.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&t[..i], 10),
+        Some((i, 'm' | 'M')) => (&t[..i], 20),
+        Some((i, 'g' | 'G')) => (&t[..i], 30),
+        _ => (t, 0),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| "a size is a whole number with an optional K, M or G suffix".to_string())?;
+    n.checked_shl(shift)
+        .filter(|v| *v > 0 && v >> shift == n)
+        .ok_or_else(|| "a size is at least 1 byte and at most 16 EiB".to_string())
 }
 
 /// `--verify` and its settings. Without `--verify` none of them makes a network call.
@@ -394,6 +454,7 @@ impl CommonArgs {
                 max_keys: usize::try_from(self.max_keys).unwrap_or(usize::MAX),
                 max_locations: usize::try_from(self.max_locations).unwrap_or(usize::MAX),
             },
+            decoding: self.decode.into_decoding(),
         }
     }
 }

@@ -46,6 +46,8 @@ pub struct Common {
     pub fail_on: FailOn,
     /// How many keys, and places per key, the report lists (`--max-keys`, `--max-locations`).
     pub limits: crate::finding::Limits,
+    /// What to look inside (archives, compression, base64, hex) and the limits of it.
+    pub decoding: crate::scan::Decoding,
 }
 
 /// `nmleaks scan`.

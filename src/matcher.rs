@@ -17,13 +17,22 @@
 //! It also proves rules: [`check`] runs every rule's `examples` and `negative_examples`
 //! through a matcher (`nmleaks rules check`, and a unit test for the built-in rules).
 //!
+//! **Encoded keys.** Base64 of a prefix, at each of the three byte alignments, and hex of
+//! it are literal strings too: [`Matcher::find_hinted`] searches them in the same pass as the
+//! prefixes (one aho-corasick automaton; its SIMD literal searcher keeps it near memory speed)
+//! and reports each as a [`Hint`], for [`crate::scan`] to decode the text around. Each base64
+//! literal is searched in two halves, so that a line break that wrapped the text inside one
+//! still leaves the other whole; base64 of base64 has literals of its own. A prefix shorter
+//! than [`MIN_ENCODED_PREFIX`] bytes has no encoded literals (they would match everywhere).
+//!
 //! The matcher works on a byte slice and a range of start offsets within it, so that chunked
 //! readers can pass overlap bytes as context without reporting a key twice. It knows nothing
 //! about files, lines or output; [`crate::finding`] turns offsets into locations.
 
 use std::ops::Range;
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, Input, MatchKind};
+use base64::Engine as _;
 use memchr::memmem;
 
 use crate::filter::Rejection;
@@ -63,6 +72,49 @@ enum Prefilter {
     Multi(AhoCorasick),
 }
 
+/// Prefixes shorter than this get no encoded literals: base64 of a 4-byte prefix at an odd
+/// alignment is a 4-character string, which ordinary text holds by chance.
+pub const MIN_ENCODED_PREFIX: usize = 5;
+
+/// How the text at a [`Hint`] is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HintKind {
+    /// Base64: the literal starts `back` characters (line breaks not counted) after the start
+    /// of a 4-character group of the encoded text, so decoding may start there.
+    Base64 {
+        /// Characters between the group's start and the literal.
+        back: usize,
+    },
+    /// Hexadecimal, upper or lower case: the literal starts on a byte's first digit.
+    Hex,
+}
+
+/// An encoded prefix (or an encoded encoded prefix) at `hay[at..]`: text to decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hint {
+    /// Offset of the literal's first byte.
+    pub at: usize,
+    /// How the text is encoded.
+    pub kind: HintKind,
+}
+
+/// What [`Matcher::find_hinted`] reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// A key in the clear.
+    Key(Match),
+    /// Encoded text that may hold one.
+    Hint(Hint),
+}
+
+/// The prefixes and their encoded literals in one automaton.
+#[derive(Debug)]
+struct Hinted {
+    ac: AhoCorasick,
+    /// What each pattern is: `None` for a plain prefix (or the prefixes' common stem).
+    kinds: Vec<Option<HintKind>>,
+}
+
 /// Prefilter plus compiled rules. Cheap to share between threads (`Sync`).
 #[derive(Debug)]
 pub struct Matcher {
@@ -70,6 +122,8 @@ pub struct Matcher {
     /// Distinct prefixes, each with the rules that use it.
     prefixes: Vec<(Vec<u8>, Vec<usize>)>,
     prefilter: Prefilter,
+    /// `None` when no prefix is long enough to have encoded literals.
+    hinted: Option<Hinted>,
 }
 
 impl Matcher {
@@ -93,6 +147,7 @@ impl Matcher {
             .map(|(p, _)| p.as_slice())
             .reduce(common_prefix)
             .unwrap_or_default();
+        let hinted = hinted(&prefixes, stem);
         let prefilter = if stem.len() >= 3 {
             Prefilter::Stem(Box::new(memmem::Finder::new(stem).into_owned()))
         } else {
@@ -105,6 +160,58 @@ impl Matcher {
             rules,
             prefixes,
             prefilter,
+            hinted,
+        }
+    }
+
+    /// Like [`Matcher::find`], and also reports each encoded prefix as a [`Hint`]. Hints are
+    /// reported up to `reach` bytes past `range` (the text they start may encode a key that
+    /// starts inside it); keys only inside `range`.
+    pub fn find_hinted(
+        &self,
+        hay: &[u8],
+        range: Range<usize>,
+        complete: bool,
+        reach: usize,
+        mut f: impl FnMut(Found),
+    ) {
+        let Some(hinted) = &self.hinted else {
+            return self.find(hay, range, complete, |m| f(Found::Key(m)));
+        };
+        let start = range.start.min(hay.len());
+        let end = range.end.min(hay.len());
+        let hint_end = end.saturating_add(reach).min(hay.len());
+        if start >= hint_end {
+            return;
+        }
+        // Leftmost-first keeps aho-corasick on its SIMD searcher; searching again from one
+        // past each hit finds overlapping occurrences too (hits are rare).
+        let mut pos = start;
+        while pos < hint_end {
+            let input = Input::new(hay).span(pos..hay.len());
+            let Some(hit) = hinted.ac.find(input) else {
+                break;
+            };
+            let at = hit.start();
+            if at >= hint_end {
+                break;
+            }
+            pos = at + 1;
+            match hinted.kinds[hit.pattern().as_usize()] {
+                Some(kind) => f(Found::Hint(Hint { at, kind })),
+                None if at < end => {
+                    for (prefix, ids) in &self.prefixes {
+                        if hay[at..].starts_with(prefix) {
+                            self.confirm(hay, at, ids, complete, &mut |c: Candidate| {
+                                if c.verdict.is_ok() {
+                                    f(Found::Key(c.m));
+                                }
+                            });
+                        }
+                    }
+                }
+                None => {}
+            }
         }
     }
 
@@ -215,6 +322,96 @@ impl Matcher {
             });
         }
     }
+}
+
+/// The automaton for [`Matcher::find_hinted`]: the plain prefixes (their stem when they share
+/// one), then base64 and hex literals of every prefix long enough to have them.
+fn hinted(prefixes: &[(Vec<u8>, Vec<usize>)], stem: &[u8]) -> Option<Hinted> {
+    let mut patterns: Vec<Vec<u8>> = Vec::new();
+    let mut kinds: Vec<Option<HintKind>> = Vec::new();
+    if stem.len() >= 3 {
+        patterns.push(stem.to_vec());
+        kinds.push(None);
+    } else {
+        for (p, _) in prefixes {
+            patterns.push(p.clone());
+            kinds.push(None);
+        }
+    }
+    let plain = patterns.len();
+    let mut add = |pattern: Vec<u8>, kind: HintKind| {
+        if !patterns.contains(&pattern) {
+            patterns.push(pattern);
+            kinds.push(Some(kind));
+        }
+    };
+    for (prefix, _) in prefixes {
+        if prefix.len() < MIN_ENCODED_PREFIX {
+            continue;
+        }
+        for (back, literal) in base64_literals(prefix) {
+            // Halves: a line break inside the literal leaves one of them whole.
+            let half = literal.len() / 2;
+            if half >= MIN_ENCODED_PREFIX {
+                add(literal[..half].to_vec(), HintKind::Base64 { back });
+                add(
+                    literal[half..].to_vec(),
+                    HintKind::Base64 { back: back + half },
+                );
+            } else {
+                add(literal.clone(), HintKind::Base64 { back });
+            }
+            // Base64 of that base64 (a Docker config inside a Kubernetes secret).
+            for (back2, twice) in base64_literals(&literal) {
+                if twice.len() >= 8 {
+                    add(twice, HintKind::Base64 { back: back2 });
+                }
+            }
+        }
+        let hex: String = prefix.iter().map(|b| format!("{b:02x}")).collect();
+        add(hex.clone().into_bytes(), HintKind::Hex);
+        add(hex.to_ascii_uppercase().into_bytes(), HintKind::Hex);
+    }
+    if patterns.len() == plain {
+        return None;
+    }
+    let ac = AhoCorasick::builder()
+        .match_kind(MatchKind::LeftmostFirst)
+        .build(&patterns)
+        .expect("literals are short");
+    Some(Hinted { ac, kinds })
+}
+
+/// The characters of base64 text that `bytes` fix whatever bytes surround them, at each of
+/// the three alignments, as `(back, literal)`: `back` characters of the 4-character group the
+/// literal starts in come before it. URL-safe twins are added where the alphabets differ.
+pub fn base64_literals(bytes: &[u8]) -> Vec<(usize, Vec<u8>)> {
+    let mut out = Vec::new();
+    for align in 0..3 {
+        let mut buf = vec![0u8; align];
+        buf.extend_from_slice(bytes);
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&buf);
+        // Characters whose six bits lie wholly inside `bytes`.
+        let first = (8 * align).div_ceil(6);
+        let last = 8 * (align + bytes.len()) / 6;
+        if last <= first {
+            continue;
+        }
+        let literal = encoded.as_bytes()[first..last].to_vec();
+        let url: Vec<u8> = literal
+            .iter()
+            .map(|&c| match c {
+                b'+' => b'-',
+                b'/' => b'_',
+                c => c,
+            })
+            .collect();
+        if url != literal {
+            out.push((first, url));
+        }
+        out.push((first, literal));
+    }
+    out
 }
 
 fn common_prefix<'a>(a: &'a [u8], b: &[u8]) -> &'a [u8] {

@@ -500,6 +500,7 @@ mod tests {
                 snippet: None,
                 inline_allow: false,
                 line_hash: None,
+                inner: None,
             },
             unlisted: crate::finding::Unlisted::default(),
         });

@@ -350,6 +350,7 @@ mod tests {
                 snippet: None,
                 inline_allow: allowed,
                 line_hash: None,
+                inner: None,
             },
             unlisted: Unlisted::default(),
         }

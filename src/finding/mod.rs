@@ -8,6 +8,7 @@
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -274,6 +275,95 @@ pub struct Location {
     /// GitHub's `primaryLocationLineHash` for the key's line, when the scanned bytes were at
     /// hand (blobs from git); for files on disk the SARIF writer computes it from the file.
     pub line_hash: Option<String>,
+    /// The key was found inside the origin's bytes: in an archive member, a decompressed
+    /// stream or encoded text. Line, column and offset then count in the innermost bytes
+    /// that hold the text (the member; for encoded text, the text that holds the encoding).
+    pub inner: Option<Arc<Inner>>,
+}
+
+/// One wrapping a key was found inside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Layer {
+    /// A gzip stream.
+    Gzip,
+    /// A bzip2 stream.
+    Bzip2,
+    /// An xz stream.
+    Xz,
+    /// A zstd stream.
+    Zstd,
+    /// A tar archive.
+    Tar,
+    /// A zip archive (and what is built on it: jar, docx, whl…).
+    Zip,
+    /// Base64 text (standard or URL-safe alphabet).
+    Base64,
+    /// Hexadecimal text.
+    Hex,
+}
+
+impl Layer {
+    /// The name reports use: `gzip`, `tar`, `base64`…
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Layer::Gzip => "gzip",
+            Layer::Bzip2 => "bzip2",
+            Layer::Xz => "xz",
+            Layer::Zstd => "zstd",
+            Layer::Tar => "tar",
+            Layer::Zip => "zip",
+            Layer::Base64 => "base64",
+            Layer::Hex => "hex",
+        }
+    }
+
+    /// Whether this layer is an archive whose members have paths.
+    #[must_use]
+    pub fn is_archive(self) -> bool {
+        matches!(self, Layer::Tar | Layer::Zip)
+    }
+}
+
+/// Where inside its origin a key was found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Inner {
+    /// The member's path inside the archive; the paths of nested archives' members are joined
+    /// with `!` (`inner.zip!app/.env`). `None` when no archive holds the key (a compressed file,
+    /// encoded text).
+    pub member: Option<String>,
+    /// The wrappings from the outside in (`gzip`, `tar`, `base64`).
+    pub chain: Vec<Layer>,
+}
+
+impl Inner {
+    /// `gzip > tar > base64`.
+    #[must_use]
+    pub fn chain_text(&self) -> String {
+        let names: Vec<&str> = self.chain.iter().map(|l| l.name()).collect();
+        names.join(" > ")
+    }
+
+    /// The same place one wrapping deeper.
+    #[must_use]
+    pub fn wrapped(&self, layer: Layer) -> Inner {
+        let mut inner = self.clone();
+        inner.chain.push(layer);
+        inner
+    }
+
+    /// The same place inside member `path` of the archive it names last.
+    #[must_use]
+    pub fn member(&self, path: &str) -> Inner {
+        let member = match &self.member {
+            Some(outer) => format!("{outer}!{path}"),
+            None => path.to_string(),
+        };
+        Inner {
+            member: Some(member),
+            chain: self.chain.clone(),
+        }
+    }
 }
 
 /// Stands in for a text in `Debug` output: `<N chars>`.
@@ -302,14 +392,35 @@ impl fmt::Debug for Location {
             )
             .field("inline_allow", &self.inline_allow)
             .field("line_hash", &self.line_hash)
+            .field("inner", &self.inner.as_ref().map(|i| i.chain_text()))
             .finish()
     }
 }
 
 impl Location {
-    /// The display path: a file path, `<stdin>`, or `commit:path` for history.
+    /// The display path: a file path, `<stdin>`, or `commit:path` for history, then
+    /// `!member` for a key inside an archive (`release/app.tar.gz!app/.env`).
     #[must_use]
     pub fn display_path(&self) -> String {
+        let outer = self.outer_path();
+        match self.inner.as_ref().and_then(|i| i.member.as_deref()) {
+            Some(member) => format!("{outer}!{}", crate::sanitize::text(member)),
+            None => outer,
+        }
+    }
+
+    /// How the key was wrapped, `gzip > tar > base64`, if it was.
+    #[must_use]
+    pub fn wrapping(&self) -> Option<String> {
+        self.inner
+            .as_ref()
+            .filter(|i| !i.chain.is_empty())
+            .map(|i| i.chain_text())
+    }
+
+    /// The display path of the origin itself, without any archive member.
+    #[must_use]
+    pub fn outer_path(&self) -> String {
         match &self.origin {
             Origin::File(p) => crate::sanitize::path(p),
             Origin::Stdin => "<stdin>".to_string(),
@@ -349,8 +460,8 @@ impl Location {
         }
     }
 
-    pub(crate) fn sort_key(&self) -> (&Origin, Part, u64) {
-        (&self.origin, self.part, self.offset)
+    pub(crate) fn sort_key(&self) -> (&Origin, Part, Option<&Inner>, u64) {
+        (&self.origin, self.part, self.inner.as_deref(), self.offset)
     }
 }
 
@@ -491,6 +602,7 @@ mod tests {
             snippet: Some(format!("KEY={key}")),
             inline_allow: false,
             line_hash: None,
+            inner: None,
         };
         let hit = Hit {
             rule: 0,
@@ -536,6 +648,7 @@ mod tests {
                     snippet: None,
                     inline_allow: false,
                     line_hash: None,
+                    inner: None,
                 },
                 unlisted: Unlisted::default(),
             }

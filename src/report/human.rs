@@ -169,6 +169,9 @@ fn write_location(
     if let Some(phrase) = loc.part.phrase() {
         write!(w, " ({phrase})")?;
     }
+    if let Some(chain) = loc.wrapping() {
+        write!(w, " (inside {chain})")?;
+    }
     if let Some(v) = &f.verification {
         let st = p.status(v.status);
         let cached = if v.cached { ", cached" } else { "" };

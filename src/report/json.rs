@@ -120,6 +120,21 @@ struct JsonLocation {
     snippet: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     git: Option<JsonGit>,
+    /// Present when the key was found inside the file: in an archive member, a compressed
+    /// stream or encoded text. `line`, `column` and `offset` then count in the member (or the
+    /// decompressed bytes) that holds the text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inside: Option<JsonInside>,
+}
+
+#[derive(Serialize)]
+struct JsonInside {
+    /// The member's path in the archive; nested archives' members joined with `!`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    member: Option<String>,
+    /// The wrappings from the outside in: `gzip`, `bzip2`, `xz`, `zstd`, `tar`, `zip`,
+    /// `base64`, `hex`.
+    chain: Vec<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -191,6 +206,10 @@ fn location(loc: &Location) -> JsonLocation {
         binary: loc.binary,
         snippet: loc.snippet.clone(),
         git,
+        inside: loc.inner.as_ref().map(|i| JsonInside {
+            member: i.member.as_deref().map(crate::sanitize::text),
+            chain: i.chain.iter().map(|l| l.name()).collect(),
+        }),
     }
 }
 

@@ -189,10 +189,46 @@ struct SarifLocation {
     #[serde(skip_serializing_if = "Option::is_none")]
     id: Option<usize>,
     physical_location: PhysicalLocation,
+    /// The member of an archive (or the decoded text) the key is in: the physical location
+    /// stays the outer file, which GitHub can open.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    logical_locations: Vec<LogicalLocation>,
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none")]
     properties: Option<LocationProperties>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LogicalLocation {
+    fully_qualified_name: String,
+    kind: &'static str,
+}
+
+/// Where inside the outer file a key is, as a person would look for it:
+/// `app.tar.gz!app/.env:3:17 (gzip > tar)`; `None` for a key in the file's own text.
+fn inside(loc: &Location) -> Option<String> {
+    let chain = loc.wrapping()?;
+    let at = if loc.binary {
+        format!("byte {}", loc.offset)
+    } else {
+        format!("{}:{}", loc.line, loc.column)
+    };
+    Some(format!("{}:{at} (inside {chain})", loc.display_path()))
+}
+
+/// Whether the location's line and column count in the outer file itself (encoded text in
+/// it), rather than in a member or a decompressed stream.
+fn in_outer_text(loc: &Location) -> bool {
+    loc.inner.as_ref().is_none_or(|i| {
+        i.chain.iter().all(|l| {
+            matches!(
+                l,
+                crate::finding::Layer::Base64 | crate::finding::Layer::Hex
+            )
+        })
+    })
 }
 
 #[derive(Serialize)]
@@ -400,7 +436,14 @@ fn location(loc: &Location, root: &Path, id: Option<usize>) -> SarifLocation {
             }),
         ),
     };
-    let region = if loc.binary {
+    let region = if !in_outer_text(loc) {
+        // Line and column count inside a member: GitHub is shown the outer file, from its
+        // start, and the logical location and message say where inside it to look.
+        Region {
+            start_line: Some(1),
+            ..Region::default()
+        }
+    } else if loc.binary {
         Region {
             byte_offset: Some(loc.offset),
             byte_length: Some(loc.len),
@@ -423,14 +466,24 @@ fn location(loc: &Location, root: &Path, id: Option<usize>) -> SarifLocation {
                 g.commit
             ),
         }),
-        _ => None,
+        _ => inside(loc).map(|text| Text {
+            text: format!("Found at {text}."),
+        }),
     };
+    let logical_locations = inside(loc)
+        .map(|name| LogicalLocation {
+            fully_qualified_name: name,
+            kind: "resource",
+        })
+        .into_iter()
+        .collect();
     SarifLocation {
         id,
         physical_location: PhysicalLocation {
             artifact_location,
             region,
         },
+        logical_locations,
         message,
         properties,
     }
@@ -454,9 +507,13 @@ fn file_line_hashes_up_to<'f>(
 ) -> FileLineHashes {
     let mut wanted: BTreeMap<&Path, Vec<u64>> = BTreeMap::new();
     for loc in primaries {
-        if let (Origin::File(p), false, None, crate::finding::Part::Content) =
-            (&loc.origin, loc.binary, &loc.line_hash, loc.part)
-        {
+        if let (Origin::File(p), false, None, crate::finding::Part::Content, true) = (
+            &loc.origin,
+            loc.binary,
+            &loc.line_hash,
+            loc.part,
+            in_outer_text(loc),
+        ) {
             wanted.entry(p).or_default().push(loc.line);
         }
     }
@@ -479,8 +536,8 @@ fn file_line_hashes_up_to<'f>(
 
 /// The line hash of a primary location: computed by the source, or from the file on disk.
 fn line_hash(loc: &Location, files: &FileLineHashes) -> Option<String> {
-    // A key in a name has no line of content to hash.
-    if loc.binary || loc.part != crate::finding::Part::Content {
+    // A key in a name has no line of content to hash; one in a member no line of the file.
+    if loc.binary || loc.part != crate::finding::Part::Content || !in_outer_text(loc) {
         return None;
     }
     if let Some(h) = &loc.line_hash {
@@ -509,8 +566,11 @@ fn result(
         .enumerate()
         .map(|(i, l)| {
             let mut s = location(l, &r.root, Some(i + 1));
+            let at = inside(l)
+                .map(|t| format!(" Found at {t}."))
+                .unwrap_or_default();
             s.message = Some(Text {
-                text: format!("The same key, place {} of {places}.", i + 2),
+                text: format!("The same key, place {} of {places}.{at}", i + 2),
             });
             s
         })
@@ -564,7 +624,9 @@ fn result(
                 status
                     .map(|s| format!(" (verified: {s})"))
                     .unwrap_or_default()
-            ),
+            ) + &inside(primary)
+                .map(|t| format!(" Found at {t}."))
+                .unwrap_or_default(),
         },
         locations: vec![location(primary, &r.root, None)],
         related_locations: related,
@@ -725,6 +787,7 @@ mod tests {
             snippet: None,
             inline_allow: false,
             line_hash: None,
+            inner: None,
         };
         let hashed = file_line_hashes_up_to(std::iter::once(&loc), 8);
         assert!(hashed.contains_key(&(path.clone(), 2)), "8 bytes: hashed");

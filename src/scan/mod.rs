@@ -11,31 +11,44 @@
 //! - `lines.rs`: line and column counting (1-based; characters and UTF-16 code units, bytes in
 //!   binary input);
 //! - `snippet.rs`: the line around a key with every key on it redacted;
-//! - `utf16.rs`: the first decoder.
+//! - `utf16.rs`: UTF-16 text, decoded beside the raw bytes;
+//! - `container.rs`: archives and compressed streams, opened in place of their raw bytes
+//!   (by magic bytes), within the [`Decoding`] limits;
+//! - `encoded.rs`: base64 and hex, decoded around the matcher's hints.
 //!
-//! **Decoders plug in here.** A decoder turns a blob's bytes into other bytes to scan beside
-//! them (UTF-16 into UTF-8 text today) plus a way to map an offset in its output back to the
-//! blob (the line tracker's code-unit count); its output runs through its own window and
-//! the same `scan_region`, so chunking, lines, snippets and allow comments work unchanged.
+//! **Decoders plug in here.** A decoder turns a blob's bytes into other bytes to scan (UTF-16
+//! into UTF-8 text, a gzip stream into what it holds, base64 into bytes) plus a way to place
+//! what it finds: the line tracker's code-unit count, an archive member's path on the hit's
+//! [`Inner`], a decoded byte's position in its text. Streams run through their own window and
+//! the same `scan_region`, so chunking, lines, snippets and allow comments work unchanged;
+//! encoded text is decoded inside `scan_region` from the hints the matcher's one pass gives,
+//! so bytes that are neither archives nor encodings cost nothing more.
 //! Allow comments are judged with [`crate::suppress::inline`] while the key's line is at hand,
 //! and SARIF line hashes with [`crate::linehash`] while the blob is.
 
+mod container;
+mod encoded;
 mod lines;
 mod snippet;
 mod utf16;
 mod window;
 
-use std::io::{self, Read};
+use std::io::{self, Read, Seek};
+use std::sync::Arc;
 
 use memchr::memchr;
+
+pub use self::container::Decoding;
+use self::container::{Meter, Place, SNIFF, sniff};
+pub use self::encoded::DECODE_REACH;
 
 use self::lines::{LineTracker, count_chars, line_bounds};
 use self::utf16::Decoder;
 pub use self::utf16::{Utf16, utf16_encoding};
 use self::window::{View, Window};
 
-use crate::finding::{Hit, Location, Origin, Part, Secret, Unlisted};
-use crate::matcher::{Match, Matcher};
+use crate::finding::{Hit, Inner, Layer, Location, Origin, Part, Secret, Unlisted};
+use crate::matcher::{Found, HintKind, Match, Matcher};
 
 /// Bytes read per chunk.
 pub const CHUNK: usize = 4 << 20;
@@ -79,15 +92,43 @@ impl std::fmt::Debug for Sink<'_> {
     }
 }
 
-/// One worker's scanner: a matcher reference and a reusable chunk buffer.
+/// A key the matcher found in a window: in the clear, or decoded from the text at `m`.
+#[derive(Debug, Clone)]
+struct Spot {
+    /// The key's span in the window (for a decoded key, the span of its encoding).
+    m: Match,
+    /// The decoded key and the encodings it was inside, outermost first.
+    decoded: Option<Box<(String, Vec<Layer>)>>,
+}
+
+/// A key found in decoded bytes, placed in those bytes.
+struct DecodedKey {
+    start: usize,
+    end: usize,
+    rule: usize,
+    key: String,
+    layers: Vec<Layer>,
+}
+
+/// One worker's scanner: a matcher reference and reusable chunk buffers.
 #[derive(Debug)]
 pub struct Scanner<'m> {
     matcher: &'m Matcher,
     show_secrets: bool,
     chunking: Chunking,
-    buf: Vec<u8>,
-    found: Vec<Match>,
+    /// Window buffers, one per layer being scanned (an archive member inside a stream).
+    bufs: Vec<Vec<u8>>,
+    found: Vec<Spot>,
     sink: Option<Sink<'m>>,
+    decoding: Decoding,
+    /// The current outer input's budget.
+    meter: Arc<Meter>,
+    /// What the current outer input could not be scanned for (see [`Scanner::take_problems`]).
+    problems: Vec<String>,
+    /// Where inside the outer input the bytes being scanned are.
+    inner: Option<Arc<Inner>>,
+    /// Layers above the bytes being scanned.
+    depth: usize,
 }
 
 impl<'m> Scanner<'m> {
@@ -114,9 +155,43 @@ impl<'m> Scanner<'m> {
             matcher,
             show_secrets,
             chunking,
-            buf: Vec::new(),
+            bufs: Vec::new(),
             found: Vec::new(),
             sink: None,
+            decoding: Decoding::default(),
+            meter: Arc::default(),
+            problems: Vec::new(),
+            inner: None,
+            depth: 0,
+        }
+    }
+
+    /// Sets what the scanner looks inside (archives, compression, encodings) and its limits.
+    #[must_use]
+    pub fn decoding(mut self, decoding: Decoding) -> Scanner<'m> {
+        self.decoding = decoding;
+        self
+    }
+
+    /// The parts of the inputs scanned since the last call that were not scanned in full (a
+    /// damaged archive, a decompression bomb stopped at its limit), each a sanitised sentence
+    /// naming the place inside the input; the source names the input.
+    pub fn take_problems(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.problems)
+    }
+
+    /// Starts the budget of a new outer input.
+    fn new_input(&mut self) {
+        self.meter = Arc::default();
+        self.inner = None;
+        self.depth = 0;
+    }
+
+    fn container(&self, head: &[u8]) -> Option<Layer> {
+        if self.decoding.enabled && self.decoding.max_depth > 0 {
+            sniff(head)
+        } else {
+            None
         }
     }
 
@@ -129,10 +204,62 @@ impl<'m> Scanner<'m> {
 
     /// Scans a blob held in memory, appending hits to `out`.
     pub fn scan_bytes(&mut self, bytes: &[u8], origin: &Origin, out: &mut Vec<Hit>) {
+        self.new_input();
+        if let Some(layer) = self.container(bytes) {
+            let place = Place {
+                inner: Inner::default(),
+                depth: 0,
+            };
+            if layer == Layer::Zip {
+                let inside = Place {
+                    inner: place.inner.wrapped(Layer::Zip),
+                    depth: 1,
+                };
+                if self
+                    .walk_zip(io::Cursor::new(bytes), origin, &inside, out)
+                    .is_ok()
+                {
+                    return;
+                }
+            } else {
+                return self.open_stream(layer, &mut &bytes[..], origin, &place, out);
+            }
+        }
         // A blob in memory keeps all its hits: its line hashes are attached below.
         let sink = self.sink.take();
         self.scan_blob(bytes, origin, out);
         self.sink = sink;
+    }
+
+    /// Scans a file: like [`Scanner::scan_reader`], but a zip is read through its directory
+    /// in place rather than spooled.
+    ///
+    /// # Errors
+    /// The file's read error; hits found before it stay in `out`.
+    pub fn scan_file(
+        &mut self,
+        mut file: std::fs::File,
+        origin: &Origin,
+        out: &mut Vec<Hit>,
+    ) -> io::Result<u64> {
+        let mut head = [0u8; SNIFF];
+        let (n, status) = fill(&mut file, &mut head);
+        status?;
+        if self.container(&head[..n]) == Some(Layer::Zip) {
+            self.new_input();
+            file.rewind()?;
+            let inside = Place {
+                inner: Inner::default().wrapped(Layer::Zip),
+                depth: 1,
+            };
+            match self.walk_zip(file, origin, &inside, out) {
+                Ok(()) => return Ok(n as u64),
+                Err(f) => file = f,
+            }
+            file.rewind()?;
+            return self.scan_plain(&mut file, origin, 0, out);
+        }
+        self.scan_reader(io::Cursor::new(&head[..n]).chain(file), origin, out)
     }
 
     fn scan_blob(&mut self, bytes: &[u8], origin: &Origin, out: &mut Vec<Hit>) {
@@ -252,6 +379,7 @@ impl<'m> Scanner<'m> {
                     }),
                     inline_allow: false,
                     line_hash: None,
+                    inner: self.inner.clone(),
                 },
                 unlisted: Unlisted::default(),
             });
@@ -270,17 +398,57 @@ impl<'m> Scanner<'m> {
         origin: &Origin,
         out: &mut Vec<Hit>,
     ) -> io::Result<u64> {
+        self.new_input();
+        let mut head = [0u8; SNIFF];
+        let (n, status) = fill(&mut reader, &mut head);
+        if let Err(e) = status {
+            let mut partial = &head[..n];
+            self.scan_plain(&mut partial, origin, 0, out)?;
+            return Err(e);
+        }
+        let mut chained = io::Cursor::new(&head[..n]).chain(reader);
+        let Some(layer) = self.container(&head[..n]) else {
+            return self.scan_plain(&mut chained, origin, 0, out);
+        };
+        // The outer reader's own failure is told apart from a decoder's.
+        let mut counted = Failing {
+            inner: chained,
+            count: 0,
+            error: None,
+        };
+        let place = Place {
+            inner: Inner::default(),
+            depth: 0,
+        };
+        self.open_stream(layer, &mut counted, origin, &place, out);
+        match counted.error {
+            Some(e) => Err(e),
+            None => Ok(counted.count),
+        }
+    }
+
+    /// Scans a reader's bytes as they are (no container opened at this level), in windows.
+    fn scan_plain(
+        &mut self,
+        reader: &mut dyn Read,
+        origin: &Origin,
+        depth: usize,
+        out: &mut Vec<Hit>,
+    ) -> io::Result<u64> {
         // The first window holds at least the binary probe, so that "a NUL in the first
         // 8 KiB" means the same whatever the chunk size (the default chunk is far larger).
-        let mut window = Window::new(self.chunking, BINARY_PROBE, std::mem::take(&mut self.buf));
-        let result = self.scan_windows(&mut reader, &mut window, origin, out);
-        self.buf = window.into_buffer();
+        let buf = self.bufs.pop().unwrap_or_default();
+        let mut window = Window::new(self.chunking, BINARY_PROBE, buf);
+        let saved = std::mem::replace(&mut self.depth, depth);
+        let result = self.scan_windows(reader, &mut window, origin, out);
+        self.depth = saved;
+        self.bufs.push(window.into_buffer());
         result
     }
 
     fn scan_windows(
         &mut self,
-        reader: &mut impl Read,
+        reader: &mut dyn Read,
         window: &mut Window,
         origin: &Origin,
         out: &mut Vec<Hit>,
@@ -323,7 +491,8 @@ impl<'m> Scanner<'m> {
     }
 
     /// Finds the keys starting in `v.range` and appends a hit for each, with its line,
-    /// column, snippet and allow comment.
+    /// column, snippet and allow comment: keys in the clear, and keys decoded from the
+    /// encoded text the matcher's hints point at.
     fn scan_region(
         &mut self,
         v: &View<'_>,
@@ -335,13 +504,29 @@ impl<'m> Scanner<'m> {
         let (hay, base) = (v.hay, v.base);
         self.found.clear();
         let found = &mut self.found;
-        self.matcher
-            .find(hay, v.range.clone(), v.complete, |m| found.push(m));
+        if self.decoding.enabled && self.depth < self.decoding.max_depth {
+            let mut hints = Vec::new();
+            self.matcher
+                .find_hinted(hay, v.range.clone(), v.complete, HINT_REACH, |f| match f {
+                    Found::Key(m) => found.push(Spot { m, decoded: None }),
+                    Found::Hint(h) => hints.push(h),
+                });
+            if !hints.is_empty() {
+                self.decode_hints(hay, &v.range, &hints);
+            }
+        } else {
+            self.matcher.find(hay, v.range.clone(), v.complete, |m| {
+                found.push(Spot { m, decoded: None });
+            });
+        }
         // Aho-corasick reports by end offset; line counting needs starts in order.
-        found.sort_unstable_by_key(|m| (m.start, m.rule));
+        self.found
+            .sort_unstable_by_key(|s| (s.m.start, s.m.rule, s.decoded.is_some()));
         // The line of the previous key: hit-dense lines are measured once, not once a key.
         let mut current: Option<LineInfo> = None;
-        for (i, m) in self.found.iter().enumerate() {
+        for i in 0..self.found.len() {
+            let spot = &self.found[i];
+            let m = spot.m;
             let at = base + m.start as u64;
             lines.advance(hay, base, at);
             // Decoded UTF-16: offsets and lengths are in the blob's own bytes, two per unit.
@@ -352,7 +537,17 @@ impl<'m> Scanner<'m> {
                     2 * count_chars(&hay[m.start..m.end]).1,
                 ),
             };
-            let key = String::from_utf8_lossy(&hay[m.start..m.end]);
+            let (secret, inner) = match &spot.decoded {
+                None => (
+                    Secret::new(&String::from_utf8_lossy(&hay[m.start..m.end])),
+                    self.inner.clone(),
+                ),
+                Some(d) => {
+                    let mut inner = self.inner.as_deref().cloned().unwrap_or_default();
+                    inner.chain.extend_from_slice(&d.1);
+                    (Secret::new(&d.0), Some(Arc::new(inner)))
+                }
+            };
             let info = match current {
                 Some(info) if info.start <= m.start && m.end <= info.end => info,
                 _ => {
@@ -362,11 +557,14 @@ impl<'m> Scanner<'m> {
                         start,
                         end,
                         marker: crate::suppress::inline::has_marker(line),
-                        keys: self.found[i..].iter().take_while(|o| o.start < end).count()
+                        keys: self.found[i..]
+                            .iter()
+                            .take_while(|o| o.m.start < end)
+                            .count()
                             + self.found[..i]
                                 .iter()
                                 .rev()
-                                .take_while(|o| o.start >= start)
+                                .take_while(|o| o.m.start >= start)
                                 .count(),
                     };
                     current = Some(info);
@@ -378,7 +576,6 @@ impl<'m> Scanner<'m> {
                 let spans = self.found_spans(i, info.start, info.end);
                 self.snippet(line, m.start - info.start, m.end - info.start, &spans)
             });
-            let secret = Secret::new(&key);
             let inline_allow =
                 info.marker && crate::suppress::inline::allows(line, &secret, info.keys);
             if out.len() >= SINK_BATCH
@@ -401,9 +598,117 @@ impl<'m> Scanner<'m> {
                     snippet,
                     inline_allow,
                     line_hash: None,
+                    inner,
                 },
                 unlisted: Unlisted::default(),
             });
+        }
+    }
+
+    /// Decodes the text at each hint and adds the keys it holds whose encoding starts inside
+    /// `range` (a key is reported by the window its encoding starts in, whichever hint found
+    /// it), each once.
+    fn decode_hints(
+        &mut self,
+        hay: &[u8],
+        range: &std::ops::Range<usize>,
+        hints: &[crate::matcher::Hint],
+    ) {
+        let level = self.depth + 1;
+        let mut seen: Vec<(usize, String)> = Vec::new();
+        for &hint in hints {
+            let Some(d) = encoded::decode(hay, hint) else {
+                continue;
+            };
+            let mut keys = Vec::new();
+            self.keys_in(&d.bytes, level, &mut keys);
+            for k in keys {
+                let (start, end) = d.span(k.start, k.end);
+                if !range.contains(&start)
+                    || seen.iter().any(|(s, key)| *s == start && *key == k.key)
+                {
+                    continue;
+                }
+                seen.push((start, k.key.clone()));
+                let mut layers = vec![layer_of(hint.kind)];
+                layers.extend(k.layers);
+                self.found.push(Spot {
+                    m: Match {
+                        rule: k.rule,
+                        start,
+                        end,
+                    },
+                    decoded: Some(Box::new((k.key, layers))),
+                });
+            }
+        }
+    }
+
+    /// The keys in decoded bytes at `level` layers down: in the clear, or encoded again.
+    fn keys_in(&self, bytes: &[u8], level: usize, out: &mut Vec<DecodedKey>) {
+        let mut hints = Vec::new();
+        self.matcher
+            .find_hinted(bytes, 0..bytes.len(), true, 0, |f| match f {
+                Found::Key(m) => out.push(DecodedKey {
+                    start: m.start,
+                    end: m.end,
+                    rule: m.rule,
+                    key: String::from_utf8_lossy(&bytes[m.start..m.end]).into_owned(),
+                    layers: Vec::new(),
+                }),
+                Found::Hint(h) => hints.push(h),
+            });
+        if level >= self.decoding.max_depth {
+            return;
+        }
+        for hint in hints {
+            let Some(d) = encoded::decode(bytes, hint) else {
+                continue;
+            };
+            let mut inner = Vec::new();
+            self.keys_in(&d.bytes, level + 1, &mut inner);
+            for mut k in inner {
+                if out.iter().any(|o| o.key == k.key) {
+                    continue;
+                }
+                (k.start, k.end) = d.span(k.start, k.end);
+                k.layers.insert(0, layer_of(hint.kind));
+                out.push(k);
+            }
+        }
+    }
+}
+
+/// Bytes past a window's range that hints are looked for in: the text of a key whose
+/// encoding starts inside the range may be found by a hint just after it.
+const HINT_REACH: usize = 2 * DECODE_REACH;
+
+fn layer_of(kind: HintKind) -> Layer {
+    match kind {
+        HintKind::Base64 { .. } => Layer::Base64,
+        HintKind::Hex => Layer::Hex,
+    }
+}
+
+/// A reader whose own failure is kept, so that it is told apart from a decoder's.
+struct Failing<R> {
+    inner: R,
+    count: u64,
+    error: Option<io::Error>,
+}
+
+impl<R: Read> Read for Failing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(n) => {
+                self.count += n as u64;
+                Ok(n)
+            }
+            Err(e) => {
+                let shown = io::Error::new(e.kind(), e.to_string());
+                self.error = Some(e);
+                Err(shown)
+            }
         }
     }
 }
@@ -479,7 +784,7 @@ pub fn is_binary(bytes: &[u8]) -> bool {
 
 /// Reads until `buf` is full or the reader is exhausted; returns the count and whether the
 /// end was reached, or the error that stopped the reading after `n` bytes.
-fn fill(reader: &mut impl Read, buf: &mut [u8]) -> (usize, io::Result<bool>) {
+fn fill(reader: &mut (impl Read + ?Sized), buf: &mut [u8]) -> (usize, io::Result<bool>) {
     let mut n = 0;
     while n < buf.len() {
         match reader.read(&mut buf[n..]) {

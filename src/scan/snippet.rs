@@ -28,19 +28,28 @@ impl Scanner<'_> {
         line_start: usize,
         line_end: usize,
     ) -> Vec<(usize, usize, usize)> {
-        let m = self.found[i];
+        let m = self.found[i].m;
         let lo = m.start.saturating_sub(REDACT_REACH).max(line_start);
         let hi = (m.end + REDACT_REACH).min(line_end);
-        let first = self.found.partition_point(|o| o.start < lo);
+        let first = self.found.partition_point(|o| o.m.start < lo);
         // A long key that starts before the reach may still run into the window.
         let before = first.saturating_sub(8);
         self.found[before..]
             .iter()
-            .filter(|o| o.start >= line_start && o.end > lo)
-            .take_while(|o| o.start < hi)
+            .filter(|o| o.m.start >= line_start && o.m.end > lo)
+            .take_while(|o| o.m.start < hi)
             .map(|o| {
-                let plen = self.matcher.rules()[o.rule].prefix.len();
-                (o.start - line_start, o.end.min(line_end) - line_start, plen)
+                // Encoded text shows no prefix: all of it is the key.
+                let plen = if o.decoded.is_some() {
+                    0
+                } else {
+                    self.matcher.rules()[o.m.rule].prefix.len()
+                };
+                (
+                    o.m.start - line_start,
+                    o.m.end.min(line_end) - line_start,
+                    plen,
+                )
             })
             .collect()
     }

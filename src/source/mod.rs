@@ -13,6 +13,19 @@ pub mod worktree;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::finding::{Hit, Provenance, Secret};
+use crate::scan::Scanner;
+
+/// Sends what the scanner could not look inside in the input just scanned (`name`), one
+/// error each: a damaged archive, a decompression bomb stopped at its limit.
+pub fn send_scan_problems(
+    scanner: &mut Scanner<'_>,
+    name: &str,
+    tx: &crossbeam_channel::Sender<Event>,
+) {
+    for p in scanner.take_problems() {
+        let _ = tx.send(Problem::error(format!("{name}: {p}")));
+    }
+}
 
 /// What a producer tells the collector.
 #[derive(Debug)]

@@ -8,8 +8,14 @@ use crate::matcher::Matcher;
 use crate::scan::Scanner;
 
 /// Scans standard input to its end.
-pub fn scan(matcher: &Matcher, show_secrets: bool, stats: &Stats, tx: &Sender<Event>) {
-    let mut scanner = Scanner::new(matcher, show_secrets);
+pub fn scan(
+    matcher: &Matcher,
+    show_secrets: bool,
+    decoding: crate::scan::Decoding,
+    stats: &Stats,
+    tx: &Sender<Event>,
+) {
+    let mut scanner = Scanner::new(matcher, show_secrets).decoding(decoding);
     let sink = tx.clone();
     scanner.set_sink(move |hits| {
         let _ = sink.send(Event::Hits(hits));
@@ -19,6 +25,7 @@ pub fn scan(matcher: &Matcher, show_secrets: bool, stats: &Stats, tx: &Sender<Ev
     if !hits.is_empty() {
         let _ = tx.send(Event::Hits(hits));
     }
+    super::send_scan_problems(&mut scanner, "<stdin>", tx);
     match result {
         Ok(n) => stats.add(n),
         Err(e) => {

@@ -39,6 +39,8 @@ pub struct WalkOptions {
     pub threads: usize,
     /// Keep keys in snippets.
     pub show_secrets: bool,
+    /// What to look inside (archives, compression, encodings).
+    pub decoding: crate::scan::Decoding,
     /// Show paths under `.` without the `./` prefix.
     pub strip_dot: bool,
     /// How files are cut into chunks ([`Chunking::default`] but in tests).
@@ -73,7 +75,8 @@ pub fn walk(
             .add_custom_ignore_filename(IGNORE_FILE);
     }
     builder.build_parallel().run(|| {
-        let mut scanner = Scanner::with_chunking(matcher, opts.show_secrets, opts.chunking);
+        let mut scanner = Scanner::with_chunking(matcher, opts.show_secrets, opts.chunking)
+            .decoding(opts.decoding);
         let sink = tx.clone();
         scanner.set_sink(move |hits| {
             let _ = sink.send(Event::Hits(hits));
@@ -175,10 +178,11 @@ fn scan_file(
     }
     let origin = Origin::File(strip(path, opts.strip_dot).to_path_buf());
     let mut hits = Vec::new();
-    let result = File::open(path).and_then(|f| scanner.scan_reader(f, &origin, &mut hits));
+    let result = File::open(path).and_then(|f| scanner.scan_file(f, &origin, &mut hits));
     if !hits.is_empty() && tx.send(Event::Hits(hits)).is_err() {
         return WalkState::Quit;
     }
+    super::send_scan_problems(scanner, &shown(path, opts.strip_dot), tx);
     match result {
         Ok(n) => stats.add(n),
         Err(e) => {

@@ -112,7 +112,7 @@ pub fn range(
     for n in store.notes() {
         let _ = tx.send(Problem::warning(n.clone()));
     }
-    let mut scanner = Scanner::new(matcher, opts.show_secrets);
+    let mut scanner = Scanner::new(matcher, opts.show_secrets).decoding(opts.decoding);
     let Introduced {
         messages: out,
         files: introduced,
@@ -128,6 +128,7 @@ pub fn range(
     let no_shallow = OidSet::default();
     let make = || Worker::new(matcher, opts, &found, None, &no_shallow, stats);
     objects::read_ids(store, &blobs, opts.threads, &make, tx);
+    super::history::send_problems(into_inner(found.problems), tx);
     let dropped = into_inner(found.dropped);
     if !dropped.is_empty() {
         let _ = tx.send(Event::Dropped(dropped));

@@ -436,6 +436,7 @@ pub fn scan(
     staged: &Staged,
     matcher: &Matcher,
     show_secrets: bool,
+    decoding: crate::scan::Decoding,
     stats: &Stats,
     tx: &Sender<Event>,
 ) {
@@ -444,7 +445,7 @@ pub fn scan(
         let _ = tx.send(Problem::warning(p.clone()));
     }
     let mut reader = staged.store.reader();
-    let mut scanner = Scanner::new(matcher, show_secrets);
+    let mut scanner = Scanner::new(matcher, show_secrets).decoding(decoding);
     let mut warned = BTreeSet::new();
     let mut out: Vec<Hit> = Vec::new();
     let mut buf = Vec::new();
@@ -469,6 +470,7 @@ pub fn scan(
             Ok(_) => {
                 scanner.scan_bytes(&buf, &origin, &mut hits);
                 stats.add(buf.len() as u64);
+                crate::source::send_scan_problems(&mut scanner, &change.path, tx);
             }
             Err(e) => {
                 let _ = tx.send(Problem::error(format!(
@@ -513,6 +515,9 @@ fn old_keys(
             }
         }
     }
+    // HEAD's versions only tell which keys are old: a part of one that could not be looked
+    // inside makes its keys look new, and they are reported.
+    drop(scanner.take_problems());
     keys.extend(hits.into_iter().map(|h| h.secret));
     keys
 }

@@ -57,12 +57,22 @@ pub struct Options {
     pub threads: usize,
     /// Keep keys in snippets.
     pub show_secrets: bool,
+    /// What to look inside (archives, compression, encodings).
+    pub decoding: crate::scan::Decoding,
     /// What a blob's hits are compacted to while they wait for the blob's paths.
     pub limits: Limits,
 }
 
 /// The origin hits carry between scanning a blob and learning which commits hold it.
 pub(super) const UNMAPPED: Origin = Origin::Pending;
+
+/// Sends the blobs' problems, sorted, each an error (part of a blob was not scanned).
+pub(super) fn send_problems(mut problems: Vec<String>, tx: &Sender<Event>) {
+    problems.sort();
+    for p in problems {
+        let _ = tx.send(Problem::error(p));
+    }
+}
 
 /// Hits sent to the collector per event.
 pub(super) const BATCH: usize = 1024;
@@ -87,6 +97,8 @@ pub(super) struct Found {
     names: Mutex<Vec<NamedEntry>>,
     /// Keys left out of hit-dense blobs, `(digest, places)`, for the collector to count.
     pub(super) dropped: Mutex<Vec<([u8; 32], u64)>>,
+    /// What could not be looked inside, per blob (a damaged archive, a bomb stopped).
+    pub(super) problems: Mutex<Vec<String>>,
 }
 
 /// A tree entry whose name holds a key: `(tree, entry name, hits)`.
@@ -116,7 +128,7 @@ impl<'a> Worker<'a> {
         stats: &'a Stats,
     ) -> Worker<'a> {
         Worker {
-            scanner: Scanner::new(matcher, opts.show_secrets),
+            scanner: Scanner::new(matcher, opts.show_secrets).decoding(opts.decoding),
             limits: opts.limits,
             found,
             odb,
@@ -136,6 +148,14 @@ impl Visitor for Worker<'_> {
             Kind::Blob => {
                 self.scanner.scan_bytes(data, &UNMAPPED, &mut self.hits);
                 self.stats.add(data.len() as u64);
+                let problems = self.scanner.take_problems();
+                if !problems.is_empty() {
+                    lock(&self.found.problems).extend(problems.into_iter().map(|p| {
+                        format!(
+                            "blob {id} (`git log --all --find-object={id}` names its commits): {p}"
+                        )
+                    }));
+                }
                 if self.hits.len() > self.limits.max_locations {
                     // A hit-dense blob: hold what the report can list, count the rest.
                     let dropped = crate::finding::compact_hits(&mut self.hits, self.limits);
@@ -263,7 +283,9 @@ pub fn audit(
         gitlinks,
         names,
         dropped,
+        problems,
     } = found;
+    send_problems(into_inner(problems), tx);
     let dropped = into_inner(dropped);
     if !dropped.is_empty() {
         let _ = tx.send(Event::Dropped(dropped));
