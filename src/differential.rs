@@ -297,6 +297,7 @@ proptest! {
             follow: false,
             threads,
             show_secrets: false,
+            decoding: crate::scan::Decoding::default(),
             strip_dot: false,
             chunking: Chunking { chunk, overlap },
         };

@@ -29,6 +29,7 @@
 //! readers can pass overlap bytes as context without reporting a key twice. It knows nothing
 //! about files, lines or output; [`crate::finding`] turns offsets into locations.
 
+use std::fmt::Write as _;
 use std::ops::Range;
 
 use aho_corasick::{AhoCorasick, Input, MatchKind};
@@ -368,7 +369,10 @@ fn hinted(prefixes: &[(Vec<u8>, Vec<usize>)], stem: &[u8]) -> Option<Hinted> {
                 }
             }
         }
-        let hex: String = prefix.iter().map(|b| format!("{b:02x}")).collect();
+        let hex: String = prefix.iter().fold(String::new(), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        });
         add(hex.clone().into_bytes(), HintKind::Hex);
         add(hex.to_ascii_uppercase().into_bytes(), HintKind::Hex);
     }

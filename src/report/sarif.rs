@@ -549,17 +549,15 @@ fn line_hash(loc: &Location, files: &FileLineHashes) -> Option<String> {
     }
 }
 
-fn result(
+/// The places of a key after its first, as related locations, up to GitHub's cap (the cut
+/// is said in a notification).
+fn related(
     r: &Report<'_>,
     f: &Finding,
-    suppression: Option<&Reason>,
-    files: &FileLineHashes,
+    key: &str,
     notes: &mut Vec<Notification>,
-) -> SarifResult {
-    let rule = r.rule(f);
-    let key = r.key(f);
+) -> Vec<SarifLocation> {
     let places = f.location_count();
-    let primary = &f.locations[0];
     let related: Vec<SarifLocation> = f.locations[1..]
         .iter()
         .take(MAX_LOCATIONS - 1)
@@ -587,6 +585,22 @@ fn result(
             },
         });
     }
+    related
+}
+
+fn result(
+    r: &Report<'_>,
+    f: &Finding,
+    suppression: Option<&Reason>,
+    files: &FileLineHashes,
+    notes: &mut Vec<Notification>,
+) -> SarifResult {
+    let rule = r.rule(f);
+    let key = r.key(f);
+    let places = f.location_count();
+    let primary = &f.locations[0];
+    let related = related(r, f, &key, notes);
+    let omitted = places - 1 - related.len() as u64;
     let mut partial = BTreeMap::new();
     if let Some(h) = line_hash(primary, files) {
         partial.insert("primaryLocationLineHash", h);

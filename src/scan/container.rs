@@ -326,24 +326,30 @@ impl Scanner<'_> {
         let mut head = [0u8; SNIFF];
         let (n, status) = super::fill(reader, &mut head);
         status?;
-        let layer = if place.depth < self.decoding.max_depth {
-            sniff(&head[..n])
-        } else {
-            None
-        };
-        let mut chained = io::Cursor::new(&head[..n]).chain(reader);
-        match layer {
-            Some(layer) => {
-                self.open_stream(layer, &mut chained, origin, place, out);
-                Ok(())
-            }
-            None => {
-                let saved = self.inner.replace(Arc::new(place.inner.clone()));
-                let result = self.scan_plain(&mut chained, origin, place.depth, out);
-                self.inner = saved;
-                result.map(|_| ())
-            }
+        let mut layer = sniff(&head[..n]);
+        if let Some(l) = layer
+            && place.depth >= self.decoding.max_depth
+        {
+            let max = self.decoding.max_depth;
+            self.problem(
+                place,
+                &format!(
+                    "holds {} data that was not opened: {max} layers deep is the limit \
+                     (--max-decode-depth); its raw bytes were scanned",
+                    l.name()
+                ),
+            );
+            layer = None;
         }
+        let mut chained = io::Cursor::new(&head[..n]).chain(reader);
+        if let Some(layer) = layer {
+            self.open_stream(layer, &mut chained, origin, place, out);
+            return Ok(());
+        }
+        let saved = self.inner.replace(Arc::new(place.inner.clone()));
+        let result = self.scan_plain(&mut chained, origin, place.depth, out);
+        self.inner = saved;
+        result.map(|_| ())
     }
 
     /// Counts a member against the limit; false when the limit is passed.
@@ -505,9 +511,10 @@ impl Scanner<'_> {
             if file.is_dir() {
                 continue;
             }
-            let name = file
-                .name()
-                .map_or_else(|_| format!("<member {}>", i + 1), |n| n.into_owned());
+            let name = file.name().map_or_else(
+                |_| format!("<member {}>", i + 1),
+                std::borrow::Cow::into_owned,
+            );
             let compressed = Arc::new(AtomicU64::new(file.compressed_size()));
             let mut limited = Limited {
                 inner: &mut file,

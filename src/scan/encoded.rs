@@ -234,10 +234,14 @@ mod tests {
     #[test]
     fn hex_decodes_in_either_case() {
         for upper in [false, true] {
-            let mut enc: String = b"k=nm_live_0123456789abcdef0123456789abcdef"
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
+            let mut enc: String = b"k=nm_live_0123456789abcdef0123456789abcdef".iter().fold(
+                String::new(),
+                |mut s, b| {
+                    use std::fmt::Write as _;
+                    let _ = write!(s, "{b:02x}");
+                    s
+                },
+            );
             if upper {
                 enc = enc.to_uppercase();
             }

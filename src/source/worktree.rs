@@ -319,6 +319,7 @@ mod tests {
             follow: false,
             threads: 1,
             show_secrets: false,
+            decoding: crate::scan::Decoding::default(),
             strip_dot: true,
             chunking: Chunking::default(),
         }

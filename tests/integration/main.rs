@@ -5,6 +5,7 @@
 
 mod action;
 mod api;
+mod decode;
 mod git;
 mod hooks;
 mod hostile;
