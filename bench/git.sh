@@ -6,6 +6,10 @@
 #   2. `--staged` with 3 staged files in generated repositories of 10k and 100k tracked files;
 #   3. `--range` over the last 100 commits of git/git.
 #
+# Beside 1 it times the floor (examples/pack_floor.rs: gix-pack's delta-tree traversal of the
+# same packs doing nothing with the bytes), `--no-decode`, and with NMLEAKS_BENCH_BEFORE=BIN an
+# earlier nmleaks binary, all in the same run.
+#
 # Usage: bench/git.sh PATH-TO-A-FULL-CLONE-OF-git/git
 #
 # The clone is never written to: keys are planted in a throwaway `--shared` clone of it (its
@@ -30,7 +34,11 @@ fi
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+cargo build --release --quiet --manifest-path "$root/Cargo.toml" --example pack_floor
 bin=$root/target/release/nmleaks
+floor=$root/target/release/examples/pack_floor
+# NMLEAKS_BENCH_BEFORE=PATH: another nmleaks binary (an earlier commit's) timed in the same run.
+before=${NMLEAKS_BENCH_BEFORE:-}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/nmleaks-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -109,6 +117,16 @@ base=$last_wall
 measure "nmleaks git (full history, 3 planted keys)" "$bin" git "$hist"
 ours=$last_wall
 awk -v a="$ours" -v b="$base" 'BEGIN { printf "  ratio nmleaks / cat-file: %.2f (target <= 0.5)\n", a / b }'
+# The floor: gix-pack's delta-tree traversal of the same packs, doing nothing with the bytes.
+gitdir=$(git -C "$src" rev-parse --path-format=absolute --git-dir)
+measure "floor: gix-pack traversal of the packs, bytes unused" "$floor" "$gitdir" "$(nproc)"
+awk -v a="$ours" -v b="$last_wall" 'BEGIN { printf "  ratio nmleaks / floor: %.2f\n", a / b }'
+measure "nmleaks git --no-decode (raw bytes only)" "$bin" git --no-decode "$hist"
+awk -v a="$ours" -v b="$last_wall" 'BEGIN { printf "  cost of looking inside: %.2fx the raw-bytes audit\n", a / b }'
+if [[ -n $before ]]; then
+    measure "before: $before git" "$before" git "$hist"
+    awk -v a="$ours" -v b="$last_wall" 'BEGIN { printf "  ratio now / before: %.2f (target <= 1.10)\n", a / b }'
+fi
 "$bin" git --format json "$hist" >"$work/history.json" || true
 grep -E '"(keys|blobs_scanned|bytes_scanned|errors)"' "$work/history.json" | tr -d ' ,' |
     paste -sd ' ' | sed 's/^/  summary: /'

@@ -128,12 +128,17 @@ check_keys one-file "$big"
 rg_hits=$(rg -uu -a -F -c nm_live_ "$tree" | awk -F: '{ n += $NF } END { print n }')
 say "rg: $rg_hits matching lines"
 
-# One timed run: prints "wall_seconds peak_rss_kb". Exit codes 0 and 1 (keys found) are fine.
+# One timed run: prints "wall_seconds peak_rss_kb". Exit codes 0 and 1 (keys found) are fine,
+# and 2 when every error is an archive nmleaks looked inside and found damaged (git's own test
+# suite holds a deliberately truncated tar, t/t5000/huge-and-future.tar), which rg never opens.
 timed() {
     local t0 t1 rss rc=0
     t0=$(date +%s%N)
     /usr/bin/time -f %M -o "$out/rss" "$@" >/dev/null 2>"$out/stderr" || rc=$?
     t1=$(date +%s%N)
+    if ((rc == 2)) && ! grep -v ': inside ' "$out/stderr" | grep -q 'error'; then
+        rc=0
+    fi
     if ((rc > 1)); then
         echo "FAIL: $* exited $rc" >&2
         cat "$out/stderr" >&2

@@ -129,6 +129,8 @@ pub struct Scanner<'m> {
     inner: Option<Arc<Inner>>,
     /// Layers above the bytes being scanned.
     depth: usize,
+    /// The first bytes of a file, read to tell what it is (reused).
+    head: Vec<u8>,
 }
 
 impl<'m> Scanner<'m> {
@@ -163,6 +165,7 @@ impl<'m> Scanner<'m> {
             problems: Vec::new(),
             inner: None,
             depth: 0,
+            head: Vec::new(),
         }
     }
 
@@ -242,10 +245,22 @@ impl<'m> Scanner<'m> {
         origin: &Origin,
         out: &mut Vec<Hit>,
     ) -> io::Result<u64> {
-        let mut head = [0u8; SNIFF];
+        // Most files are small: read whole in one call, they are scanned as a blob in memory,
+        // which costs no more reads than a scan that never looks inside.
+        let mut head = std::mem::take(&mut self.head);
+        head.resize(BINARY_PROBE, 0);
         let (n, status) = fill(&mut file, &mut head);
-        status?;
-        if self.container(&head[..n]) == Some(Layer::Zip) {
+        if let Err(e) = status {
+            self.scan_bytes(&head[..n], origin, out);
+            self.head = head;
+            return Err(e);
+        }
+        if n < head.len() {
+            self.scan_bytes(&head[..n], origin, out);
+            self.head = head;
+            return Ok(n as u64);
+        }
+        let result = if self.container(&head[..n]) == Some(Layer::Zip) {
             self.new_input();
             file.rewind()?;
             let inside = Place {
@@ -253,13 +268,17 @@ impl<'m> Scanner<'m> {
                 depth: 1,
             };
             match self.walk_zip(file, origin, &inside, out) {
-                Ok(()) => return Ok(n as u64),
-                Err(f) => file = f,
+                Ok(()) => Ok(n as u64),
+                Err(mut f) => {
+                    f.rewind()?;
+                    self.scan_plain(&mut f, origin, 0, out)
+                }
             }
-            file.rewind()?;
-            return self.scan_plain(&mut file, origin, 0, out);
-        }
-        self.scan_reader(io::Cursor::new(&head[..n]).chain(file), origin, out)
+        } else {
+            self.scan_reader(io::Cursor::new(&head[..n]).chain(file), origin, out)
+        };
+        self.head = head;
+        result
     }
 
     fn scan_blob(&mut self, bytes: &[u8], origin: &Origin, out: &mut Vec<Hit>) {

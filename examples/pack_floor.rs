@@ -1,0 +1,67 @@
+//! The floor of a history audit: gix-pack's delta-tree traversal of every pack in a git
+//! directory, doing nothing with the bytes but count them. `bench/git.sh` runs it beside
+//! `nmleaks git` on the same packs and prints nmleaks' ratio to it.
+//!
+//!     cargo run --release --example pack_floor -- GIT_DIR [THREADS]
+//!
+//! It uses the options `nmleaks git` traverses with (no checksums, objects over 64 MiB left
+//! out), so the difference between the two is what nmleaks does with the bytes.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let Some(git_dir) = args.next() else {
+        eprintln!("usage: pack_floor GIT_DIR [THREADS]");
+        std::process::exit(2);
+    };
+    let threads: usize = args
+        .next()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let pack_dir = std::path::Path::new(&git_dir).join("objects/pack");
+    let mut idx: Vec<_> = std::fs::read_dir(&pack_dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", pack_dir.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "idx"))
+        .collect();
+    idx.sort();
+    let (objects, bytes) = (AtomicU64::new(0), AtomicU64::new(0));
+    let start = std::time::Instant::now();
+    for path in &idx {
+        let index = gix_pack::index::File::at(path, gix_hash::Kind::Sha1).expect("pack index");
+        let pack = gix_pack::data::File::at(path.with_extension("pack"), gix_hash::Kind::Sha1)
+            .expect("pack");
+        let options = gix_pack::index::traverse::Options {
+            traversal: gix_pack::index::traverse::Algorithm::DeltaTreeLookup,
+            thread_limit: Some(threads),
+            check: gix_pack::index::traverse::SafetyCheck::SkipFileAndObjectChecksumVerificationAndNoAbortOnDecodeError,
+            alloc_limit_bytes: Some(64 << 20),
+            make_pack_lookup_cache: || gix_pack::cache::Never,
+        };
+        let interrupt = AtomicBool::new(false);
+        index
+            .traverse(
+                &pack,
+                &mut gix_utils::progress::Discard,
+                &interrupt,
+                |_kind,
+                 data: &[u8],
+                 _entry: &gix_pack::index::Entry,
+                 _: &dyn gix_utils::progress::Progress| {
+                    objects.fetch_add(1, Ordering::Relaxed);
+                    bytes.fetch_add(std::hint::black_box(data).len() as u64, Ordering::Relaxed);
+                    Ok::<(), std::io::Error>(())
+                },
+                options,
+            )
+            .expect("traversal");
+    }
+    println!(
+        "pack floor: {} objects, {} MiB inflated, {:.3} s on {threads} threads",
+        objects.load(Ordering::Relaxed),
+        bytes.load(Ordering::Relaxed) >> 20,
+        start.elapsed().as_secs_f64()
+    );
+}
