@@ -52,7 +52,7 @@ fn main() {
                  _: &dyn gix_utils::progress::Progress| {
                     objects.fetch_add(1, Ordering::Relaxed);
                     bytes.fetch_add(std::hint::black_box(data).len() as u64, Ordering::Relaxed);
-                    Ok::<(), std::io::Error>(())
+                    Ok(())
                 },
                 options,
             )
