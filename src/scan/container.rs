@@ -232,8 +232,8 @@ fn mib(n: u64) -> String {
 impl Scanner<'_> {
     /// Records that part of the input was not scanned.
     fn problem(&mut self, place: &Place, what: &str) {
-        let msg = format!("{}{what}", place.describe());
-        self.problems.push(crate::sanitize::echoed(&msg));
+        let msg = format!("{}{}", place.describe(), crate::sanitize::text(what));
+        self.problems.push(msg);
     }
 
     /// Words the stop of a stream at `place`, after `err`.
@@ -501,10 +501,21 @@ impl Scanner<'_> {
             if !self.count_member(place) {
                 break;
             }
+            let listed = match zip.name_for_index(i) {
+                Some(Ok(name)) => name.into_owned(),
+                _ => format!("<member {}>", i + 1),
+            };
             let mut file = match zip.by_index(i) {
                 Ok(file) => file,
                 Err(e) => {
-                    self.problem(place, &format!("member {} could not be read: {e}", i + 1));
+                    // An encrypted member, or one compressed with a method not built in
+                    // (zstd, PPMd): named, so that it can be checked by hand.
+                    let name = listed;
+                    let at = Place {
+                        inner: place.inner.member(&name),
+                        depth: place.depth,
+                    };
+                    self.problem(&at, &format!("could not be read, so was not scanned: {e}"));
                     continue;
                 }
             };
