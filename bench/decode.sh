@@ -97,8 +97,13 @@ for i in range(10):
     inner = zip_bytes([("inner/.env", env(key("zip inside tar.gz")))])
     write(f"nested/{i}/release.tar.gz", tar_bytes([("dist/inner.zip", inner)], "w:gz"))
 # Bulk: a 200 MB log in a tar.gz, its key at the end; 64 MB of base64 with a key inside.
-line = "2026-12-01T00:00:00Z INFO request served in 12 ms path=/api/v1/agents status=200\n"
-log = (line * (200_000_000 // len(line))) + "auth token=%s\n" % key("200 MB log in a tar.gz")
+# Lines that vary as real logs do (time, request id, latency), so it compresses about 8x.
+lines, size, i = [], 0, 0
+while size < 200_000_000:
+    line = "2026-12-01T%02d:%02d:%02d.%03dZ INFO req=%016x served in %d ms path=/api/v1/agents/%d status=200\n" % (
+        i // 3600000 % 24, i // 60000 % 60, i // 1000 % 60, i % 1000, r.getrandbits(64), r.randrange(1, 900), r.randrange(10000))
+    lines.append(line); size += len(line); i += 1
+log = "".join(lines) + "auth token=%s\n" % key("200 MB log in a tar.gz")
 write("bulk/logs.tar.gz", tar_bytes([("var/log/app.log", log.encode())], "w:gz"))
 noise = bytes(r.getrandbits(8) for _ in range(24_000_000))
 blob = noise[:12_000_000] + ("\nK=%s\n" % key("64 MB of base64")).encode() + noise[12_000_000:]
@@ -156,7 +161,7 @@ measure nmleaks "$out/nmleaks.json" "$bin" scan --no-ignore --show-secrets --for
 measure kingfisher "$out/kingfisher.json" "$tools/venv/bin/kingfisher" scan "$corpus" \
     --rules-path "$out/kingfisher.yaml" --no-update-check --no-validate --format json --output "$out/kingfisher.json"
 measure betterleaks "$out/betterleaks.json" "$tools/venv/bin/betterleaks" dir "$corpus" \
-    -c "$out/betterleaks.toml" --no-banner --max-decode-depth 5 --max-archive-depth 8 \
+    -c "$out/betterleaks.toml" --no-banner --max-decode-depth=5 --max-archive-depth=8 \
     -o "$out/betterleaks.json"
 
 echo

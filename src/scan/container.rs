@@ -408,6 +408,8 @@ impl Scanner<'_> {
             }
             let mut entry = match entry {
                 Ok(entry) => entry,
+                // A limit stopped the stream under the archive, and was said where it struck.
+                Err(_) if self.meter.hit.swap(HIT_NONE, Ordering::Relaxed) != HIT_NONE => break,
                 Err(e) => {
                     self.problem(
                         place,

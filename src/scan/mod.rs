@@ -634,8 +634,18 @@ impl<'m> Scanner<'m> {
         hints: &[crate::matcher::Hint],
     ) {
         let level = self.depth + 1;
-        let mut seen: Vec<(usize, String)> = Vec::new();
+        // The spans of the keys decoded so far, by start: a hint inside one is that key's
+        // own text again (the other half of its prefix), and is not decoded twice; a key is
+        // added once, however many hints' stretches hold it.
+        let mut seen: std::collections::BTreeMap<usize, usize> = std::collections::BTreeMap::new();
         for &hint in hints {
+            if seen
+                .range(..=hint.at)
+                .next_back()
+                .is_some_and(|(_, &end)| end > hint.at)
+            {
+                continue;
+            }
             let Some(d) = encoded::decode(hay, hint) else {
                 continue;
             };
@@ -643,12 +653,9 @@ impl<'m> Scanner<'m> {
             self.keys_in(&d.bytes, level, &mut keys);
             for k in keys {
                 let (start, end) = d.span(k.start, k.end);
-                if !range.contains(&start)
-                    || seen.iter().any(|(s, key)| *s == start && *key == k.key)
-                {
+                if !range.contains(&start) || seen.insert(start, end).is_some() {
                     continue;
                 }
-                seen.push((start, k.key.clone()));
                 let mut layers = vec![layer_of(hint.kind)];
                 layers.extend(k.layers);
                 self.found.push(Spot {

@@ -752,3 +752,29 @@ fn member_and_depth_limits_are_flags_and_reported() {
     let got = places(&run.json());
     assert_eq!((got.len(), got[0].4.as_str()), (1, "gzip"));
 }
+
+/// A file where every line is base64 of a key (a dump of Kubernetes secrets): every place is
+/// counted, each once, though each key's text holds two hints and each hint's stretch covers
+/// several lines.
+#[test]
+fn hit_dense_base64_counts_every_place_once() {
+    let mut env = TestEnv::seeded(134);
+    let (a, b) = (env.live_key(), env.live_key());
+    let (ea, eb) = (STANDARD.encode(&a), STANDARD.encode(&b));
+    let mut text = String::new();
+    for i in 0..40_000 {
+        let e = if i % 2 == 0 { &ea } else { &eb };
+        text.push_str("token: ");
+        text.push_str(e);
+        text.push('\n');
+    }
+    env.write("dump.yaml", &text);
+    let json = env.run(&["scan", "--format", "json"]).expect(1).json();
+    let counts: Vec<u64> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["location_count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, [20_000, 20_000], "{}", json["summary"]);
+}
