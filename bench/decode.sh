@@ -160,7 +160,7 @@ printf '%-12s %9s %10s %10s\n' tool found "wall" "peak RSS"
 measure nmleaks "$out/nmleaks.json" "$bin" scan --no-ignore --show-secrets --format json -o "$out/nmleaks.json" "$corpus"
 measure kingfisher "$out/kingfisher.json" "$tools/venv/bin/kingfisher" scan "$corpus" \
     --rules-path "$out/kingfisher.yaml" --no-update-check --no-validate --format json --output "$out/kingfisher.json"
-measure betterleaks "$out/betterleaks.json" "$tools/venv/bin/betterleaks" dir "$corpus" \
+measure betterleaks "$out/betterleaks.json" "$tools/venv/bin/betterleaks" "$corpus" \
     -c "$out/betterleaks.toml" --no-banner --max-decode-depth=5 --max-archive-depth=8 \
     -o "$out/betterleaks.json"
 

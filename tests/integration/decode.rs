@@ -443,33 +443,77 @@ fn sarif_with_decoded_findings_validates_and_names_the_member() {
     assert!(problems.is_empty(), "{problems:#?}");
 }
 
-/// Standard input is looked inside too: a tar.gz, a zip (spooled: its directory is at its
-/// end) and base64 piped in.
+/// Standard input is looked inside too: every format (a zip is spooled: its directory is at
+/// its end), and base64 piped in.
 #[test]
 fn standard_input_is_looked_inside() {
     let mut env = TestEnv::seeded(125);
-    let keys: Vec<String> = (0..3).map(|_| env.live_key()).collect();
-    let inputs = [
-        gzip(&tar(&[("a/.env", format!("K={}\n", keys[0]).as_bytes())])),
-        zip(&[("b/.env", format!("K={}\n", keys[1]).as_bytes())]),
-        format!("token: {}\n", STANDARD.encode(&keys[2])).into_bytes(),
-    ];
-    let want = [
-        (Some("a/.env".to_string()), "gzip > tar"),
-        (Some("b/.env".to_string()), "zip"),
-        (None, "base64"),
-    ];
-    for (input, (member, chain)) in inputs.iter().zip(want) {
+    for (file, build, member, chain) in format_cases() {
+        let key = env.live_key();
+        let input = build(format!("# settings\nA=1\nNOMOTIC_KEY={key}\n").as_bytes());
         let run = env
-            .run_with_stdin(&["scan", "--format", "json", "-"], input)
+            .run_with_stdin(&["scan", "--format", "json", "-"], &input)
             .expect(1);
+        run.assert_no_key(&key);
         let got = places(&run.json());
-        assert_eq!(got.len(), 1, "{got:?}");
-        assert_eq!(
-            (got[0].0.as_str(), &got[0].3, got[0].4.as_str()),
-            ("<stdin>", &member, chain)
+        let want = (
+            "<stdin>".to_string(),
+            3,
+            13,
+            member.map(str::to_string),
+            chain.to_string(),
         );
+        assert_eq!(got, vec![want], "{file} on standard input");
     }
+    let key = env.live_key();
+    let input = format!("token: {}\n", STANDARD.encode(&key));
+    let run = env
+        .run_with_stdin(&["scan", "--format", "json", "-"], input.as_bytes())
+        .expect(1);
+    let got = places(&run.json());
+    assert_eq!(got, vec![("<stdin>".into(), 1, 8, None, "base64".into())]);
+}
+
+/// Every location of a git JSON report as `(path, member, chain as JSON, commit)`, sorted.
+fn git_places(run: &crate::util::Run) -> Vec<(String, Option<String>, String, String)> {
+    let mut got: Vec<(String, Option<String>, String, String)> = run.json()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["locations"].as_array().unwrap().iter())
+        .map(|l| {
+            (
+                l["path"].as_str().unwrap().to_string(),
+                l["inside"]["member"].as_str().map(str::to_string),
+                l["inside"]["chain"].to_string(),
+                l["git"]["commit"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    got
+}
+
+/// Writes one file of every format under `dir/formats/`, each with a key of its own; returns
+/// what a report should say of each: `(path, member, chain as JSON)`.
+fn write_formats(
+    env: &mut TestEnv,
+    dir: &std::path::Path,
+) -> Vec<(String, Option<String>, String)> {
+    let mut formats = Vec::new();
+    std::fs::create_dir_all(dir.join("formats")).unwrap();
+    for (file, build, member, chain) in format_cases() {
+        let key = env.live_key();
+        let path = format!("formats/{file}");
+        std::fs::write(dir.join(&path), build(format!("K={key}\n").as_bytes())).unwrap();
+        let chain: Vec<&str> = chain.split(" > ").collect();
+        formats.push((
+            path,
+            member.map(str::to_string),
+            serde_json::json!(chain).to_string(),
+        ));
+    }
+    formats
 }
 
 /// A repository where an archive and a base64 secret were committed, then deleted: the
@@ -496,30 +540,18 @@ fn git_history_range_and_staged_look_inside_committed_archives() {
         format!("data:\n  token: {}\n", STANDARD.encode(&b)),
     )
     .unwrap();
+    // And one file of every format, each with a key of its own.
+    let formats = write_formats(&mut env, &dir);
     git_ok(&dir, &["add", "-A"]);
     git_ok(&dir, &["commit", "-qm", "add the release"]);
     let added = git_ok(&dir, &["rev-parse", "HEAD"]).trim().to_string();
-    git_ok(&dir, &["rm", "-q", "dist/app.tar.gz", "secret.yaml"]);
+    git_ok(
+        &dir,
+        &["rm", "-rq", "dist/app.tar.gz", "secret.yaml", "formats"],
+    );
     git_ok(&dir, &["commit", "-qm", "remove the release"]);
 
-    let summary = |run: &crate::util::Run| {
-        let mut got: Vec<(String, Option<String>, String, String)> = run.json()["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|f| f["locations"].as_array().unwrap().iter())
-            .map(|l| {
-                (
-                    l["path"].as_str().unwrap().to_string(),
-                    l["inside"]["member"].as_str().map(str::to_string),
-                    l["inside"]["chain"].to_string(),
-                    l["git"]["commit"].as_str().unwrap_or_default().to_string(),
-                )
-            })
-            .collect();
-        got.sort();
-        got
-    };
+    let summary = git_places;
     let want = vec![
         (
             "dist/app.tar.gz".to_string(),
@@ -534,6 +566,13 @@ fn git_history_range_and_staged_look_inside_committed_archives() {
             added.clone(),
         ),
     ];
+    let mut want = want;
+    want.extend(
+        formats
+            .iter()
+            .map(|(p, m, c)| (p.clone(), m.clone(), c.clone(), added.clone())),
+    );
+    want.sort();
     let d = dir.to_str().unwrap();
     for args in [vec!["git", d], vec!["git", "--all-objects", d]] {
         let mut args = args;
