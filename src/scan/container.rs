@@ -263,6 +263,27 @@ impl Scanner<'_> {
         }
     }
 
+    /// Runs `f`, a walk of an outer input's container, so that a panic in a decoder crate
+    /// on a crafted archive ends that input's walk (reported: it was not scanned in full)
+    /// rather than the run. Returns whether it completed.
+    pub(crate) fn contain(&mut self, f: impl FnOnce(&mut Self)) -> bool {
+        let done = crate::bug::contained(|| f(&mut *self)).is_some();
+        if !done {
+            self.inner = None;
+            self.depth = 0;
+            let place = Place {
+                inner: Inner::default(),
+                depth: 0,
+            };
+            self.problem(
+                &place,
+                "a decoder failed on this archive or compressed file (a bug in it, which the \
+                 file may have been made to trigger); the rest of it was not scanned",
+            );
+        }
+        done
+    }
+
     /// Scans a stream that [`sniff`] says is `layer`, in place of its raw bytes.
     pub(crate) fn open_stream(
         &mut self,
@@ -380,6 +401,7 @@ impl Scanner<'_> {
         archive: &Place,
         out: &mut Vec<Hit>,
     ) -> io::Result<()> {
+        crate::bug::debug_decoder_trigger(name);
         let place = Place {
             inner: archive.inner.member(name),
             depth: archive.depth,

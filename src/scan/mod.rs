@@ -213,19 +213,23 @@ impl<'m> Scanner<'m> {
                 inner: Inner::default(),
                 depth: 0,
             };
-            if layer == Layer::Zip {
-                let inside = Place {
-                    inner: place.inner.wrapped(Layer::Zip),
-                    depth: 1,
+            let mut opened = false;
+            let done = self.contain(|s| {
+                opened = if layer == Layer::Zip {
+                    let inside = Place {
+                        inner: place.inner.wrapped(Layer::Zip),
+                        depth: 1,
+                    };
+                    s.walk_zip(io::Cursor::new(bytes), origin, &inside, out)
+                        .is_ok()
+                } else {
+                    s.open_stream(layer, &mut &bytes[..], origin, &place, out);
+                    true
                 };
-                if self
-                    .walk_zip(io::Cursor::new(bytes), origin, &inside, out)
-                    .is_ok()
-                {
-                    return;
-                }
-            } else {
-                return self.open_stream(layer, &mut &bytes[..], origin, &place, out);
+            });
+            // A zip whose directory is damaged, or a decoder that failed: the raw bytes too.
+            if done && opened {
+                return;
             }
         }
         // A blob in memory keeps all its hits: its line hashes are attached below.
@@ -267,12 +271,17 @@ impl<'m> Scanner<'m> {
                 inner: Inner::default().wrapped(Layer::Zip),
                 depth: 1,
             };
-            match self.walk_zip(file, origin, &inside, out) {
-                Ok(()) => Ok(n as u64),
-                Err(mut f) => {
-                    f.rewind()?;
-                    self.scan_plain(&mut f, origin, 0, out)
-                }
+            let raw = file.try_clone()?;
+            let mut walked = Ok(());
+            let done =
+                self.contain(|s| walked = s.walk_zip(file, origin, &inside, out).map_err(drop));
+            if done && walked.is_ok() {
+                Ok(n as u64)
+            } else {
+                // A damaged directory, or a decoder that failed: the raw bytes, then.
+                let mut raw = raw;
+                raw.rewind()?;
+                self.scan_plain(&mut raw, origin, 0, out)
             }
         } else {
             self.scan_reader(io::Cursor::new(&head[..n]).chain(file), origin, out)
@@ -439,7 +448,7 @@ impl<'m> Scanner<'m> {
             inner: Inner::default(),
             depth: 0,
         };
-        self.open_stream(layer, &mut counted, origin, &place, out);
+        self.contain(|s| s.open_stream(layer, &mut counted, origin, &place, out));
         match counted.error {
             Some(e) => Err(e),
             None => Ok(counted.count),

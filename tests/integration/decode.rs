@@ -817,3 +817,44 @@ fn hit_dense_base64_counts_every_place_once() {
         .collect();
     assert_eq!(counts, [20_000, 20_000], "{}", json["summary"]);
 }
+
+/// A decoder crate that panics on a crafted archive (simulated in debug builds at a member
+/// named `boom`) ends that archive's walk, not the run: it is reported, the exit code is 2, no
+/// "internal error" is printed, a zip in memory is scanned as raw bytes instead, and every
+/// other file is still scanned.
+#[test]
+fn a_decoder_that_panics_on_a_crafted_archive_is_contained() {
+    let mut env = TestEnv::seeded(135);
+    let (a, b) = (env.live_key(), env.live_key());
+    env.write(
+        "crafted.zip",
+        zip_with(
+            &[("boom", b"x"), ("conf/.env", format!("K={a}\n").as_bytes())],
+            zip::CompressionMethod::Stored,
+        ),
+    );
+    env.write("crafted.tar.gz", gzip(&tar(&[("boom", b"x")])));
+    env.write("plain.env", format!("K={b}\n"));
+    let run = env.run_with_env(
+        &["scan", "--format", "json"],
+        b"",
+        &[("NMLEAKS_DEBUG_DECODER_PANIC", "boom")],
+    );
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    let err = run.stderr();
+    assert!(!err.contains("internal error"), "{err}");
+    assert!(err.contains("crafted.zip: a decoder failed"), "{err}");
+    assert!(err.contains("crafted.tar.gz: a decoder failed"), "{err}");
+    let mut got: Vec<(String, Option<String>)> = places(&run.json())
+        .into_iter()
+        .map(|p| (p.0, p.3))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("crafted.zip".to_string(), None),
+            ("plain.env".to_string(), None)
+        ]
+    );
+}
