@@ -214,6 +214,7 @@ impl<'m> Scanner<'m> {
                 depth: 0,
             };
             let mut opened = false;
+            let problems = self.problems.len();
             let done = self.contain(|s| {
                 opened = if layer == Layer::Zip {
                     let inside = Place {
@@ -227,10 +228,14 @@ impl<'m> Scanner<'m> {
                     true
                 };
             });
-            // A zip whose directory is damaged, or a decoder that failed: the raw bytes too.
-            if done && opened {
+            // Opened and read in full. Otherwise (a damaged stream or directory, a limit, a
+            // decoder that failed) the raw bytes are scanned too: what could not be read
+            // inside may still be in the clear (a stored member, a tar past its limit).
+            if done && opened && self.problems.len() == problems {
                 return;
             }
+            self.inner = None;
+            self.depth = 0;
         }
         // A blob in memory keeps all its hits: its line hashes are attached below.
         let sink = self.sink.take();
@@ -284,7 +289,17 @@ impl<'m> Scanner<'m> {
                 self.scan_plain(&mut raw, origin, 0, out)
             }
         } else {
-            self.scan_reader(io::Cursor::new(&head[..n]).chain(file), origin, out)
+            let raw = file.try_clone()?;
+            let problems = self.problems.len();
+            let result = self.scan_reader(io::Cursor::new(&head[..n]).chain(file), origin, out);
+            if self.problems.len() > problems {
+                // Part of what it holds could not be read: its raw bytes as well, as above.
+                let mut raw = raw;
+                raw.rewind()?;
+                self.inner = None;
+                self.scan_plain(&mut raw, origin, 0, out)?;
+            }
+            result
         };
         self.head = head;
         result
