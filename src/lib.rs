@@ -44,6 +44,8 @@ pub mod cli;
 pub mod config;
 #[cfg(test)]
 mod differential;
+#[cfg(test)]
+mod differential_decode;
 pub mod error;
 pub mod exit;
 pub mod filter;

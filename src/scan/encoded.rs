@@ -58,8 +58,38 @@ fn is_b64(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'-' | b'_')
 }
 
-/// The end (exclusive, going back from `at`) of a run of whitespace holding a line break
-/// that ends at `at`, if there is one: where base64 resumes before a wrap.
+/// Base64 wrapped by an encoder has lines of a width that is a multiple of 4 (76 for `base64`
+/// and MIME, 64 for PEM and openssl), each all base64: a line break joins two runs only when
+/// the run before it is such a line, at least this long, and the line after it is base64 to
+/// its end. Anything else (base64 followed by a word on the next line) ends the text, so that
+/// no character from other text is decoded onto the end of a key.
+const MIN_WRAP: usize = 16;
+
+/// How many base64 characters end at `end`, going back.
+fn run_back(text: &[u8], end: usize) -> usize {
+    text[..end].iter().rev().take_while(|&&c| is_b64(c)).count()
+}
+
+/// Whether the line starting at `start` is base64 to its end (padding allowed at its end).
+fn rest_is_b64(text: &[u8], start: usize) -> bool {
+    let end = memchr::memchr(b'\n', &text[start..]).map_or(text.len(), |i| start + i);
+    let line = &text[start..end];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let body = line
+        .iter()
+        .rposition(|&c| c != b'=')
+        .map_or(&line[..0], |i| &line[..=i]);
+    !body.is_empty() && body.iter().all(|&c| is_b64(c))
+}
+
+/// Whether a wrapped line's run ends at `end`: long enough, a whole number of groups.
+fn wrapped_line(text: &[u8], end: usize) -> bool {
+    let n = run_back(text, end);
+    n >= MIN_WRAP && n.is_multiple_of(4)
+}
+
+/// The end (exclusive, going back from `at`) of the previous line's base64, when the line
+/// break before `at` is a wrap (see [`MIN_WRAP`]).
 fn gap_back(text: &[u8], at: usize) -> Option<usize> {
     let mut i = at;
     let mut newline = false;
@@ -67,10 +97,11 @@ fn gap_back(text: &[u8], at: usize) -> Option<usize> {
         newline |= text[i - 1] == b'\n';
         i -= 1;
     }
-    (newline && i > 0 && is_b64(text[i - 1])).then_some(i)
+    (newline && i > 0 && is_b64(text[i - 1]) && wrapped_line(text, i) && rest_is_b64(text, at))
+        .then_some(i)
 }
 
-/// Where base64 resumes after a wrap that starts at `at`, if it does.
+/// Where base64 resumes after the line break at `at`, when it is a wrap (see [`MIN_WRAP`]).
 fn gap_forward(text: &[u8], at: usize) -> Option<usize> {
     let mut i = at;
     let mut newline = false;
@@ -78,7 +109,8 @@ fn gap_forward(text: &[u8], at: usize) -> Option<usize> {
         newline |= text[i] == b'\n';
         i += 1;
     }
-    (newline && i < text.len() && is_b64(text[i])).then_some(i)
+    (newline && i < text.len() && is_b64(text[i]) && wrapped_line(text, at) && rest_is_b64(text, i))
+        .then_some(i)
 }
 
 /// Decodes the text around `hint`, or `None` when it is not the encoding it looked like.
@@ -257,6 +289,39 @@ mod tests {
             .unwrap();
             assert!(d.bytes.starts_with(b"k=nm_live_"));
             assert_eq!(d.span(2, 10), (at, at + 16));
+        }
+    }
+
+    /// Found by the property test: unpadded base64 of a key, then a line break and a word,
+    /// was joined into one text, and the word's first character decoded onto the key's end
+    /// (another key, another fingerprint).
+    #[test]
+    fn base64_followed_by_a_word_on_the_next_line_decodes_nothing_from_the_word() {
+        let key = b"nm_live_r7nNeVBv0T8qSPLtmI85DLeioqODeuEA";
+        for lead in [&b""[..], b" ", b"ab"] {
+            let mut plain = lead.to_vec();
+            plain.extend_from_slice(key);
+            let enc = base64::engine::general_purpose::STANDARD_NO_PAD.encode(&plain);
+            let text = format!("{enc}\nw and more\n");
+            for (back, literal) in crate::matcher::base64_literals(b"nm_live_") {
+                let Some(at) = memchr::memmem::find(text.as_bytes(), &literal) else {
+                    continue;
+                };
+                let d = decode(
+                    text.as_bytes(),
+                    Hint {
+                        at,
+                        kind: HintKind::Base64 { back },
+                    },
+                );
+                let d = d.unwrap();
+                assert!(d.bytes.ends_with(key) || d.bytes.ends_with(&key[..key.len() - 1]));
+                assert!(
+                    !d.bytes
+                        .windows(key.len() + 1)
+                        .any(|w| w.starts_with(key) && w[key.len()].is_ascii_alphanumeric())
+                );
+            }
         }
     }
 

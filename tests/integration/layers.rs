@@ -32,7 +32,17 @@ const FLOORS: &[(&str, &[&str])] = &[
     ("verification", &["verify"]),
     ("suppression", &["suppress"]),
     ("reports", &["report", "progress"]),
-    ("top", &["policy", "config", "cli", "app", "differential"]),
+    (
+        "top",
+        &[
+            "policy",
+            "config",
+            "cli",
+            "app",
+            "differential",
+            "differential_decode",
+        ],
+    ),
 ];
 
 /// The module a file under `src/` defines: `source/git/mod.rs` is `source::git`.
