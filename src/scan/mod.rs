@@ -852,21 +852,10 @@ mod tests {
     use super::snippet::SNIPPET_CONTEXT;
     use super::*;
     use crate::matcher::LOOKBEHIND;
-    use crate::testkeys::Rng;
+    use crate::testkeys::{Rng, Trickle};
 
     fn matcher() -> Matcher {
         Matcher::new(crate::rules::load(&[] as &[&str]).unwrap())
-    }
-
-    /// A reader that returns at most `step` bytes per call, to exercise short reads.
-    struct Trickle<'a>(&'a [u8], usize);
-    impl Read for Trickle<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            let n = self.0.len().min(buf.len()).min(self.1);
-            buf[..n].copy_from_slice(&self.0[..n]);
-            self.0 = &self.0[n..];
-            Ok(n)
-        }
     }
 
     #[test]
