@@ -92,14 +92,26 @@ fn resolve(p: &Path) -> PathBuf {
     out
 }
 
-/// The hook script: runs this nmleaks binary when it still exists, else the one on `PATH`.
+/// What the hook prints when no nmleaks can be found, before it refuses the commit: one line
+/// that says how to fix it.
+pub const NOT_FOUND: &str = "nmleaks: the pre-commit hook cannot find nmleaks (the binary it was \
+installed with is gone and none is on PATH): install it (cargo install --locked --path \
+CHECKOUT) or put it on PATH; the commit was not checked, so it is refused";
+
+/// The hook script: runs this nmleaks binary when it still exists, else the one on `PATH`,
+/// else refuses the commit with [`NOT_FOUND`] (a hook that cannot scan must not let a commit
+/// through unchecked, nor fail with a bare `exec: nmleaks: not found`).
 #[must_use]
 pub fn script(exe: Option<&Path>) -> String {
+    let fallback = format!(
+        "if command -v nmleaks >/dev/null 2>&1; then exec nmleaks git --staged; fi\n\
+         echo '{NOT_FOUND}' >&2\nexit 1\n"
+    );
     let run = match exe.and_then(Path::to_str) {
-        Some(p) if !p.contains('\'') => format!(
-            "if [ -x '{p}' ]; then exec '{p}' git --staged; fi\nexec nmleaks git --staged\n"
-        ),
-        _ => "exec nmleaks git --staged\n".to_string(),
+        Some(p) if !p.contains('\'') => {
+            format!("if [ -x '{p}' ]; then exec '{p}' git --staged; fi\n{fallback}")
+        }
+        _ => fallback,
     };
     format!(
         "#!/bin/sh\n{MARKER}\n\

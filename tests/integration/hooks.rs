@@ -62,6 +62,44 @@ fn install_hook_blocks_a_commit_that_adds_a_key_and_lets_a_clean_one_through() {
     assert!(ok, "a clean commit passes:\n{out}");
 }
 
+/// After `cargo clean` or a moved build the binary the hook was installed with is gone: the
+/// hook then runs the nmleaks on PATH, and with none there it refuses the commit in one line
+/// that says how to fix it, never `exec: nmleaks: not found`.
+#[test]
+fn install_hook_survives_a_deleted_binary_through_path_and_says_how_to_fix_a_missing_one() {
+    let mut env = TestEnv::new();
+    init_repo(&env);
+    let copy = env.path("build/nmleaks");
+    std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
+    std::fs::copy(crate::util::binary(), &copy).unwrap();
+    let out = env.command(&copy).arg("install-hook").output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_file(&copy).unwrap();
+    let key = env.live_key();
+    env.write("config.env", format!("NOMOTIC_API_KEY={key}\n"));
+    git_ok(env.root(), &["add", "config.env"]);
+    // On PATH: the hook still scans, and refuses the key.
+    let (ok, out) = commit(env.root(), "add config");
+    assert!(!ok && out.contains("config.env:1:17"), "{out}");
+    // Nowhere: refused, with the one line that says what to do.
+    let bare = std::ffi::OsString::from("/usr/local/bin:/usr/bin:/bin");
+    let out = git_command(env.root())
+        .env("PATH", &bare)
+        .args(["commit", "-q", "-m", "add config"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "an unchecked commit must not pass: {text}"
+    );
+    assert!(text.contains(nmleaks::hook::NOT_FOUND), "{text}");
+}
+
 #[test]
 fn install_hook_leaves_a_foreign_hook_alone_unless_forced() {
     let env = TestEnv::new();
