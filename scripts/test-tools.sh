@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the external tools the test suite runs against, into target/test-tools/ (idempotent):
 #   - Microsoft's SARIF Multitool (npm), the reference validator for SARIF 2.1.0 + GitHub rules;
-#   - the pre-commit framework (PyPI), to test the hooks in .pre-commit-hooks.yaml for real.
+#   - the pre-commit framework (PyPI), newest and oldest supported, to test the hooks in
+#     .pre-commit-hooks.yaml for real.
 # Prints the environment the tests read, for `eval`.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -14,12 +15,23 @@ if [ ! -x "$sarif" ]; then
   npm install --silent --no-audit --no-fund --prefix "$tools" @microsoft/sarif-multitool@5.7.0 >&2
 fi
 
+# pre-commit twice: the newest release (pinned, so a run is repeatable; raise it when a newer
+# one is out) and the oldest the hooks manifest claims to support, read from the manifest, so
+# that the claim is tested rather than believed.
+newest=4.7.0
+oldest=$(sed -n 's/^ *minimum_pre_commit_version: *"\{0,1\}\([0-9.]*\)"\{0,1\}.*/\1/p' "$root/.pre-commit-hooks.yaml" | sort -uV | tail -n1)
+pre_commit_venv() { # DIR VERSION
+  if [ "$("$1/bin/pre-commit" --version 2>/dev/null)" != "pre-commit $2" ]; then
+    echo "installing pre-commit $2 into $1" >&2
+    rm -rf "$1"
+    python3 -m venv "$1" >&2
+    "$1/bin/pip" install --quiet --disable-pip-version-check "pre-commit==$2" >&2
+  fi
+}
 venv="$tools/venv"
-if [ ! -x "$venv/bin/pre-commit" ]; then
-  echo "installing pre-commit into $venv" >&2
-  python3 -m venv "$venv" >&2
-  "$venv/bin/pip" install --quiet --disable-pip-version-check pre-commit==4.0.1 >&2
-fi
+pre_commit_venv "$venv" "$newest"
+pre_commit_venv "$tools/venv-oldest" "$oldest"
 
 echo "export NMLEAKS_SARIF_MULTITOOL='$sarif'"
 echo "export NMLEAKS_PRE_COMMIT='$venv/bin/pre-commit'"
+echo "export NMLEAKS_PRE_COMMIT_OLDEST='$tools/venv-oldest/bin/pre-commit'"

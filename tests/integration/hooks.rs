@@ -197,17 +197,27 @@ fn snapshot_of_checkout() -> &'static (PathBuf, String) {
     })
 }
 
-fn pre_commit() -> String {
-    std::env::var("NMLEAKS_PRE_COMMIT").expect(
-        "NMLEAKS_PRE_COMMIT is not set: run the tests with `bash scripts/test.sh`, which \
-         installs the pre-commit framework",
-    )
+/// The pre-commit executable named by `var` (`NMLEAKS_PRE_COMMIT`: the newest release;
+/// `NMLEAKS_PRE_COMMIT_OLDEST`: the oldest the manifest claims to support).
+fn pre_commit_from(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!(
+            "{var} is not set: run the tests with `bash scripts/test.sh`, which installs the \
+             pre-commit framework"
+        )
+    })
 }
 
 /// Installs this repository's hook `hook_id` with the pre-commit framework in a new repo and
 /// checks a commit with a key is refused and one without passes. `path` is the `PATH` the
 /// commit runs with.
 fn framework_blocks_keys(hook_id: &str, path: &std::ffi::OsStr) {
+    framework_blocks_keys_with("NMLEAKS_PRE_COMMIT", hook_id, path);
+}
+
+/// [`framework_blocks_keys`] with the pre-commit named by the environment variable `var`.
+fn framework_blocks_keys_with(var: &str, hook_id: &str, path: &std::ffi::OsStr) {
+    let pre_commit = pre_commit_from(var);
     let mut env = TestEnv::new();
     init_repo(&env);
     let (repo, rev) = snapshot_of_checkout();
@@ -232,7 +242,7 @@ fn framework_blocks_keys(hook_id: &str, path: &std::ffi::OsStr) {
         ("CARGO_PROFILE_RELEASE_CODEGEN_UNITS", "16".as_ref()),
     ];
     let run_pc = |args: &[&str]| {
-        Command::new(pre_commit())
+        Command::new(&pre_commit)
             .current_dir(env.root())
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .envs(envs.iter().copied())
@@ -268,6 +278,34 @@ fn framework_blocks_keys(hook_id: &str, path: &std::ffi::OsStr) {
 #[test]
 fn pre_commit_framework_system_hook_blocks_keys() {
     framework_blocks_keys("nmleaks-system", &path_with_bin());
+}
+
+/// The manifest's `minimum_pre_commit_version` is a claim: the oldest version it names
+/// (installed by `scripts/test-tools.sh` from the manifest itself) must run the hooks. 3.0.0
+/// was claimed while `stages: [pre-commit]` needs 3.2.0, so Debian 12's 3.0.4 rejected it.
+#[test]
+fn pre_commit_framework_oldest_supported_version_runs_the_hooks() {
+    let oldest = pre_commit_from("NMLEAKS_PRE_COMMIT_OLDEST");
+    let version = Command::new(&oldest).arg("--version").output().unwrap();
+    let manifest = std::fs::read_to_string(checkout().join(".pre-commit-hooks.yaml")).unwrap();
+    let claimed: Vec<&str> = manifest
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("minimum_pre_commit_version:"))
+        .map(|v| v.trim().trim_matches('"'))
+        .collect();
+    assert!(!claimed.is_empty());
+    for v in &claimed {
+        assert_eq!(
+            String::from_utf8_lossy(&version.stdout).trim(),
+            format!("pre-commit {v}"),
+            "the oldest pre-commit installed is the one the manifest claims"
+        );
+    }
+    framework_blocks_keys_with(
+        "NMLEAKS_PRE_COMMIT_OLDEST",
+        "nmleaks-system",
+        &path_with_bin(),
+    );
 }
 
 #[test]
