@@ -124,7 +124,15 @@ cmd_scan() {
     local sarif=${INPUT_SARIF_FILE:-nmleaks.sarif}
     local extra=()
     if [[ -n ${INPUT_ARGS:-} ]]; then
-        read -r -a extra <<<"$INPUT_ARGS"
+        # Split as a shell splits words, quotes and backslashes honoured (a path with a
+        # space: --rules 'my rules/extra.toml'), without running a shell: xargs parses and
+        # printf writes each word NUL-terminated. Nothing in `args` is ever evaluated.
+        local word
+        printf '%s' "$INPUT_ARGS" | xargs -r printf '%s\0' >"$tmp/nmleaks-args" 2>/dev/null ||
+            die "args: cannot split into arguments (an unbalanced quote?): $INPUT_ARGS"
+        while IFS= read -r -d '' word; do
+            extra+=("$word")
+        done <"$tmp/nmleaks-args"
     fi
     local a
     for a in "${extra[@]}"; do

@@ -313,3 +313,56 @@ fn action_yml_declares_every_input_it_and_the_script_read() {
         );
     }
 }
+
+/// `args` is split as a shell splits words, never on every space: a rules file whose path holds
+/// a space, quoted, reaches nmleaks as one argument (before, it was split in two and the run
+/// failed with a missing file). An unbalanced quote is one clear error.
+#[test]
+fn quoted_args_with_spaces_reach_nmleaks_as_one_argument() {
+    let (mut env, _key, _, _) = repo_with_key_commit();
+    env.write(
+        "repo/my rules/extra.toml",
+        r#"
+[[rules]]
+id = "acme-token"
+name = "Acme token"
+description = "An Acme token."
+severity = "low"
+security_severity = "3.0"
+prefix = "acme_"
+pattern = "acme_[A-Za-z0-9]{24,}"
+examples = ["acme_Q7rT9kLm2XpV8nBw4ZcY6hJdQ7"]
+"#,
+    );
+    let token = format!("acme_{}", env.rng.base62(30));
+    env.write("repo/acme.txt", &token);
+    let repo = env.path("repo");
+    git_ok(&repo, &["add", "."]);
+    git_ok(&repo, &["commit", "-q", "-m", "acme"]);
+    let run = run_action(
+        &env,
+        "schedule",
+        &serde_json::json!({}),
+        &[("INPUT_ARGS", "--rules 'my rules/extra.toml'")],
+    );
+    assert_eq!(
+        (run.code, run.output("exit-code").as_str()),
+        (0, "1"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("file=acme.txt,line=1,col=1,title=Acme token"),
+        "the rules file was loaded: {}",
+        run.stdout
+    );
+    let run = run_action(
+        &env,
+        "schedule",
+        &serde_json::json!({}),
+        &[("INPUT_ARGS", "--rules 'my rules/extra.toml")],
+    );
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(run.stdout.contains("unbalanced quote"), "{}", run.stdout);
+}
