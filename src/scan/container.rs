@@ -210,6 +210,30 @@ pub(crate) struct Place {
 }
 
 impl Place {
+    /// The outer input itself.
+    pub fn outer() -> Place {
+        Place {
+            inner: Inner::default(),
+            depth: 0,
+        }
+    }
+
+    /// Inside `layer` here: one layer deeper.
+    pub fn wrapped(&self, layer: Layer) -> Place {
+        Place {
+            inner: self.inner.wrapped(layer),
+            depth: self.depth + 1,
+        }
+    }
+
+    /// Member `name` of the archive here (the same depth: the archive was the layer).
+    pub fn member(&self, name: &str) -> Place {
+        Place {
+            inner: self.inner.member(name),
+            depth: self.depth,
+        }
+    }
+
     fn describe(&self) -> String {
         let mut s = String::new();
         if let Some(member) = &self.inner.member {
@@ -230,6 +254,17 @@ fn mib(n: u64) -> String {
 }
 
 impl Scanner<'_> {
+    /// A decoder's output under this input's budget; `compressed` counts what it consumed.
+    fn limited<R: Read>(&self, inner: R, compressed: Arc<AtomicU64>) -> Limited<R> {
+        Limited {
+            inner,
+            meter: self.meter.clone(),
+            decoding: self.decoding,
+            compressed,
+            out: 0,
+        }
+    }
+
     /// Records that part of the input was not scanned.
     fn problem(&mut self, place: &Place, what: &str) {
         let msg = format!("{}{}", place.describe(), crate::sanitize::text(what));
@@ -264,24 +299,18 @@ impl Scanner<'_> {
     }
 
     /// Runs `f`, a walk of an outer input's container, so that a panic in a decoder crate
-    /// on a crafted archive ends that input's walk (reported: it was not scanned in full)
-    /// rather than the run. Returns whether it completed.
-    pub(crate) fn contain(&mut self, f: impl FnOnce(&mut Self)) -> bool {
-        let done = crate::bug::contained(|| f(&mut *self)).is_some();
-        if !done {
+    /// on a crafted archive ends that input's walk (reported as a problem: it was not scanned
+    /// in full) rather than the run.
+    pub(crate) fn contain(&mut self, f: impl FnOnce(&mut Self)) {
+        if crate::bug::contained(|| f(&mut *self)).is_none() {
             self.inner = None;
             self.depth = 0;
-            let place = Place {
-                inner: Inner::default(),
-                depth: 0,
-            };
             self.problem(
-                &place,
+                &Place::outer(),
                 "a decoder failed on this archive or compressed file (a bug in it, which the \
                  file may have been made to trigger); the rest of it was not scanned",
             );
         }
-        done
     }
 
     /// Scans a stream that [`sniff`] says is `layer`, in place of its raw bytes.
@@ -293,10 +322,7 @@ impl Scanner<'_> {
         place: &Place,
         out: &mut Vec<Hit>,
     ) {
-        let inside = Place {
-            inner: place.inner.wrapped(layer),
-            depth: place.depth + 1,
-        };
+        let inside = place.wrapped(layer);
         match layer {
             Layer::Tar => self.walk_tar(reader, origin, &inside, out),
             Layer::Zip => self.spool_zip(reader, origin, place, &inside, out),
@@ -320,13 +346,7 @@ impl Scanner<'_> {
                         started: false,
                     }),
                 };
-                let mut limited = Limited {
-                    inner: decoder,
-                    meter: self.meter.clone(),
-                    decoding: self.decoding,
-                    compressed: count,
-                    out: 0,
-                };
+                let mut limited = self.limited(decoder, count);
                 let result = self.read_member(&mut limited, origin, &inside, out);
                 if let Err(e) = result {
                     self.stopped(&inside, &e);
@@ -402,10 +422,7 @@ impl Scanner<'_> {
         out: &mut Vec<Hit>,
     ) -> io::Result<()> {
         crate::bug::debug_decoder_trigger(name);
-        let place = Place {
-            inner: archive.inner.member(name),
-            depth: archive.depth,
-        };
+        let place = archive.member(name);
         let saved = self.inner.replace(Arc::new(place.inner.clone()));
         self.scan_name(name.as_bytes(), 0, origin, Part::Path, out);
         self.inner = saved;
@@ -448,11 +465,7 @@ impl Scanner<'_> {
             }
             let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
             if let Err(e) = self.member(&name, &mut entry, origin, place, out) {
-                let at = Place {
-                    inner: place.inner.member(&name),
-                    depth: place.depth,
-                };
-                self.stopped(&at, &e);
+                self.stopped(&place.member(&name), &e);
                 if self.meter.exhausted(&self.decoding) {
                     break;
                 }
@@ -534,37 +547,22 @@ impl Scanner<'_> {
                 Err(e) => {
                     // An encrypted member, or one compressed with a method not built in
                     // (zstd, PPMd): named, so that it can be checked by hand.
-                    let name = listed;
-                    let at = Place {
-                        inner: place.inner.member(&name),
-                        depth: place.depth,
-                    };
-                    self.problem(&at, &format!("could not be read, so was not scanned: {e}"));
+                    self.problem(
+                        &place.member(&listed),
+                        &format!("could not be read, so was not scanned: {e}"),
+                    );
                     continue;
                 }
             };
             if file.is_dir() {
                 continue;
             }
-            let name = file.name().map_or_else(
-                |_| format!("<member {}>", i + 1),
-                std::borrow::Cow::into_owned,
-            );
+            let name = listed;
             let compressed = Arc::new(AtomicU64::new(file.compressed_size()));
-            let mut limited = Limited {
-                inner: &mut file,
-                meter: self.meter.clone(),
-                decoding: self.decoding,
-                compressed,
-                out: 0,
-            };
+            let mut limited = self.limited(&mut file, compressed);
             let result = self.member(&name, &mut limited, origin, place, out);
             if let Err(e) = result {
-                let at = Place {
-                    inner: place.inner.member(&name),
-                    depth: place.depth,
-                };
-                self.stopped(&at, &e);
+                self.stopped(&place.member(&name), &e);
             }
         }
         Ok(())

@@ -40,7 +40,7 @@ use memchr::memchr;
 
 pub use self::container::Decoding;
 use self::container::{Meter, Place, SNIFF, sniff};
-pub use self::encoded::DECODE_REACH;
+use self::encoded::DECODE_REACH;
 
 use self::lines::{LineTracker, count_chars, line_bounds};
 use self::utf16::Decoder;
@@ -209,33 +209,19 @@ impl<'m> Scanner<'m> {
     pub fn scan_bytes(&mut self, bytes: &[u8], origin: &Origin, out: &mut Vec<Hit>) {
         self.new_input();
         if let Some(layer) = self.container(bytes) {
-            let place = Place {
-                inner: Inner::default(),
-                depth: 0,
-            };
-            let mut opened = false;
             let problems = self.problems.len();
-            let done = self.contain(|s| {
-                opened = if layer == Layer::Zip {
-                    let inside = Place {
-                        inner: place.inner.wrapped(Layer::Zip),
-                        depth: 1,
-                    };
-                    s.walk_zip(io::Cursor::new(bytes), origin, &inside, out)
-                        .is_ok()
+            self.contain(|s| {
+                let outer = Place::outer();
+                if layer == Layer::Zip {
+                    // A damaged directory is a problem of its own: the raw bytes below.
+                    let _ = s.walk_zip(io::Cursor::new(bytes), origin, &outer.wrapped(layer), out);
                 } else {
-                    s.open_stream(layer, &mut &bytes[..], origin, &place, out);
-                    true
-                };
+                    s.open_stream(layer, &mut &bytes[..], origin, &outer, out);
+                }
             });
-            // Opened and read in full. Otherwise (a damaged stream or directory, a limit, a
-            // decoder that failed) the raw bytes are scanned too: what could not be read
-            // inside may still be in the clear (a stored member, a tar past its limit).
-            if done && opened && self.problems.len() == problems {
+            if self.read_in_full(problems) {
                 return;
             }
-            self.inner = None;
-            self.depth = 0;
         }
         // A blob in memory keeps all its hits: its line hashes are attached below.
         let sink = self.sink.take();
@@ -243,8 +229,22 @@ impl<'m> Scanner<'m> {
         self.sink = sink;
     }
 
+    /// Whether the input being scanned was read in full inside, no problem recorded since
+    /// there were `problems`. Otherwise (a damaged stream or directory, a limit, a decoder that
+    /// failed) its raw bytes are scanned too, where they are at hand: what could not be read
+    /// inside may still be in the clear (a stored member, a tar's members past the limit).
+    fn read_in_full(&mut self, problems: usize) -> bool {
+        if self.problems.len() == problems {
+            return true;
+        }
+        self.inner = None;
+        self.depth = 0;
+        false
+    }
+
     /// Scans a file: like [`Scanner::scan_reader`], but a zip is read through its directory
-    /// in place rather than spooled.
+    /// in place rather than spooled, and a container not read in full is scanned again as
+    /// raw bytes (see [`Scanner::scan_bytes`]).
     ///
     /// # Errors
     /// The file's read error; hits found before it stay in `out`.
@@ -259,47 +259,33 @@ impl<'m> Scanner<'m> {
         let mut head = std::mem::take(&mut self.head);
         head.resize(BINARY_PROBE, 0);
         let (n, status) = fill(&mut file, &mut head);
-        if let Err(e) = status {
+        if status.is_err() || n < head.len() {
             self.scan_bytes(&head[..n], origin, out);
             self.head = head;
-            return Err(e);
+            return status.map(|_| n as u64);
         }
-        if n < head.len() {
-            self.scan_bytes(&head[..n], origin, out);
-            self.head = head;
-            return Ok(n as u64);
-        }
-        let result = if self.container(&head[..n]) == Some(Layer::Zip) {
-            self.new_input();
-            file.rewind()?;
-            let inside = Place {
-                inner: Inner::default().wrapped(Layer::Zip),
-                depth: 1,
-            };
-            let raw = file.try_clone()?;
-            let mut walked = Ok(());
-            let done =
-                self.contain(|s| walked = s.walk_zip(file, origin, &inside, out).map_err(drop));
-            if done && walked.is_ok() {
-                Ok(n as u64)
-            } else {
-                // A damaged directory, or a decoder that failed: the raw bytes, then.
-                let mut raw = raw;
-                raw.rewind()?;
-                self.scan_plain(&mut raw, origin, 0, out)
+        let layer = self.container(&head[..n]);
+        let result = match layer {
+            None => self.scan_reader(io::Cursor::new(&head[..n]).chain(file), origin, out),
+            Some(layer) => {
+                let mut raw = file.try_clone()?;
+                let problems = self.problems.len();
+                let result = if layer == Layer::Zip {
+                    self.new_input();
+                    file.rewind()?;
+                    let inside = Place::outer().wrapped(layer);
+                    // A damaged directory is a problem of its own: the raw bytes below.
+                    self.contain(|s| drop(s.walk_zip(file, origin, &inside, out)));
+                    raw.metadata().map(|m| m.len())
+                } else {
+                    self.scan_reader(io::Cursor::new(&head[..n]).chain(file), origin, out)
+                };
+                if !self.read_in_full(problems) {
+                    raw.rewind()?;
+                    self.scan_plain(&mut raw, origin, 0, out)?;
+                }
+                result
             }
-        } else {
-            let raw = file.try_clone()?;
-            let problems = self.problems.len();
-            let result = self.scan_reader(io::Cursor::new(&head[..n]).chain(file), origin, out);
-            if self.problems.len() > problems {
-                // Part of what it holds could not be read: its raw bytes as well, as above.
-                let mut raw = raw;
-                raw.rewind()?;
-                self.inner = None;
-                self.scan_plain(&mut raw, origin, 0, out)?;
-            }
-            result
         };
         self.head = head;
         result
@@ -459,11 +445,7 @@ impl<'m> Scanner<'m> {
             count: 0,
             error: None,
         };
-        let place = Place {
-            inner: Inner::default(),
-            depth: 0,
-        };
-        self.contain(|s| s.open_stream(layer, &mut counted, origin, &place, out));
+        self.contain(|s| s.open_stream(layer, &mut counted, origin, &Place::outer(), out));
         match counted.error {
             Some(e) => Err(e),
             None => Ok(counted.count),

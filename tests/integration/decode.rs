@@ -772,6 +772,26 @@ fn member_and_depth_limits_are_flags_and_reported() {
     );
     env.run(&["scan"]).expect(1);
 
+    // The same for a zip of more than the 8 KiB read whole (its directory is read in place
+    // from the file): the stored member past the limit is found in the raw bytes.
+    let mut env = TestEnv::seeded(136);
+    let key = env.live_key();
+    let filler = vec![b'.'; 16 << 10];
+    let mut members: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &filler[..])).collect();
+    let last = format!("K={key}\n");
+    members.push(("z/.env", last.as_bytes()));
+    env.write(
+        "many.zip",
+        zip_with(&members, zip::CompressionMethod::Stored),
+    );
+    let run = env.run(&["scan", "--max-archive-members", "10", "--format", "json"]);
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    let got = places(&run.json());
+    assert_eq!(
+        (got.len(), got[0].0.as_str(), got[0].3.as_deref()),
+        (1, "many.zip", None)
+    );
+
     // Base64 in base64: depth 1 opens one layer only.
     let mut env = TestEnv::seeded(132);
     let key = env.live_key();
