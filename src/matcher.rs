@@ -200,17 +200,11 @@ impl Matcher {
             pos = at + 1;
             match hinted.kinds[hit.pattern().as_usize()] {
                 Some(kind) => f(Found::Hint(Hint { at, kind })),
-                None if at < end => {
-                    for (prefix, ids) in &self.prefixes {
-                        if hay[at..].starts_with(prefix) {
-                            self.confirm(hay, at, ids, complete, &mut |c: Candidate| {
-                                if c.verdict.is_ok() {
-                                    f(Found::Key(c.m));
-                                }
-                            });
-                        }
+                None if at < end => self.confirm_prefixes(hay, at, complete, &mut |c| {
+                    if c.verdict.is_ok() {
+                        f(Found::Key(c.m));
                     }
-                }
+                }),
                 None => {}
             }
         }
@@ -266,12 +260,7 @@ impl Matcher {
                 // Let a hit that starts at `end - 1` still be seen whole.
                 let window_end = (end + finder.needle().len() - 1).min(hay.len());
                 for hit in finder.find_iter(&hay[start..window_end]) {
-                    let at = start + hit;
-                    for (prefix, ids) in &self.prefixes {
-                        if hay[at..].starts_with(prefix) {
-                            self.confirm(hay, at, ids, complete, &mut f);
-                        }
-                    }
+                    self.confirm_prefixes(hay, start + hit, complete, &mut f);
                 }
             }
             Prefilter::Multi(ac) => {
@@ -289,6 +278,21 @@ impl Matcher {
                         self.confirm(hay, at, ids, complete, &mut f);
                     }
                 }
+            }
+        }
+    }
+
+    /// At a hit of the prefixes' common stem: confirms the rules of each prefix there.
+    fn confirm_prefixes(
+        &self,
+        hay: &[u8],
+        at: usize,
+        complete: bool,
+        f: &mut impl FnMut(Candidate),
+    ) {
+        for (prefix, ids) in &self.prefixes {
+            if hay[at..].starts_with(prefix) {
+                self.confirm(hay, at, ids, complete, f);
             }
         }
     }

@@ -317,12 +317,6 @@ impl Layer {
             Layer::Hex => "hex",
         }
     }
-
-    /// Whether this layer is an archive whose members have paths.
-    #[must_use]
-    pub fn is_archive(self) -> bool {
-        matches!(self, Layer::Tar | Layer::Zip)
-    }
 }
 
 /// Where inside its origin a key was found.
@@ -419,8 +413,7 @@ impl Location {
     }
 
     /// The display path of the origin itself, without any archive member.
-    #[must_use]
-    pub fn outer_path(&self) -> String {
+    fn outer_path(&self) -> String {
         match &self.origin {
             Origin::File(p) => crate::sanitize::path(p),
             Origin::Stdin => "<stdin>".to_string(),

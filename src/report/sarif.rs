@@ -458,6 +458,7 @@ fn location(loc: &Location, root: &Path, id: Option<usize>) -> SarifLocation {
             ..Region::default()
         }
     };
+    let inside = inside(loc);
     let message = match &loc.origin {
         Origin::Git(g) if g.kind == GitKind::Unplaced => Some(Text {
             text: format!(
@@ -466,11 +467,11 @@ fn location(loc: &Location, root: &Path, id: Option<usize>) -> SarifLocation {
                 g.commit
             ),
         }),
-        _ => inside(loc).map(|text| Text {
+        _ => inside.as_ref().map(|text| Text {
             text: format!("Found at {text}."),
         }),
     };
-    let logical_locations = inside(loc)
+    let logical_locations = inside
         .map(|name| LogicalLocation {
             fully_qualified_name: name,
             kind: "resource",

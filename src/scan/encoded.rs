@@ -37,7 +37,7 @@ pub(crate) struct Decoded {
     pub bytes: Vec<u8>,
     /// Offsets in the text of the characters decoded, in order (line breaks skipped).
     chars: Vec<usize>,
-    /// Characters per 3 bytes: 4 for base64, 6 for hex (two per byte).
+    /// Hex (two characters per byte) rather than base64 (four per three bytes).
     hex: bool,
 }
 
