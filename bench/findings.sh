@@ -20,19 +20,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 out=$root/target/bench-findings
-tools=$root/target/bench-tools
-bin=$root/target/release/nmleaks
-mkdir -p "$out"
-
-say() { printf '== %s\n' "$*" >&2; }
-[[ -x /usr/bin/time ]] || { apt-get install -y time >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y time >/dev/null; }; }
-
-say "cargo build --release"
-cargo build --release --quiet
-
 # shellcheck source=bench/peers.sh
 source "$root/bench/peers.sh"
-install_peers "$tools"
+peer_bench_setup "$out"
 
 if [[ ! -s $out/mixed.log ]]; then
     say "writing the logs"

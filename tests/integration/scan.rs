@@ -1,6 +1,6 @@
 //! `nmleaks scan`: contexts keys live in, filters, walking rules, output and exit codes.
 
-use crate::util::{TestEnv, locations};
+use crate::util::{ACME_RULES, TestEnv, locations};
 
 /// Reference line and column (1-based, in characters) of the first `key` in `text`.
 fn line_col(text: &str, key: &str) -> (u64, u64) {
@@ -395,20 +395,7 @@ fn invalid_flags_and_rules_files_exit_2_with_one_sentence() {
 #[test]
 fn extra_rules_files_add_rules() {
     let mut env = TestEnv::new();
-    env.write(
-        "extra.toml",
-        r#"
-[[rules]]
-id = "acme-token"
-name = "Acme token"
-description = "An Acme token."
-severity = "low"
-security_severity = "3.0"
-prefix = "acme_"
-pattern = "acme_[A-Za-z0-9]{24,}"
-examples = ["acme_Q7rT9kLm2XpV8nBw4ZcY6hJdQ7"]
-"#,
-    );
+    env.write("extra.toml", ACME_RULES);
     let token = format!("acme_{}", env.rng.base62(30));
     env.write("a.txt", &token);
     let json = env

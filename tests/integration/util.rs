@@ -247,6 +247,20 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// A rules file of one custom rule (`acme-token`, prefix `acme_`) with a proving example, for
+/// tests that load extra rules.
+pub const ACME_RULES: &str = r#"
+[[rules]]
+id = "acme-token"
+name = "Acme token"
+description = "An Acme token."
+severity = "low"
+security_severity = "3.0"
+prefix = "acme_"
+pattern = "acme_[A-Za-z0-9]{24,}"
+examples = ["acme_Q7rT9kLm2XpV8nBw4ZcY6hJdQ7"]
+"#;
+
 /// A finished run.
 pub struct Run(pub Output);
 
