@@ -3,6 +3,8 @@
 #
 #   action.sh install   put nmleaks on PATH: a release binary when one exists for this runner,
 #                       else `cargo install --locked` from the action's own checkout (cached)
+#   action.sh source-id print the digest of the action's source (the build cache's key; the
+#                       same digest `nmleaks --version` shows as `source …`)
 #   action.sh scan      choose the mode from the event, run nmleaks once (JSON + SARIF), write
 #                       outputs, a job summary and ::error annotations; never prints a key
 #
@@ -49,6 +51,60 @@ nmleaks_bin() {
     fi
 }
 
+sha256() { # file...: `<hex>  <path>` lines, as sha256sum prints them (macOS has shasum)
+    if command -v sha256sum >/dev/null 2>&1; then
+        sha256sum "$@"
+    else
+        shasum -a 256 "$@"
+    fi
+}
+
+# The digest of the source a build is made of, as `build.rs` computes it for
+# `nmleaks --version` (keep the file list in step with SOURCES there): SHA-256 over the
+# `sha256sum` lines of every file, sorted by path as bytes; the first 16 hex digits.
+source_id() { # action_dir
+    local files=() f
+    while IFS= read -r -d '' f; do
+        files+=("$f")
+    done < <(cd "$1" && find Cargo.lock Cargo.toml build.rs rules src -type f -print0 | LC_ALL=C sort -z)
+    [[ ${#files[@]} -gt 0 ]] || return 0
+    (cd "$1" && sha256 "${files[@]}") | sha256 | cut -c1-16
+}
+
+action_dir() {
+    printf '%s' "${GITHUB_ACTION_PATH:-$(cd "$(dirname "$0")/.." && pwd)}"
+}
+
+# The cache key's part that changes with the action's code (action.yml keys the build cache
+# on it and on github.action_ref; hashFiles() cannot see the action's own checkout).
+cmd_source_id() {
+    local id
+    id=$(source_id "$(action_dir)")
+    [[ -n $id ]] || die "cannot digest the action's source in $(action_dir)"
+    echo "nmleaks source $id"
+    output id "$id"
+}
+
+# Whether the binary $1 is the build this run wants: `nmleaks --version` names the source
+# digest (building from source) or the release (a version).
+binary_matches() { # bin version
+    local seen
+    seen=$("$1" --version 2>/dev/null) || return 1
+    if [[ $2 == source ]]; then
+        [[ $seen == *"source $(source_id "$(action_dir)"))"* ]]
+    else
+        [[ $seen == "nmleaks $2 "* ]]
+    fi
+}
+
+build_from_source() { # dir
+    local started=$SECONDS
+    # One line before a silent wait: a clean release build takes minutes on a 2-core runner.
+    echo "building nmleaks from source (cargo install --locked; about 3 to 4 minutes on a 2-core runner, once per version: the build is cached)"
+    "${NMLEAKS_CARGO:-cargo}" install --locked --quiet --path "$(action_dir)" --root "$1" --force
+    echo "built $("$1/bin/nmleaks" --version) in $((SECONDS - started)) s"
+}
+
 cmd_install() {
     if [[ -n ${NMLEAKS_BIN:-} ]]; then
         echo "using $NMLEAKS_BIN"
@@ -56,32 +112,49 @@ cmd_install() {
     fi
     local dir=${NMLEAKS_INSTALL_DIR:?NMLEAKS_INSTALL_DIR is not set}
     local version=${NMLEAKS_VERSION:-source}
-    local action_dir=${GITHUB_ACTION_PATH:-$(cd "$(dirname "$0")/.." && pwd)}
     mkdir -p "$dir/bin"
     if [[ -x $dir/bin/nmleaks ]]; then
-        echo "nmleaks found in the cache: $("$dir/bin/nmleaks" --version)"
-    elif [[ $version != source ]]; then
-        local target
-        case "$(uname -s)-$(uname -m)" in
-            Linux-x86_64) target=x86_64-unknown-linux-gnu ;;
-            Linux-aarch64) target=aarch64-unknown-linux-gnu ;;
-            Darwin-arm64) target=aarch64-apple-darwin ;;
-            Darwin-x86_64) target=x86_64-apple-darwin ;;
-            *) target="" ;;
-        esac
-        local repo=${NMLEAKS_RELEASE_REPO:-nmleaks/nmleaks}
-        local url="https://github.com/$repo/releases/download/v$version/nmleaks-$target.tar.gz"
-        if [[ -n $target ]] && curl -fsSL "$url" | tar -xz -C "$dir/bin" nmleaks 2>/dev/null; then
-            echo "installed nmleaks $version ($target) from the release"
-        else
-            echo "::notice title=nmleaks::no release binary of $version for this runner; building from source"
-            cargo install --locked --quiet --path "$action_dir" --root "$dir"
+        if binary_matches "$dir/bin/nmleaks" "$version"; then
+            echo "nmleaks found in the cache: $("$dir/bin/nmleaks" --version)"
+            add_to_path "$dir"
+            return
         fi
-    else
-        cargo install --locked --quiet --path "$action_dir" --root "$dir"
+        # An old cache entry (another version of the action): never run it silently.
+        echo "::notice title=nmleaks::the cached nmleaks ($("$dir/bin/nmleaks" --version 2>/dev/null || echo unreadable)) is not the one this action wants (${version/#source/source $(source_id "$(action_dir)")}); replacing it"
+        rm -f "$dir/bin/nmleaks"
     fi
+    if [[ $version != source ]]; then
+        install_release "$dir" "$version"
+    else
+        build_from_source "$dir"
+    fi
+    binary_matches "$dir/bin/nmleaks" "$version" ||
+        die "the nmleaks just installed reports $("$dir/bin/nmleaks" --version 2>&1), not $version"
+    add_to_path "$dir"
+}
+
+add_to_path() { # dir
     if [[ -n ${GITHUB_PATH:-} ]]; then
-        echo "$dir/bin" >>"$GITHUB_PATH"
+        echo "$1/bin" >>"$GITHUB_PATH"
+    fi
+}
+
+install_release() { # dir version
+    local dir=$1 version=$2 target
+    case "$(uname -s)-$(uname -m)" in
+        Linux-x86_64) target=x86_64-unknown-linux-gnu ;;
+        Linux-aarch64) target=aarch64-unknown-linux-gnu ;;
+        Darwin-arm64) target=aarch64-apple-darwin ;;
+        Darwin-x86_64) target=x86_64-apple-darwin ;;
+        *) target="" ;;
+    esac
+    local repo=${NMLEAKS_RELEASE_REPO:-nmleaks/nmleaks}
+    local url="https://github.com/$repo/releases/download/v$version/nmleaks-$target.tar.gz"
+    if [[ -n $target ]] && curl -fsSL "$url" | tar -xz -C "$dir/bin" nmleaks 2>/dev/null; then
+        echo "installed nmleaks $version ($target) from the release"
+    else
+        echo "::notice title=nmleaks::no release binary of $version for this runner; building from source"
+        build_from_source "$dir"
     fi
 }
 
@@ -232,6 +305,7 @@ summarize() { # json findings live
 
 case "${1:-}" in
     install) cmd_install ;;
+    source-id) cmd_source_id ;;
     scan) cmd_scan ;;
     *)
         echo "usage: $0 install|scan" >&2

@@ -13,9 +13,21 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::config::{Common, Config, FailOn, Format, GitConfig, GitMode, ScanConfig};
 use crate::verify::{self, ApiUrl};
 
+/// `0.1.0 (commit 0123456789ab, source 0123456789abcdef)`: the release, the git commit it was
+/// built from (`unknown` outside a checkout) and a digest of its source (see `build.rs`), which
+/// the GitHub Action compares before it trusts a cached build.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("NMLEAKS_COMMIT"),
+    ", source ",
+    env!("NMLEAKS_SOURCE_ID"),
+    ")"
+);
+
 /// Finds leaked Nomotic API keys (`nm_live_…`) in files, standard input and git history.
 #[derive(Debug, Parser)]
-#[command(name = "nmleaks", version, about, max_term_width = 100)]
+#[command(name = "nmleaks", version = VERSION, about, max_term_width = 100)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -353,3 +353,105 @@ fn quoted_args_with_spaces_reach_nmleaks_as_one_argument() {
     assert_eq!(run.code, 2, "{}", run.stdout);
     assert!(run.stdout.contains("unbalanced quote"), "{}", run.stdout);
 }
+
+/// `nmleaks --version` names the commit and the source digest, and the digest is the one
+/// `action.sh source-id` computes from the checkout: the Action's cache check rests on the
+/// two agreeing.
+#[test]
+fn version_names_the_commit_and_the_source_digest_the_action_computes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(assert_cmd::cargo::cargo_bin("nmleaks"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    let version = String::from_utf8(out.stdout).unwrap();
+    let digest = version
+        .trim()
+        .strip_suffix(')')
+        .and_then(|v| v.rsplit_once("source "))
+        .map(|(_, d)| d.to_string())
+        .unwrap_or_else(|| panic!("no source digest in {version:?}"));
+    assert_eq!(digest.len(), 16, "{version}");
+    let out = Command::new("bash")
+        .arg(script())
+        .arg("source-id")
+        .env("GITHUB_ACTION_PATH", root)
+        .env_remove("GITHUB_OUTPUT")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        format!("nmleaks source {digest}"),
+        "build.rs and action.sh digest the source differently"
+    );
+    if root.join(".git").exists() {
+        let head = git_ok(root, &["rev-parse", "--short=12", "HEAD"]);
+        assert!(
+            version.contains(&format!("(commit {}, ", head.trim())),
+            "{version}"
+        );
+    }
+}
+
+/// A cached binary from another version of the action is replaced, never run: the cache key
+/// used to be constant, so after an upgrade the old build kept running silently. A cached
+/// binary of this source is used as is.
+#[test]
+fn a_cached_binary_from_another_source_is_rebuilt_not_run() {
+    let env = TestEnv::new();
+    let dir = env.path("install");
+    std::fs::create_dir_all(dir.join("bin")).unwrap();
+    let stale = dir.join("bin/nmleaks");
+    std::fs::write(
+        &stale,
+        "#!/bin/sh\necho 'nmleaks 0.0.9 (commit 000000000000, source 0123456789abcdef)'\n",
+    )
+    .unwrap();
+    crate::util::chmod(&stale, 0o755);
+    // A stand-in for `cargo install`: records the call and installs the binary under test,
+    // which is built from this very source.
+    let calls = env.path("cargo-calls");
+    let cargo = env.path("fake-cargo");
+    std::fs::write(
+        &cargo,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nwhile [ $# -gt 0 ]; do [ \"$1\" = --root ] && root=$2; shift; done\n\
+             cp '{}' \"$root/bin/nmleaks\"\n",
+            calls.display(),
+            assert_cmd::cargo::cargo_bin("nmleaks").display()
+        ),
+    )
+    .unwrap();
+    crate::util::chmod(&cargo, 0o755);
+    let install = || {
+        let out = Command::new("bash")
+            .arg(script())
+            .arg("install")
+            .env("NMLEAKS_INSTALL_DIR", &dir)
+            .env("NMLEAKS_VERSION", "source")
+            .env("NMLEAKS_CARGO", &cargo)
+            .env("GITHUB_ACTION_PATH", env!("CARGO_MANIFEST_DIR"))
+            .env_remove("NMLEAKS_BIN")
+            .env_remove("GITHUB_PATH")
+            .output()
+            .unwrap();
+        let log = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{log}");
+        log
+    };
+    let log = install();
+    assert!(
+        log.contains("is not the one this action wants") && log.contains("building nmleaks"),
+        "{log}"
+    );
+    assert_eq!(std::fs::read_to_string(&calls).unwrap().lines().count(), 1);
+    let log = install();
+    assert!(log.contains("nmleaks found in the cache"), "{log}");
+    assert_eq!(
+        std::fs::read_to_string(&calls).unwrap().lines().count(),
+        1,
+        "a matching cached build was built again"
+    );
+}
