@@ -162,6 +162,7 @@ install_release() { # dir version
 choose_mode() {
     MODE=${INPUT_MODE:-auto}
     RANGE=${INPUT_RANGE:-}
+    PUSH_AFTER="" PUSH_REF="" CATEGORY=nmleaks UPLOAD=true
     [[ $MODE == auto ]] || return 0
     local event=${GITHUB_EVENT_NAME:-} payload=${GITHUB_EVENT_PATH:-}
     case "$event" in
@@ -174,19 +175,59 @@ choose_mode() {
             RANGE="$base..$head"
             ;;
         push)
-            local before after
+            local before after ref default
             before=$(jq -r '.before // empty' "$payload")
             after=$(jq -r '.after // empty' "$payload")
-            if [[ -z $before || $before =~ ^0+$ || -z $after || $after =~ ^0+$ ]]; then
-                MODE=history # a new branch (or a deleted one): nothing to diff against
+            ref=$(jq -r '.ref // empty' "$payload")
+            default=$(jq -r '.repository.default_branch // empty' "$payload")
+            if [[ -z $after || $after =~ ^0+$ ]]; then
+                MODE=history # a deleted branch: nothing new; audit what is left
+            elif [[ -n $default && $ref == "refs/heads/$default" ]]; then
+                # The default branch: a full audit, the whole result set code scanning needs
+                # (an alert closes only when the key has left the history).
+                MODE=history
             else
                 MODE=range
-                RANGE="$before..$after"
+                PUSH_AFTER=$after
+                PUSH_REF=$ref
+                [[ -z $before || $before =~ ^0+$ ]] || RANGE="$before..$after"
             fi
             ;;
         schedule | workflow_dispatch) MODE=history ;;
         *) MODE=files ;;
     esac
+}
+
+# A push to a branch other than the default: what it made reachable that no other branch or
+# tag reaches. That is `before..after` for a fast-forward; after a force-push `before` is no
+# longer in the repository (and a new branch has none), so the range is `after` minus every
+# other ref, written as `after ^b1 ^b2` with the boundary commits `git rev-list` finds.
+push_range() { # path
+    local path=$1 own=${PUSH_REF#refs/heads/}
+    if [[ -n $RANGE ]] && git -C "$path" cat-file -e "${RANGE%%..*}^{commit}" 2>/dev/null; then
+        return 0
+    fi
+    local why="the push created the branch"
+    [[ -n $RANGE ]] && why="the commit before the push, ${RANGE%%..*}, is no longer in the repository (a force-push)"
+    local others=() r
+    while IFS= read -r r; do
+        [[ $r == "$PUSH_REF" || $r == "refs/remotes/origin/$own" || $r == refs/remotes/origin/HEAD ]] && continue
+        others+=("$r")
+    done < <(git -C "$path" for-each-ref --format='%(refname)' refs/heads refs/remotes refs/tags)
+    local boundary=()
+    if [[ ${#others[@]} -gt 0 ]]; then
+        while IFS= read -r r; do
+            boundary+=("^${r#-}")
+        done < <(git -C "$path" rev-list --boundary "$PUSH_AFTER" --not "${others[@]}" -- | grep '^-')
+    fi
+    if [[ ${#boundary[@]} -eq 0 ]]; then
+        echo "::notice title=nmleaks::$why, and no other branch or tag shares its history: auditing the whole history"
+        MODE=history
+        RANGE=""
+        return 0
+    fi
+    RANGE="$PUSH_AFTER ${boundary[*]}"
+    echo "::notice title=nmleaks::$why: scanning the commits it made reachable that no other branch or tag reaches ($PUSH_AFTER minus ${#boundary[@]} boundary commit(s))"
 }
 
 cmd_scan() {
@@ -211,7 +252,6 @@ cmd_scan() {
     for a in "${extra[@]}"; do
         [[ $a == --show-secrets ]] && die "args: --show-secrets is refused: the action never prints a key"
     done
-    output mode "$MODE"
 
     local args=()
     case "$MODE" in
@@ -222,20 +262,47 @@ cmd_scan() {
             if [[ $(git -C "$path" rev-parse --is-shallow-repository) == true ]]; then
                 die "the checkout is shallow, so mode $MODE cannot see the history it must scan: set 'fetch-depth: 0' on actions/checkout"
             fi
+            if [[ -n $PUSH_AFTER ]]; then
+                push_range "$path"
+            fi
             if [[ $MODE == range ]]; then
-                [[ $RANGE == *..* ]] || die "mode range needs a range A..B (input 'range')"
+                [[ $RANGE == *..* || $RANGE == *^* ]] || die "mode range needs a range A..B (input 'range')"
                 local c
-                for c in "${RANGE%%..*}" "${RANGE##*..}"; do
-                    git -C "$path" cat-file -e "$c^{commit}" 2>/dev/null ||
-                        die "commit $c is not in the checkout: set 'fetch-depth: 0' on actions/checkout"
+                for c in $RANGE; do
+                    c=${c#^}
+                    [[ $c == *..* ]] && set -- "${c%%..*}" "${c##*..}" || set -- "$c"
+                    for c in "$@"; do
+                        git -C "$path" cat-file -e "$c^{commit}" 2>/dev/null ||
+                            die "commit $c is not in the checkout: set 'fetch-depth: 0' on actions/checkout"
+                    done
                 done
                 args=(git --range "$RANGE" "$path")
-            else
+            fi
+            if [[ $MODE == history ]]; then
                 args=(git "$path")
             fi
             ;;
         *) die "unknown mode '$MODE' (auto, staged, range, history or files)" ;;
     esac
+    output mode "$MODE"
+    # Code scanning takes each upload of a category as the whole result set for the branch: an
+    # alert it does not repeat is closed. A full audit, a pull request's whole range, the
+    # files: each is whole. A push's range is only part of the branch's history, so it is not
+    # uploaded unless `upload-sarif: true` asks (then under a category of its own).
+    case "$MODE" in
+        history) CATEGORY=nmleaks ;;
+        range)
+            if [[ ${GITHUB_EVENT_NAME:-} == pull_request* && ${INPUT_MODE:-auto} == auto ]]; then
+                CATEGORY=nmleaks
+            else
+                CATEGORY=nmleaks-range UPLOAD=false
+                echo "::notice title=nmleaks::a range is part of the branch's history, so its SARIF is not uploaded by default (code scanning would close every alert it does not repeat); the default branch's full audit and pull requests carry the alerts. Set upload-sarif: true to upload it as category nmleaks-range."
+            fi
+            ;;
+        *) CATEGORY="nmleaks-$MODE" ;;
+    esac
+    output category "$CATEGORY"
+    output upload "$UPLOAD"
     args+=(--format json -o "$json" --sarif-file "$sarif" --color never)
     args+=(--fail-on "${INPUT_FAIL_ON:-any}")
     if [[ ${INPUT_VERIFY:-false} == true ]]; then

@@ -167,8 +167,8 @@ fn push_to_an_existing_branch_scans_before_to_after() {
 }
 
 #[test]
-fn push_of_a_new_branch_and_schedule_scan_the_whole_history() {
-    let (env, key, _, head) = repo_with_key_commit();
+fn push_to_the_default_branch_and_schedule_audit_the_whole_history_and_upload_it_whole() {
+    let (env, key, base, _) = repo_with_key_commit();
     // The key is removed again: only history still holds it.
     env.write(
         "repo/app/config.py",
@@ -178,17 +178,109 @@ fn push_of_a_new_branch_and_schedule_scan_the_whole_history() {
         &env.path("repo"),
         &["commit", "-qam", "read the key from the environment"],
     );
-    let zeros = "0".repeat(40);
+    let tip = git_ok(&env.path("repo"), &["rev-parse", "HEAD"])
+        .trim()
+        .to_string();
     for (event, payload) in [
-        ("push", serde_json::json!({"before": zeros, "after": head})),
+        (
+            "push",
+            serde_json::json!({"before": base, "after": tip, "ref": "refs/heads/main",
+                               "repository": {"default_branch": "main"}}),
+        ),
         ("schedule", serde_json::json!({})),
         ("workflow_dispatch", serde_json::json!({})),
     ] {
         let run = run_action(&env, event, &payload, &[]);
         assert_eq!(run.output("mode"), "history", "{event}");
         assert_eq!(run.output("findings"), "1", "{event}: {}", run.stdout);
+        // The whole result set: uploaded under the one category alerts live in.
+        assert_eq!(run.output("category"), "nmleaks", "{event}");
+        assert_eq!(run.output("upload"), "true", "{event}");
         assert_no_key(&run, &key);
     }
+}
+
+/// A range is only part of a branch's history: uploaded as the branch's result set, it would
+/// close every alert it does not repeat. A pull request's range is whole; a push's is not.
+#[test]
+fn a_push_range_is_not_uploaded_as_the_branch_result_set_but_a_pull_request_is() {
+    let (env, _key, base, head) = repo_with_key_commit();
+    let run = run_action(
+        &env,
+        "push",
+        &serde_json::json!({"before": base, "after": head, "ref": "refs/heads/topic",
+                           "repository": {"default_branch": "main"}}),
+        &[],
+    );
+    assert_eq!(run.output("mode"), "range");
+    assert_eq!(run.output("upload"), "false", "{}", run.stdout);
+    assert_eq!(run.output("category"), "nmleaks-range");
+    assert!(
+        run.stdout.contains("is not uploaded by default"),
+        "{}",
+        run.stdout
+    );
+    let payload =
+        serde_json::json!({"pull_request": {"base": {"sha": base}, "head": {"sha": head}}});
+    let run = run_action(&env, "pull_request", &payload, &[]);
+    assert_eq!(
+        (
+            run.output("category").as_str(),
+            run.output("upload").as_str()
+        ),
+        ("nmleaks", "true")
+    );
+}
+
+/// After a force-push `before` is gone from the repository: the Action used to fail asking for
+/// `fetch-depth: 0`, which cannot help. It now scans what the push made reachable that no
+/// other branch reaches, and says so; a key only on another branch is not this push's.
+#[test]
+fn force_push_scans_what_no_other_branch_reaches_instead_of_failing() {
+    let (mut env, key, base, _head) = repo_with_key_commit();
+    let repo = env.path("repo");
+    // Another branch holds a key of its own; the pushed branch is rewritten from `base`.
+    let other_key = env.live_key();
+    git_ok(&repo, &["checkout", "-q", "-b", "other"]);
+    env.write("repo/other.env", format!("K={other_key}\n"));
+    git_ok(&repo, &["add", "."]);
+    git_ok(&repo, &["commit", "-q", "-m", "other"]);
+    git_ok(&repo, &["checkout", "-q", "-b", "topic", &base]);
+    let new_key = env.live_key();
+    env.write("repo/new.env", format!("K={new_key}\n"));
+    git_ok(&repo, &["add", "."]);
+    git_ok(&repo, &["commit", "-q", "-m", "rewritten"]);
+    let after = git_ok(&repo, &["rev-parse", "HEAD"]).trim().to_string();
+    // The old tip of `topic` was never fetched: it is not in the repository.
+    let gone = "1234567890abcdef1234567890abcdef12345678";
+    let payload = serde_json::json!({"before": gone, "after": after, "ref": "refs/heads/topic",
+                                     "repository": {"default_branch": "main"}});
+    let run = run_action(&env, "push", &payload, &[]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(run.output("mode"), "range", "{}", run.stdout);
+    assert!(run.stdout.contains("a force-push"), "{}", run.stdout);
+    assert!(!run.stdout.contains("fetch-depth"), "{}", run.stdout);
+    assert_eq!(run.output("findings"), "1", "{}", run.stdout);
+    let report = std::fs::read_to_string(env.path("runner_temp/nmleaks-report.json")).unwrap();
+    assert!(report.contains("new.env"), "{report}");
+    assert!(
+        !report.contains("other.env") && !report.contains("config.py"),
+        "{report}"
+    );
+    for k in [&key, &other_key, &new_key] {
+        assert_no_key(&run, k);
+    }
+    // A new branch: the same question, with no `before` at all.
+    let zeros = "0".repeat(40);
+    let payload = serde_json::json!({"before": zeros, "after": after, "ref": "refs/heads/topic"});
+    let run = run_action(&env, "push", &payload, &[]);
+    assert_eq!(run.output("mode"), "range", "{}", run.stdout);
+    assert!(
+        run.stdout.contains("the push created the branch"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.output("findings"), "1", "{}", run.stdout);
 }
 
 #[test]

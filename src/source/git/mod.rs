@@ -56,7 +56,10 @@ pub enum GitError {
         message: String,
     },
     /// `--range` got a single revision.
-    #[error("{spec}: --range wants two revisions, A..B (or use --since-commit A)")]
+    #[error(
+        "{spec}: --range wants two revisions, A..B, or revisions to include and ^revisions to \
+         exclude, B ^A (or use --since-commit A)"
+    )]
     NotARange {
         /// What the user gave, sanitised.
         spec: String,

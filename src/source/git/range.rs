@@ -46,21 +46,18 @@ impl RangeScan {
     }
 }
 
-/// Resolves `A..B` (commits reachable from `B`, not from `A`) or `A...B` (reachable from
-/// either, not from both); an empty side is `HEAD`. A commit the walk cannot read ends its
-/// path and is reported when the range is scanned.
+/// Resolves `A..B` (commits reachable from `B`, not from `A`), `A...B` (reachable from
+/// either, not from both; an empty side is `HEAD`), or a list of revisions as `git rev-list`
+/// takes them, `B ^A1 ^A2` (reachable from any revision without `^`, from none with it: what a
+/// push adds that no other branch holds). A commit the walk cannot read ends its path and is
+/// reported when the range is scanned.
 ///
 /// # Errors
-/// A spec that is not a range, or a side that does not resolve to a commit.
+/// A spec that is not a range, or a revision that does not resolve to a commit.
 pub fn resolve_range(repo: &Repository, spec: &str) -> Result<RangeScan, GitError> {
     let shown = crate::sanitize::text(spec);
-    let (a, b, symmetric) = if let Some((a, b)) = spec.split_once("...") {
-        (a, b, true)
-    } else if let Some((a, b)) = spec.split_once("..") {
-        (a, b, false)
-    } else {
-        return Err(GitError::NotARange { spec: shown });
-    };
+    let words: Vec<&str> = spec.split_whitespace().collect();
+    let list = words.len() > 1 || words.iter().any(|w| w.starts_with('^'));
     let store = Store::open(repo, Check::Full);
     let mut commits = graph::CommitReader::new(&store, graph::shallow_commits(repo));
     let mut side = |rev: &str| {
@@ -70,10 +67,29 @@ pub fn resolve_range(repo: &Repository, spec: &str) -> Result<RangeScan, GitErro
             message: crate::sanitize::text(&e.0),
         })
     };
-    let (from, to) = (side(a)?, side(b)?);
-    let (mut order, mut failed) = graph::range(&mut commits, &[to], &[from]);
+    let (mut to, mut hide, mut symmetric) = (Vec::new(), Vec::new(), false);
+    if list {
+        for w in &words {
+            match w.strip_prefix('^') {
+                Some(h) if !h.is_empty() => hide.push(side(h)?),
+                Some(_) => return Err(GitError::NotARange { spec: shown }),
+                None if w.contains("..") => return Err(GitError::NotARange { spec: shown }),
+                None => to.push(side(w)?),
+            }
+        }
+        if to.is_empty() {
+            return Err(GitError::NotARange { spec: shown });
+        }
+    } else if let Some((a, b)) = spec.split_once("...") {
+        (to, hide, symmetric) = (vec![side(b)?], vec![side(a)?], true);
+    } else if let Some((a, b)) = spec.split_once("..") {
+        (to, hide) = (vec![side(b)?], vec![side(a)?]);
+    } else {
+        return Err(GitError::NotARange { spec: shown });
+    }
+    let (mut order, mut failed) = graph::range(&mut commits, &to, &hide);
     if symmetric {
-        let (other, f) = graph::range(&mut commits, &[from], &[to]);
+        let (other, f) = graph::range(&mut commits, &hide, &to);
         order.extend(other);
         failed.extend(f);
     }
