@@ -7,6 +7,7 @@
 //! same digest in the shell: SHA-256 over the lines `sha256sum` prints (`<hex>  <path>`) for
 //! every file of [`SOURCES`], sorted by path as bytes.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -26,7 +27,7 @@ fn main() {
     let mut listing = String::new();
     for rel in &files {
         let data = std::fs::read(root.join(rel)).expect("a source file is readable");
-        listing.push_str(&format!("{}  {rel}\n", hex(&Sha256::digest(&data))));
+        let _ = writeln!(listing, "{}  {rel}", hex(&Sha256::digest(&data)));
     }
     let digest = hex(&Sha256::digest(listing.as_bytes()));
     println!("cargo:rustc-env=NMLEAKS_SOURCE_ID={}", &digest[..16]);
@@ -88,5 +89,8 @@ fn commit(root: &Path) -> String {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }

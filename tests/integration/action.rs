@@ -461,8 +461,10 @@ fn version_names_the_commit_and_the_source_digest_the_action_computes() {
         .trim()
         .strip_suffix(')')
         .and_then(|v| v.rsplit_once("source "))
-        .map(|(_, d)| d.to_string())
-        .unwrap_or_else(|| panic!("no source digest in {version:?}"));
+        .map_or_else(
+            || panic!("no source digest in {version:?}"),
+            |(_, d)| d.to_string(),
+        );
     assert_eq!(digest.len(), 16, "{version}");
     let out = Command::new("bash")
         .arg(script())
