@@ -9,7 +9,10 @@ use std::time::Instant;
 use anyhow::Context;
 use crossbeam_channel::{RecvTimeoutError, bounded};
 
-use crate::config::{Common, Config, Format, GitConfig, GitMode, ScanConfig};
+use crate::config::{
+    BASELINE_FILE, BaselineChoice, BaselineCreate, BaselineOut, BaselineSource, Common, Config,
+    Format, GitConfig, GitMode, ScanConfig,
+};
 use crate::exit::ExitCode;
 use crate::finding::{Collector, Finding, Limits};
 use crate::interrupt;
@@ -255,18 +258,43 @@ nmleaks: commit blocked: the staged changes add a Nomotic API key (shown redacte
   - Remove the key from the file, read it from an environment variable or a secrets manager,
     and `git add` the file again; or unstage the file: git restore --staged <file>
   - A harmless test value? Put `nmleaks:allow` in a comment on its line, or add it to the
-    baseline: nmleaks baseline create -o nmleaks-baseline.json
+    baseline (.nmleaks-baseline.json at the top of the repository, which the hooks read):
+      nmleaks baseline create --staged --merge && git add .nmleaks-baseline.json
+    (no nmleaks on PATH? cargo install --locked --git https://github.com/nmleaks/nmleaks)
   - To bypass the check once: git commit --no-verify
     (the key then enters history: revoke it in Settings -> API Keys first).";
 
-/// Loads the `--baseline` file, if any, before any work starts.
-fn load_baseline(common: &Common) -> anyhow::Result<Option<Baseline>> {
-    Ok(common.baseline.as_deref().map(Baseline::load).transpose()?)
+/// The top of the repository that holds the current directory (its work tree, or its git
+/// directory when bare), else the current directory: where `scan` and `baseline create`
+/// look for [`BASELINE_FILE`]. Only the layout is read (no configuration, no object).
+fn project_root() -> anyhow::Result<std::path::PathBuf> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let top = git2::Repository::discover(&cwd)
+        .ok()
+        .map(|r| r.workdir().unwrap_or_else(|| r.path()).to_path_buf());
+    Ok(top.unwrap_or(cwd))
+}
+
+/// Loads the baseline the settings choose, before any scanning starts: `--baseline FILE`
+/// (which must exist), else [`BASELINE_FILE`] in `top` when there is one.
+fn load_baseline(common: &Common, top: &std::path::Path) -> anyhow::Result<Option<Baseline>> {
+    let path = match &common.baseline {
+        BaselineChoice::Off => return Ok(None),
+        BaselineChoice::File(p) => p.clone(),
+        BaselineChoice::Conventional => {
+            let p = top.join(BASELINE_FILE);
+            if !p.is_file() {
+                return Ok(None);
+            }
+            p
+        }
+    };
+    Ok(Some(Baseline::load(&path)?))
 }
 
 fn scan(cfg: &ScanConfig) -> anyhow::Result<ExitCode> {
     let rules = load_rules(&cfg.common.rules, cfg.common.show_secrets)?;
-    let baseline = load_baseline(&cfg.common)?;
+    let baseline = load_baseline(&cfg.common, &project_root()?)?;
     let matcher = Matcher::new(rules);
     let collected = scan_tree(cfg, &matcher);
     crate::interrupt::checkpoint()?;
@@ -307,30 +335,61 @@ fn scan_tree(cfg: &ScanConfig, matcher: &Matcher) -> Collected {
     })
 }
 
-fn baseline_create(cfg: &ScanConfig) -> anyhow::Result<ExitCode> {
-    let rules = load_rules(&cfg.common.rules, cfg.common.show_secrets)?;
-    // `None` is standard output (`-o -`); the CLI's default is a file.
-    let out = cfg.common.output.as_deref();
-    // Only a regular file can hold notes to keep (`-o /dev/stdout` holds none).
-    let previous = if let Some(out) = out.filter(|p| p.is_file()) {
-        Some(Baseline::load(out).context("cannot keep the notes of the existing baseline")?)
-    } else {
-        None
+fn baseline_create(cfg: &BaselineCreate) -> anyhow::Result<ExitCode> {
+    let common = match &cfg.source {
+        BaselineSource::Files(c) => &c.common,
+        BaselineSource::Git(c) => &c.common,
     };
+    let rules = load_rules(&common.rules, false)?;
     let matcher = Matcher::new(rules);
-    let collected = scan_tree(cfg, &matcher);
+    let (collected, top) = match &cfg.source {
+        BaselineSource::Files(c) => {
+            let top = project_root()?;
+            (scan_tree(c, &matcher), top)
+        }
+        BaselineSource::Git(c) => {
+            let repo = source::git::open(c.repo.as_deref())?;
+            let top = repo_top(&repo)?;
+            (git_collect(c, &matcher, repo)?, top)
+        }
+    };
     crate::interrupt::checkpoint()?;
+    let out = match &cfg.output {
+        BaselineOut::Stdout => None,
+        BaselineOut::File(p) => Some(p.clone()),
+        BaselineOut::Conventional => Some(top.join(BASELINE_FILE)),
+    };
+    // Only a regular file can hold notes and entries to keep (`-o /dev/stdout` holds none).
+    let previous = match out.as_deref().filter(|p| p.is_file()) {
+        Some(p) => Some(Baseline::load(p).context("cannot keep what the existing baseline holds")?),
+        None => None,
+    };
     let findings: Vec<&Finding> = collected.findings.iter().collect();
-    let baseline = Baseline::of(&findings, matcher.rules(), previous.as_ref());
-    report::emit(out, |w| {
+    let kept = if cfg.merge { previous.as_ref() } else { None };
+    let baseline = Baseline::of(&findings, matcher.rules(), previous.as_ref(), kept);
+    report::emit(out.as_deref(), |w| {
         serde_json::to_writer_pretty(&mut *w, &baseline)?;
         writeln!(w)
     })?;
+    let n = baseline.entries.len();
+    let found = findings.len();
+    let merged = if cfg.merge && n > found {
+        format!(" ({found} found now, the rest kept)")
+    } else {
+        String::new()
+    };
+    let read = if out.as_deref().is_some_and(|p| p == top.join(BASELINE_FILE)) {
+        "; scan, git and the hooks read it from there (commit it to share it)"
+    } else {
+        "; pass it with --baseline, or name it .nmleaks-baseline.json at the top of the \
+         repository"
+    };
     messages::note(format_args!(
-        "baseline {} lists {} key{}",
-        out.map_or_else(|| "(standard output)".to_string(), crate::sanitize::path),
-        baseline.entries.len(),
-        if baseline.entries.len() == 1 { "" } else { "s" }
+        "baseline {} lists {n} key{}{merged}{}",
+        out.as_deref()
+            .map_or_else(|| "(standard output)".to_string(), crate::sanitize::path),
+        if n == 1 { "" } else { "s" },
+        if out.is_some() { read } else { "" }
     ));
     Ok(if collected.summary.errors > 0 {
         ExitCode::Error
@@ -339,47 +398,20 @@ fn baseline_create(cfg: &ScanConfig) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// The top directory of a repository (its work tree; the git directory when bare), resolved:
+/// SARIF paths are relative to it and the conventional baseline lives in it.
+fn repo_top(repo: &git2::Repository) -> anyhow::Result<std::path::PathBuf> {
+    std::fs::canonicalize(repo.workdir().unwrap_or_else(|| repo.path()))
+        .context("cannot resolve the repository's directory")
+}
+
 fn git(cfg: &GitConfig) -> anyhow::Result<ExitCode> {
-    use source::git::{self, history, range, staged};
     let rules = load_rules(&cfg.common.rules, cfg.common.show_secrets)?;
-    let baseline = load_baseline(&cfg.common)?;
+    let repo = source::git::open(cfg.repo.as_deref())?;
+    let root = repo_top(&repo)?;
+    let baseline = load_baseline(&cfg.common, &root)?;
     let matcher = Matcher::new(rules);
-    let repo = git::open(cfg.repo.as_deref())?;
-    // SARIF paths are relative to the work tree (the git directory for a bare repository).
-    let root = std::fs::canonicalize(repo.workdir().unwrap_or_else(|| repo.path()))
-        .context("cannot resolve the repository's directory")?;
-    let opts = history::Options {
-        all_objects: matches!(cfg.mode, GitMode::History { all_objects: true }),
-        threads: cfg.common.threads,
-        show_secrets: cfg.common.show_secrets,
-        decoding: cfg.common.decoding,
-        limits: cfg.common.limits,
-    };
-    // Resolve what to scan before scanning, so a bad range or a bare repository is a usage
-    // error (exit 2, one sentence) rather than a problem in the middle of a report.
-    // The repository moves to the producer thread (a `Repository` is `Send`, not `Sync`).
-    let (m, o) = (&matcher, &opts);
-    let collected = match &cfg.mode {
-        GitMode::History { .. } => collect(&cfg.common, move |tx, stats| {
-            history::audit(&repo, o, m, stats, tx);
-        }),
-        GitMode::Range(spec) => {
-            let commits = range::resolve_range(&repo, spec).context("--range")?;
-            collect(&cfg.common, move |tx, stats| {
-                range::range(&repo, &commits, o, m, stats, tx);
-            })
-        }
-        GitMode::Staged => {
-            let changes = staged::changes(&repo, cfg.index_file.clone()).context("--staged")?;
-            collect(&cfg.common, move |tx, stats| {
-                staged::scan(&changes, m, o.show_secrets, o.decoding, stats, tx);
-            })
-        }
-    };
-    let mut collected = collected;
-    if let Some(ignore) = git_ignore_file(&root) {
-        drop_ignored(&mut collected, &ignore);
-    }
+    let collected = git_collect(cfg, &matcher, repo)?;
     let command = match &cfg.mode {
         GitMode::History { .. } => "git-history",
         GitMode::Range(_) => "git-range",
@@ -398,6 +430,48 @@ fn git(cfg: &GitConfig) -> anyhow::Result<ExitCode> {
         messages::line(format_args!("{BLOCKED}"));
     }
     Ok(code)
+}
+
+/// Scans what `cfg.mode` names in `repo` and collects it, `.nmleaksignore` applied.
+fn git_collect(
+    cfg: &GitConfig,
+    matcher: &Matcher,
+    repo: git2::Repository,
+) -> anyhow::Result<Collected> {
+    use source::git::{history, range, staged};
+    let root = repo_top(&repo)?;
+    let opts = history::Options {
+        all_objects: matches!(cfg.mode, GitMode::History { all_objects: true }),
+        threads: cfg.common.threads,
+        show_secrets: cfg.common.show_secrets,
+        decoding: cfg.common.decoding,
+        limits: cfg.common.limits,
+    };
+    // Resolve what to scan before scanning, so a bad range or a bare repository is a usage
+    // error (exit 2, one sentence) rather than a problem in the middle of a report.
+    // The repository moves to the producer thread (a `Repository` is `Send`, not `Sync`).
+    let (m, o) = (matcher, &opts);
+    let mut collected = match &cfg.mode {
+        GitMode::History { .. } => collect(&cfg.common, move |tx, stats| {
+            history::audit(&repo, o, m, stats, tx);
+        }),
+        GitMode::Range(spec) => {
+            let commits = range::resolve_range(&repo, spec).context("--range")?;
+            collect(&cfg.common, move |tx, stats| {
+                range::range(&repo, &commits, o, m, stats, tx);
+            })
+        }
+        GitMode::Staged => {
+            let changes = staged::changes(&repo, cfg.index_file.clone()).context("--staged")?;
+            collect(&cfg.common, move |tx, stats| {
+                staged::scan(&changes, m, o.show_secrets, o.decoding, stats, tx);
+            })
+        }
+    };
+    if let Some(ignore) = git_ignore_file(&root) {
+        drop_ignored(&mut collected, &ignore);
+    }
+    Ok(collected)
 }
 
 /// Verifies the findings if `--verify` asked for it, writes the report and turns the outcome

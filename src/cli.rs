@@ -10,7 +10,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{Common, Config, FailOn, Format, GitConfig, GitMode, ScanConfig};
+use crate::config::{
+    BaselineChoice, BaselineCreate, BaselineOut, BaselineSource, Common, Config, FailOn, Format,
+    GitConfig, GitMode, ScanConfig,
+};
 use crate::verify::{self, ApiUrl};
 
 /// `0.1.0 (commit 0123456789ab, source 0123456789abcdef)`: the release, the git commit it was
@@ -79,9 +82,48 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum BaselineCommand {
-    /// Scan (same arguments as `scan`) and write the fingerprint of every key found to the
-    /// `-o` file (default nmleaks-baseline.json). Notes of keys already in that file are kept.
-    Create(ScanArgs),
+    /// Scan the working tree (or, with --git, --staged or --range, a repository) and write the
+    /// fingerprint of every key found to the baseline, `.nmleaks-baseline.json` at the top of
+    /// the repository by default, where `scan`, `git` and the hooks find it. Notes of keys
+    /// already in that file are kept; --merge keeps its other entries too.
+    Create(BaselineArgs),
+}
+
+/// `nmleaks baseline create`: what to scan, where the baseline goes. No report flags: the
+/// baseline is the only output.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("mode").multiple(false))]
+struct BaselineArgs {
+    /// Files or directories to scan [default: .]; with --git, --staged or --range, the
+    /// repository (one path).
+    #[arg(value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Take the keys from the whole git history instead of the files (as `nmleaks git`).
+    #[arg(long, group = "mode")]
+    git: bool,
+    /// Take the keys the staged changes add (as `nmleaks git --staged`): what a refused commit
+    /// needs.
+    #[arg(long, group = "mode")]
+    staged: bool,
+    /// Take the keys the commits in B but not in A introduce (as `nmleaks git --range`).
+    #[arg(long, value_name = "A..B", group = "mode")]
+    range: Option<String>,
+    /// Write the baseline here [default: .nmleaks-baseline.json at the top of the repository,
+    /// or of the current directory outside one]; `-` for standard output.
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+    /// Keep every entry already in the baseline file, adding the keys found (without it the
+    /// file lists exactly the keys this scan found).
+    #[arg(long)]
+    merge: bool,
+    /// Also scan files that .gitignore, .ignore or .nmleaksignore exclude.
+    #[arg(long)]
+    no_ignore: bool,
+    /// Follow symbolic links.
+    #[arg(short = 'L', long)]
+    follow: bool,
+    #[command(flatten)]
+    engine: EngineArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +181,7 @@ struct GitArgs {
     common: CommonArgs,
 }
 
+/// Every scanning command's flags: what the scan finds and how it is reported.
 #[derive(Debug, Args)]
 struct CommonArgs {
     /// Report format.
@@ -150,21 +193,34 @@ struct CommonArgs {
     /// Print keys in full. Without it every output shows `nm_live_…` and the last 4 characters.
     #[arg(long)]
     show_secrets: bool,
+    /// When to colour the human report.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
+    color: ColorArg,
+    /// Hide the keys listed in this baseline file [default: .nmleaks-baseline.json at the top
+    /// of the repository, when it exists; see `nmleaks baseline create`].
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+    /// Read no baseline, not even .nmleaks-baseline.json.
+    #[arg(long, conflicts_with = "baseline")]
+    no_baseline: bool,
+    /// Also write a SARIF report to FILE, whatever --format says (one scan, two reports).
+    #[arg(long, value_name = "FILE")]
+    sarif_file: Option<PathBuf>,
+    #[command(flatten)]
+    engine: EngineArgs,
+    #[command(flatten)]
+    verify: VerifyArgs,
+}
+
+/// What the scan finds, whatever it reports: rules, threads, the limits.
+#[derive(Debug, Args)]
+struct EngineArgs {
     /// Load more rules from this TOML file (repeatable).
     #[arg(long = "rules", value_name = "FILE")]
     rules: Vec<PathBuf>,
     /// Worker threads [default: all cores].
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
-    /// When to colour the human report.
-    #[arg(long, value_enum, default_value_t = ColorArg::Auto)]
-    color: ColorArg,
-    /// Hide the keys listed in this baseline file (see `nmleaks baseline create`).
-    #[arg(long, value_name = "FILE")]
-    baseline: Option<PathBuf>,
-    /// Also write a SARIF report to FILE, whatever --format says (one scan, two reports).
-    #[arg(long, value_name = "FILE")]
-    sarif_file: Option<PathBuf>,
     /// List at most N distinct keys (those with the smallest fingerprints); more is an
     /// error (exit 2) that says how many were left out. Bounds memory on hostile input.
     #[arg(long, value_name = "N", default_value_t = 25_000,
@@ -177,8 +233,6 @@ struct CommonArgs {
     max_locations: u64,
     #[command(flatten)]
     decode: DecodeArgs,
-    #[command(flatten)]
-    verify: VerifyArgs,
 }
 
 /// What nmleaks looks inside, and how far (see "What nmleaks looks inside" in the README).
@@ -441,15 +495,15 @@ impl CommonArgs {
                     && std::env::var("TERM").map_or(true, |t| t != "dumb")
             }
         };
-        let threads = self.threads.map_or_else(
-            || std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
-            usize::from,
-        );
         let (verify, fail_on) = self.verify.into_settings();
+        let baseline = match (self.baseline, self.no_baseline) {
+            (_, true) => BaselineChoice::Off,
+            (Some(p), false) => BaselineChoice::File(p),
+            (None, false) => BaselineChoice::Conventional,
+        };
         Common {
             verify,
             fail_on,
-            rules: self.rules,
             format: match self.format {
                 FormatArg::Human => Format::Human,
                 FormatArg::Json => Format::Json,
@@ -458,10 +512,33 @@ impl CommonArgs {
             output,
             show_secrets: self.show_secrets,
             color,
+            baseline,
+            sarif_file: self.sarif_file,
+            ..self.engine.into_common()
+        }
+    }
+}
+
+impl EngineArgs {
+    /// The engine's settings, with the report's at their plain defaults (no baseline, no
+    /// verification): what `baseline create` runs with.
+    fn into_common(self) -> Common {
+        let threads = self.threads.map_or_else(
+            || std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            usize::from,
+        );
+        Common {
+            verify: None,
+            fail_on: FailOn::Any,
+            rules: self.rules,
+            format: Format::Json,
+            output: None,
+            show_secrets: false,
+            color: false,
             threads,
             stderr_tty: std::io::stderr().is_terminal(),
-            baseline: self.baseline,
-            sarif_file: self.sarif_file,
+            baseline: BaselineChoice::Off,
+            sarif_file: None,
             limits: crate::finding::Limits {
                 max_keys: usize::try_from(self.max_keys).unwrap_or(usize::MAX),
                 max_locations: usize::try_from(self.max_locations).unwrap_or(usize::MAX),
@@ -473,22 +550,86 @@ impl CommonArgs {
 
 impl ScanArgs {
     fn into_scan_config(self) -> ScanConfig {
-        let a = self;
-        let stdin = a.paths.iter().any(|p| is_dash(p));
-        let mut paths: Vec<PathBuf> = a.paths.iter().filter(|p| !is_dash(p)).cloned().collect();
-        // Like ripgrep: no path means the current directory, shown without `./`.
-        let implicit_root = a.paths.is_empty();
-        if implicit_root {
-            paths.push(PathBuf::from("."));
-        }
-        ScanConfig {
-            common: a.common.into_common(),
-            paths,
-            stdin,
-            no_ignore: a.no_ignore,
-            follow: a.follow,
-            implicit_root,
-        }
+        scan_config(
+            self.common.into_common(),
+            &self.paths,
+            self.no_ignore,
+            self.follow,
+        )
+    }
+}
+
+fn scan_config(common: Common, given: &[PathBuf], no_ignore: bool, follow: bool) -> ScanConfig {
+    let stdin = given.iter().any(|p| is_dash(p));
+    let mut paths: Vec<PathBuf> = given.iter().filter(|p| !is_dash(p)).cloned().collect();
+    // Like ripgrep: no path means the current directory, shown without `./`.
+    let implicit_root = given.is_empty();
+    if implicit_root {
+        paths.push(PathBuf::from("."));
+    }
+    ScanConfig {
+        common,
+        paths,
+        stdin,
+        no_ignore,
+        follow,
+        implicit_root,
+    }
+}
+
+/// A hook's index (`git commit <paths>` stages into a temporary one); only when the
+/// repository is the hook's own, found through the environment.
+fn hook_index(repo: Option<&PathBuf>) -> Option<PathBuf> {
+    std::env::var_os("GIT_INDEX_FILE")
+        .filter(|v| !v.is_empty() && repo.is_none())
+        .map(PathBuf::from)
+}
+
+impl BaselineArgs {
+    fn into_config(self) -> Result<BaselineCreate, clap::Error> {
+        let common = self.engine.into_common();
+        let output = match self.output {
+            Some(p) if is_dash(&p) => BaselineOut::Stdout,
+            Some(p) => BaselineOut::File(p),
+            None => BaselineOut::Conventional,
+        };
+        let mode = if self.staged {
+            Some(GitMode::Staged)
+        } else if let Some(r) = self.range {
+            Some(GitMode::Range(r))
+        } else if self.git {
+            Some(GitMode::History { all_objects: false })
+        } else {
+            None
+        };
+        let source = match mode {
+            None => BaselineSource::Files(scan_config(
+                common,
+                &self.paths,
+                self.no_ignore,
+                self.follow,
+            )),
+            Some(mode) => {
+                if self.paths.len() > 1 {
+                    return Err(clap::Error::raw(
+                        clap::error::ErrorKind::TooManyValues,
+                        "baseline create --git, --staged and --range take one path: the repository\n",
+                    ));
+                }
+                let repo = self.paths.into_iter().next();
+                BaselineSource::Git(GitConfig {
+                    common,
+                    index_file: hook_index(repo.as_ref()),
+                    repo,
+                    mode,
+                })
+            }
+        };
+        Ok(BaselineCreate {
+            source,
+            output,
+            merge: self.merge,
+        })
     }
 }
 
@@ -534,22 +675,15 @@ pub fn parse_failed(e: &clap::Error) -> crate::ExitCode {
 
 impl Cli {
     /// Resolves flags and environment into the engine's settings.
-    #[must_use]
-    pub fn into_config(self) -> Config {
-        match self.command {
+    ///
+    /// # Errors
+    /// A combination of flags clap cannot check by itself, as a clap usage error.
+    pub fn into_config(self) -> Result<Config, clap::Error> {
+        Ok(match self.command {
             Command::Scan(a) => Config::Scan(a.into_scan_config()),
             Command::Baseline {
                 command: BaselineCommand::Create(a),
-            } => {
-                let to_stdout = a.common.output.as_deref().is_some_and(is_dash);
-                let mut cfg = a.into_scan_config();
-                if !to_stdout {
-                    cfg.common
-                        .output
-                        .get_or_insert_with(|| PathBuf::from("nmleaks-baseline.json"));
-                }
-                Config::BaselineCreate(cfg)
-            }
+            } => Config::BaselineCreate(a.into_config()?),
             Command::Git(a) => {
                 let mode = if a.staged {
                     GitMode::Staged
@@ -562,11 +696,7 @@ impl Cli {
                         all_objects: a.all_objects,
                     }
                 };
-                // A hook's index (`git commit <paths>` stages into a temporary one); only
-                // when the repository is the hook's own, found through the environment.
-                let index_file = std::env::var_os("GIT_INDEX_FILE")
-                    .filter(|v| !v.is_empty() && a.repo.is_none())
-                    .map(PathBuf::from);
+                let index_file = hook_index(a.repo.as_ref());
                 Config::Git(GitConfig {
                     common: a.common.into_common(),
                     repo: a.repo,
@@ -582,7 +712,7 @@ impl Cli {
             Command::Rules {
                 command: RulesCommand::Check { files },
             } => Config::RulesCheck { files },
-        }
+        })
     }
 }
 

@@ -36,8 +36,8 @@ pub struct Common {
     pub threads: usize,
     /// Stderr is a terminal: progress and the final summary line may be drawn.
     pub stderr_tty: bool,
-    /// Hide the keys listed in this baseline file.
-    pub baseline: Option<PathBuf>,
+    /// Which baseline hides known keys.
+    pub baseline: BaselineChoice,
     /// Also write SARIF here.
     pub sarif_file: Option<PathBuf>,
     /// `--verify` and its settings; `None` means no network call at all.
@@ -48,6 +48,53 @@ pub struct Common {
     pub limits: crate::finding::Limits,
     /// What to look inside (archives, compression, base64, hex) and the limits of it.
     pub decoding: crate::scan::Decoding,
+}
+
+/// The file name of the baseline `scan`, `git` and the hooks read without being told, at the
+/// top of the repository (its work tree; its git directory when bare), or of the current
+/// directory outside one.
+pub const BASELINE_FILE: &str = ".nmleaks-baseline.json";
+
+/// Which baseline a scan reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BaselineChoice {
+    /// [`BASELINE_FILE`] at the top of the repository, when it exists.
+    Conventional,
+    /// This file (`--baseline`), which must exist.
+    File(PathBuf),
+    /// None (`--no-baseline`).
+    Off,
+}
+
+/// Where `baseline create` writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BaselineOut {
+    /// [`BASELINE_FILE`] at the top of the repository.
+    Conventional,
+    /// This file.
+    File(PathBuf),
+    /// Standard output (`-o -`).
+    Stdout,
+}
+
+/// What `baseline create` scans.
+#[derive(Debug, Clone)]
+pub enum BaselineSource {
+    /// Files, as `nmleaks scan`.
+    Files(ScanConfig),
+    /// A repository, as `nmleaks git` (history, `--staged` or `--range`).
+    Git(GitConfig),
+}
+
+/// `nmleaks baseline create`.
+#[derive(Debug, Clone)]
+pub struct BaselineCreate {
+    /// What to scan.
+    pub source: BaselineSource,
+    /// Where the baseline goes.
+    pub output: BaselineOut,
+    /// Keep the entries already in the file as well as the keys found.
+    pub merge: bool,
 }
 
 /// `nmleaks scan`.
@@ -100,9 +147,8 @@ pub struct GitConfig {
 pub enum Config {
     /// Scan files, directories and standard input.
     Scan(ScanConfig),
-    /// Scan like `Scan`, then write the fingerprints of every key found to `common.output`
-    /// (`None`: standard output).
-    BaselineCreate(ScanConfig),
+    /// Scan files or a repository, then write the fingerprints of every key found.
+    BaselineCreate(BaselineCreate),
     /// Scan a git repository's history, staged changes or a range of commits.
     Git(GitConfig),
     /// List the rules in force.

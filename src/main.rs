@@ -10,7 +10,11 @@ fn main() -> std::process::ExitCode {
         Ok(cli) => cli,
         Err(e) => return nmleaks::cli::parse_failed(&e).into(),
     };
-    match nmleaks::run(cli.into_config()) {
+    let config = match cli.into_config() {
+        Ok(config) => config,
+        Err(e) => return nmleaks::cli::parse_failed(&e).into(),
+    };
+    match nmleaks::run(config) {
         // A closed stdout (`| head -1`) is no error here: `report::emit` stops writing and
         // the code still says what was found.
         Ok(code) => code.into(),

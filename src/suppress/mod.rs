@@ -97,9 +97,15 @@ impl Baseline {
         Ok(baseline)
     }
 
-    /// A baseline of `findings`, keeping the notes of `previous` entries for the same keys.
+    /// A baseline of `findings`, keeping the notes of `previous` entries for the same keys,
+    /// and every entry of `kept` as well (`baseline create --merge`).
     #[must_use]
-    pub fn of(findings: &[&Finding], rules: &[Rule], previous: Option<&Baseline>) -> Baseline {
+    pub fn of(
+        findings: &[&Finding],
+        rules: &[Rule],
+        previous: Option<&Baseline>,
+        kept: Option<&Baseline>,
+    ) -> Baseline {
         let notes: BTreeMap<&Fingerprint, &String> = previous
             .into_iter()
             .flat_map(|b| &b.entries)
@@ -114,6 +120,8 @@ impl Baseline {
                 note: notes.get(&f.fingerprint).map(|n| (*n).clone()),
             })
             .collect();
+        // Found entries first: a stable sort keeps them ahead of a kept one for the same key.
+        entries.extend(kept.into_iter().flat_map(|b| b.entries.iter().cloned()));
         entries.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
         entries.dedup_by(|a, b| a.fingerprint == b.fingerprint);
         Baseline {

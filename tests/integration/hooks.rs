@@ -263,6 +263,17 @@ fn framework_blocks_keys_with(var: &str, hook_id: &str, path: &std::ffi::OsStr) 
     assert!(!ok, "pre-commit must refuse the commit:\n{out}");
     assert!(out.contains("settings.yaml:2:8"), "{out}");
     assert!(!out.contains(&key[8..]), "redacted output");
+    // A test value: the refusal's baseline advice, followed literally, lets it through.
+    follow_the_baseline_advice(env.root(), &out);
+    let (ok, out) = commit_with(env.root(), "a test key, baselined", &envs);
+    assert!(ok, "the baselined key must pass:\n{out}");
+    // Another key is still refused: the baseline lists keys, not files.
+    let other = env.live_key();
+    env.write("other.yaml", format!("key: {other}\n"));
+    git_ok(env.root(), &["add", "other.yaml"]);
+    let (ok, out) = commit_with(env.root(), "another key", &envs);
+    assert!(!ok, "{out}");
+    git_ok(env.root(), &["rm", "-q", "--cached", "other.yaml"]);
     env.write("settings.yaml", "nomotic:\n  key: ${NOMOTIC_KEY}\n");
     git_ok(env.root(), &["add", "settings.yaml"]);
     let (ok, out) = commit_with(env.root(), "settings from the environment", &envs);
@@ -270,9 +281,53 @@ fn framework_blocks_keys_with(var: &str, hook_id: &str, path: &std::ffi::OsStr) 
     let log = git_ok(env.root(), &["log", "--oneline"]);
     assert_eq!(
         log.lines().count(),
-        2,
-        "only the clean commit landed: {log}"
+        3,
+        "the baselined and the clean commit landed: {log}"
     );
+}
+
+/// Runs the command the refusal message gives for adding a key to the baseline, as printed
+/// (with nmleaks on PATH, as the message says it must be).
+fn follow_the_baseline_advice(repo: &Path, refusal: &str) {
+    let advice = refusal
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("nmleaks baseline create"))
+        .unwrap_or_else(|| panic!("no baseline command in the refusal:\n{refusal}"));
+    let out = Command::new("sh")
+        .args(["-c", advice])
+        .current_dir(repo)
+        .env("PATH", path_with_bin())
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{advice}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Following the refusal's advice ("add it to the baseline") did not unblock the commit:
+/// the hook passed no `--baseline` and nothing found the file. The baseline at the
+/// conventional place is now found by the hook, and the advice is one command that works.
+#[test]
+fn following_the_refusal_advice_to_baseline_a_key_unblocks_the_commit() {
+    let mut env = TestEnv::new();
+    init_repo(&env);
+    env.run(&["install-hook"]).expect(0);
+    let key = env.live_key();
+    env.write("tests/fixture.env", format!("NOMOTIC_API_KEY={key}\n"));
+    git_ok(env.root(), &["add", "tests/fixture.env"]);
+    let (ok, out) = commit(env.root(), "fixture");
+    assert!(!ok, "{out}");
+    follow_the_baseline_advice(env.root(), &out);
+    let baseline = std::fs::read_to_string(env.path(".nmleaks-baseline.json")).unwrap();
+    assert!(!baseline.contains(&key[8..]), "the baseline holds no key");
+    let (ok, out) = commit(env.root(), "fixture, baselined");
+    assert!(ok, "{out}");
+    let files = git_ok(env.root(), &["show", "--name-only", "--format=", "HEAD"]);
+    assert!(files.contains(".nmleaks-baseline.json"), "{files}");
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Suppressions: inline `nmleaks:allow` comments and baseline files.
 
-use crate::util::TestEnv;
+use crate::util::{TestEnv, git_ok};
 
 #[test]
 fn inline_allow_hides_that_location_only() {
@@ -122,7 +122,7 @@ fn baseline_create_keeps_notes_of_known_keys() {
     let (a, b) = (env.live_key(), env.live_key());
     env.write("a.env", format!("K={a}\n"));
     env.run(&["baseline", "create"]).expect(0);
-    let path = env.path("nmleaks-baseline.json");
+    let path = env.path(".nmleaks-baseline.json");
     let mut doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     doc["entries"][0]["note"] = "rotated 2026-11; test fixture".into();
@@ -144,7 +144,7 @@ fn baseline_create_keeps_notes_of_known_keys() {
         .run(&[
             "scan",
             "--baseline",
-            "nmleaks-baseline.json",
+            ".nmleaks-baseline.json",
             "--format",
             "json",
         ])
@@ -222,4 +222,130 @@ fn nmleaksignore_applies_to_git_history_and_staged_modes() {
     );
     crate::util::git_ok(&root, &["add", "-A"]);
     env.run(&["git", "--staged"]).expect(0);
+}
+
+/// `scan` and `git` read `.nmleaks-baseline.json` at the top of the repository without a
+/// flag, from any directory inside it; `--baseline` overrides it, `--no-baseline` disables
+/// it, and a broken one is one sentence and exit 2, never silently ignored.
+#[test]
+fn the_conventional_baseline_is_found_by_scan_and_git_and_no_baseline_disables_it() {
+    let mut env = TestEnv::new();
+    git_ok(env.root(), &["init", "-q"]);
+    let key = env.live_key();
+    env.write("app/config.env", format!("K={key}\n"));
+    git_ok(env.root(), &["add", "."]);
+    git_ok(env.root(), &["commit", "-q", "-m", "key"]);
+    // Created from a subdirectory: it goes to the top of the repository.
+    let sub = env.path("app");
+    let run = env.run_in(&sub, &["baseline", "create"]).expect(0);
+    assert!(
+        run.stderr().contains(".nmleaks-baseline.json lists 1 key"),
+        "{}",
+        run.stderr()
+    );
+    assert!(env.path(".nmleaks-baseline.json").is_file());
+    for args in [
+        &["scan"][..],
+        &["git"],
+        &["git", "--since-commit", "HEAD~0"],
+    ] {
+        let json = env.run_in(&sub, &[args, &["--format", "json"]].concat());
+        let json = json.expect(0).json();
+        assert_eq!(json["findings"].as_array().unwrap().len(), 0, "{args:?}");
+    }
+    let json = env.run(&["git", "--format", "json"]).expect(0).json();
+    assert_eq!(json["suppressed"].as_array().unwrap().len(), 1);
+    env.run(&["scan", "--no-baseline"]).expect(1);
+    env.run(&["git", "--no-baseline"]).expect(1);
+    env.write("empty.json", r#"{"version": 1, "entries": []}"#);
+    env.run(&["scan", "--baseline", "empty.json"]).expect(1);
+    let run = env
+        .run(&["scan", "--baseline", "x", "--no-baseline"])
+        .expect(2);
+    assert!(
+        run.stderr().contains("cannot be used with"),
+        "{}",
+        run.stderr()
+    );
+    env.write(".nmleaks-baseline.json", "{ not json");
+    let run = env.run(&["scan"]).expect(2);
+    assert!(
+        run.stderr()
+            .contains(".nmleaks-baseline.json is not valid JSON"),
+        "{}",
+        run.stderr()
+    );
+    env.run(&["scan", "--no-baseline"]).expect(1);
+}
+
+/// `baseline create` takes keys from history, a range or the staged changes, not only from
+/// the files: a key deleted from the tree but still in history can be baselined.
+#[test]
+fn baseline_create_works_from_history_a_range_and_the_staged_changes() {
+    let mut env = TestEnv::new();
+    git_ok(env.root(), &["init", "-q"]);
+    env.write("README.md", "demo\n");
+    git_ok(env.root(), &["add", "."]);
+    git_ok(env.root(), &["commit", "-q", "-m", "first"]);
+    let old = env.live_key();
+    env.write("old.env", format!("K={old}\n"));
+    git_ok(env.root(), &["add", "."]);
+    git_ok(env.root(), &["commit", "-q", "-m", "old key"]);
+    git_ok(env.root(), &["rm", "-q", "old.env"]);
+    git_ok(env.root(), &["commit", "-q", "-m", "removed"]);
+    let entries = |env: &TestEnv| -> usize {
+        let text = std::fs::read_to_string(env.path(".nmleaks-baseline.json")).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        doc["entries"].as_array().unwrap().len()
+    };
+    env.run(&["baseline", "create"]).expect(0);
+    assert_eq!(entries(&env), 0, "the files hold no key");
+    env.run(&["git"]).expect(1);
+    env.run(&["baseline", "create", "--git"]).expect(0);
+    assert_eq!(entries(&env), 1);
+    env.run(&["git"]).expect(0);
+    // A range holding only the removal introduces no key.
+    env.run(&["baseline", "create", "--range", "HEAD~1..HEAD"])
+        .expect(0);
+    assert_eq!(entries(&env), 0);
+    env.run(&["baseline", "create", "--range", "HEAD~2..HEAD"])
+        .expect(0);
+    assert_eq!(entries(&env), 1);
+    // --staged: the key the next commit adds; --merge keeps the history key.
+    let new = env.live_key();
+    env.write("new.env", format!("K={new}\n"));
+    git_ok(env.root(), &["add", "new.env"]);
+    env.run(&["baseline", "create", "--staged", "--merge"])
+        .expect(0);
+    assert_eq!(entries(&env), 2);
+    env.run(&["git", "--staged"]).expect(0);
+    // Without --merge the file lists exactly what this scan found.
+    env.run(&["baseline", "create", "--staged"]).expect(0);
+    assert_eq!(entries(&env), 1);
+    env.run(&["git"]).expect(1);
+    let text = std::fs::read_to_string(env.path(".nmleaks-baseline.json")).unwrap();
+    assert!(!text.contains(&old[8..]) && !text.contains(&new[8..]));
+}
+
+/// `baseline create --help` lists only what applies to writing a baseline.
+#[test]
+fn baseline_create_help_lists_no_report_flags() {
+    let env = TestEnv::new();
+    let run = env.run(&["baseline", "create", "--help"]).expect(0);
+    let help = run.stdout();
+    for flag in [
+        "--format",
+        "--sarif-file",
+        "--show-secrets",
+        "--color",
+        "--verify",
+        "--fail-on",
+    ] {
+        assert!(!help.contains(flag), "{flag} in:\n{help}");
+    }
+    for flag in [
+        "--git", "--staged", "--range", "--merge", "--output", "--rules",
+    ] {
+        assert!(help.contains(flag), "{flag} missing:\n{help}");
+    }
 }

@@ -67,6 +67,17 @@ impl TestEnv {
         self.run_with_stdin(args, b"")
     }
 
+    /// Runs `nmleaks args…` in `dir` (a directory of the tree).
+    pub fn run_in(&self, dir: &Path, args: &[&str]) -> Run {
+        let out = Command::from_std(self.command(&binary()))
+            .current_dir(dir)
+            .args(args)
+            .timeout(std::time::Duration::from_secs(120))
+            .output()
+            .unwrap();
+        Run(out)
+    }
+
     pub fn run_with_stdin(&self, args: &[&str], stdin: &[u8]) -> Run {
         self.run_with_env(args, stdin, &[])
     }
