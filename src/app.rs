@@ -82,24 +82,31 @@ fn execute(config: Config) -> anyhow::Result<ExitCode> {
         Config::Git(cfg) => git(&cfg),
         Config::RulesList { rules } => rules_list(&rules),
         Config::RulesCheck { files } => rules_check(&files),
-        Config::InstallHook { repo, force } => {
-            let path = crate::hook::install(&repo, force)?;
+        Config::InstallHook { repo, force, kind } => {
+            let path = crate::hook::install(&repo, force, kind)?;
+            let what = match kind {
+                crate::hook::Kind::PreCommit => "commits that add a Nomotic key will be refused",
+                crate::hook::Kind::PreReceive => {
+                    "pushes that add a Nomotic key will be rejected (an audited bypass, \
+                     `git push -o nmleaks.skip=REASON`, is off unless `git config \
+                     nmleaks.allowSkip true` and `receive.advertisePushOptions true`)"
+                }
+            };
             messages::note(format_args!(
-                "installed the pre-commit hook at {}; commits that add a Nomotic key \
-                 will be refused",
+                "installed the {} hook at {}; {what}",
+                kind.file_name(),
                 crate::sanitize::path(&path)
             ));
             Ok(ExitCode::Clean)
         }
-        Config::UninstallHook { repo } => {
-            let (path, removed) = crate::hook::uninstall(&repo)?;
+        Config::UninstallHook { repo, kind } => {
+            let (path, removed) = crate::hook::uninstall(&repo, kind)?;
             let shown = crate::sanitize::path(&path);
+            let name = kind.file_name();
             if removed {
-                messages::note(format_args!("removed the pre-commit hook at {shown}"));
+                messages::note(format_args!("removed the {name} hook at {shown}"));
             } else {
-                messages::note(format_args!(
-                    "no pre-commit hook at {shown}; nothing to remove"
-                ));
+                messages::note(format_args!("no {name} hook at {shown}; nothing to remove"));
             }
             Ok(ExitCode::Clean)
         }
@@ -350,7 +357,7 @@ fn baseline_create(cfg: &BaselineCreate) -> anyhow::Result<ExitCode> {
         BaselineSource::Git(c) => {
             let repo = source::git::open(c.repo.as_deref())?;
             let top = repo_top(&repo)?;
-            (git_collect(c, &matcher, repo)?, top)
+            (git_collect(c, &matcher, repo, &[])?, top)
         }
     };
     crate::interrupt::checkpoint()?;
@@ -411,11 +418,24 @@ fn git(cfg: &GitConfig) -> anyhow::Result<ExitCode> {
     let root = repo_top(&repo)?;
     let baseline = load_baseline(&cfg.common, &root)?;
     let matcher = Matcher::new(rules);
-    let collected = git_collect(cfg, &matcher, repo)?;
+    let push = if matches!(cfg.mode, GitMode::PreReceive) {
+        let updates = source::git::push::read_updates(std::io::stdin().lock())?;
+        Some(PushGate::new(&repo, updates))
+    } else {
+        None
+    };
+    let updates = push.as_ref().map_or(&[][..], |p| &p.updates[..]);
+    let collected = git_collect(cfg, &matcher, repo, updates)?;
+    let found: Vec<String> = collected
+        .findings
+        .iter()
+        .map(|f| f.fingerprint.0.clone())
+        .collect();
     let command = match &cfg.mode {
         GitMode::History { .. } => "git-history",
         GitMode::Range(_) => "git-range",
         GitMode::Staged => "git-staged",
+        GitMode::PreReceive => "git-pre-receive",
     };
     let rules = matcher.rules();
     let code = finish(
@@ -429,7 +449,132 @@ fn git(cfg: &GitConfig) -> anyhow::Result<ExitCode> {
     if matches!(cfg.mode, GitMode::Staged) && code == ExitCode::Findings {
         messages::line(format_args!("{BLOCKED}"));
     }
+    if let Some(gate) = push
+        && code != ExitCode::Clean
+    {
+        return Ok(gate.refuse(code, &found));
+    }
     Ok(code)
+}
+
+/// What a rejected push prints (`git --pre-receive`); git shows it to the pusher.
+const REJECTED: &str = "\
+nmleaks: push rejected: it adds a Nomotic API key (shown redacted above, with its commit).
+  - Take the key out of those commits (git rebase -i, or git commit --amend for the last one),
+    read it from an environment variable or a secrets manager, and push again.
+  - It has not reached this server, but it is in your local history: if it was ever pushed
+    anywhere else, revoke it in Settings -> API Keys.
+  - A harmless test value? Put `nmleaks:allow` in a comment on its line.";
+
+/// The push-protection gate: the ref updates of a push and whether its audited bypass (the
+/// push option `nmleaks.skip=REASON`) is enabled on this server.
+struct PushGate {
+    updates: Vec<source::git::push::RefUpdate>,
+    /// `nmleaks.allowSkip` in the repository's configuration.
+    allow_skip: bool,
+    /// Where accepted bypasses are logged: `nmleaks-skips.log` in the git directory.
+    log: std::path::PathBuf,
+}
+
+/// The push option that asks for the audited bypass.
+const SKIP_OPTION: &str = "nmleaks.skip=";
+
+impl PushGate {
+    fn new(repo: &git2::Repository, updates: Vec<source::git::push::RefUpdate>) -> PushGate {
+        let allow_skip = repo
+            .config()
+            .and_then(|c| c.get_bool("nmleaks.allowSkip"))
+            .unwrap_or(false);
+        PushGate {
+            updates,
+            allow_skip,
+            log: repo.commondir().join("nmleaks-skips.log"),
+        }
+    }
+
+    /// The reason given with `git push -o nmleaks.skip=REASON` (git passes push options to
+    /// the hook as `GIT_PUSH_OPTION_COUNT` and `GIT_PUSH_OPTION_0…`), sanitised.
+    fn skip_requested() -> Option<String> {
+        let count: usize = std::env::var("GIT_PUSH_OPTION_COUNT").ok()?.parse().ok()?;
+        (0..count.min(1000))
+            .filter_map(|i| std::env::var(format!("GIT_PUSH_OPTION_{i}")).ok())
+            .find_map(|o| o.strip_prefix(SKIP_OPTION).map(str::to_string))
+            .map(|r| crate::sanitize::hide_keys_in(&crate::sanitize::text(r.trim())))
+    }
+
+    /// The push found keys (or could not be fully checked): rejects it, unless the pusher
+    /// asked for the bypass with a reason and the server allows it, in which case the push
+    /// goes through and the bypass is logged.
+    fn refuse(&self, code: ExitCode, found: &[String]) -> ExitCode {
+        let skip = Self::skip_requested();
+        match skip {
+            Some(reason) if self.allow_skip && !reason.is_empty() => {
+                let logged = self.log_skip(&reason, code, found);
+                messages::note(format_args!(
+                    "push accepted without the check's verdict: push option nmleaks.skip \
+                     ({reason}); {}",
+                    match logged {
+                        Ok(()) => format!("logged in {}", crate::sanitize::path(&self.log)),
+                        Err(e) => format!(
+                            "it could not be logged in {}: {e}",
+                            crate::sanitize::path(&self.log)
+                        ),
+                    }
+                ));
+                return ExitCode::Clean;
+            }
+            Some(reason) if self.allow_skip && reason.is_empty() => messages::note(
+                "the push option nmleaks.skip needs a reason: git push -o nmleaks.skip=REASON",
+            ),
+            Some(_) => messages::note(
+                "the push option nmleaks.skip is off on this server (an administrator turns \
+                 it on with `git config nmleaks.allowSkip true`)",
+            ),
+            None => {}
+        }
+        if code == ExitCode::Findings {
+            messages::line(format_args!("{REJECTED}"));
+        } else {
+            messages::note(
+                "push rejected: it could not be fully checked (see the errors above); a push \
+                 nmleaks cannot read is not let through",
+            );
+        }
+        code
+    }
+
+    /// Appends one JSON line: when, who, why, which refs, which keys (fingerprints only).
+    fn log_skip(&self, reason: &str, code: ExitCode, found: &[String]) -> std::io::Result<()> {
+        use std::io::Write as _;
+        let pusher = ["GL_USERNAME", "GITEA_PUSHER_NAME", "REMOTE_USER", "USER"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+            .map(|p| crate::sanitize::hide_keys_in(&crate::sanitize::text(&p)));
+        let refs: Vec<serde_json::Value> = self
+            .updates
+            .iter()
+            .map(|u| {
+                serde_json::json!({
+                    "ref": crate::sanitize::hide_keys_in(&u.name),
+                    "old": u.old.to_string(),
+                    "new": u.new.to_string(),
+                })
+            })
+            .collect();
+        let line = serde_json::json!({
+            "time": crate::timefmt::now(),
+            "pusher": pusher,
+            "reason": reason,
+            "refs": refs,
+            "keys": found,
+            "incomplete": code == ExitCode::Error,
+        });
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)?;
+        writeln!(f, "{line}")
+    }
 }
 
 /// Scans what `cfg.mode` names in `repo` and collects it, `.nmleaksignore` applied.
@@ -437,8 +582,9 @@ fn git_collect(
     cfg: &GitConfig,
     matcher: &Matcher,
     repo: git2::Repository,
+    updates: &[source::git::push::RefUpdate],
 ) -> anyhow::Result<Collected> {
-    use source::git::{history, range, staged};
+    use source::git::{history, push, range, staged};
     let root = repo_top(&repo)?;
     let opts = history::Options {
         all_objects: matches!(cfg.mode, GitMode::History { all_objects: true }),
@@ -465,6 +611,12 @@ fn git_collect(
             let changes = staged::changes(&repo, cfg.index_file.clone()).context("--staged")?;
             collect(&cfg.common, move |tx, stats| {
                 staged::scan(&changes, m, o.show_secrets, o.decoding, stats, tx);
+            })
+        }
+        GitMode::PreReceive => {
+            let scan = push::resolve_push(&repo, updates).context("--pre-receive")?;
+            collect(&cfg.common, move |tx, stats| {
+                push::scan(&repo, &scan, o, m, stats, tx);
             })
         }
     };

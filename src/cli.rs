@@ -62,21 +62,28 @@ enum Command {
         #[command(subcommand)]
         command: BaselineCommand,
     },
-    /// Install a git pre-commit hook that runs `nmleaks git --staged` (honours
-    /// core.hooksPath; never replaces a hook nmleaks did not write unless --force).
+    /// Install a git pre-commit hook that runs `nmleaks git --staged`, or with --pre-receive a
+    /// server-side hook that runs `nmleaks git --pre-receive` (honours core.hooksPath; never
+    /// replaces a hook nmleaks did not write unless --force).
     InstallHook {
-        /// The repository, or any path inside it.
+        /// The repository (a bare one for --pre-receive), or any path inside it.
         #[arg(value_name = "REPO", default_value = ".")]
         repo: PathBuf,
-        /// Replace an existing pre-commit hook that nmleaks did not write.
+        /// Replace an existing hook that nmleaks did not write.
         #[arg(long)]
         force: bool,
+        /// Install the pre-receive hook (push protection on a git server) instead.
+        #[arg(long)]
+        pre_receive: bool,
     },
-    /// Remove the pre-commit hook that `install-hook` wrote (and no other).
+    /// Remove the hook that `install-hook` wrote (and no other).
     UninstallHook {
         /// The repository, or any path inside it.
         #[arg(value_name = "REPO", default_value = ".")]
         repo: PathBuf,
+        /// Remove the pre-receive hook instead of the pre-commit hook.
+        #[arg(long)]
+        pre_receive: bool,
     },
 }
 
@@ -177,6 +184,12 @@ struct GitArgs {
     /// rebase, still on disk and in backups).
     #[arg(long, group = "mode")]
     all_objects: bool,
+    /// Run as a git server's pre-receive hook: read `old new ref` lines on standard input,
+    /// scan what the push adds (the commits no existing ref reaches, new tags), read from
+    /// git's quarantine, and reject the push (exit 1) when it adds a key. See
+    /// `install-hook --pre-receive`.
+    #[arg(long, group = "mode")]
+    pre_receive: bool,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -633,6 +646,14 @@ impl BaselineArgs {
     }
 }
 
+fn hook_kind(pre_receive: bool) -> crate::hook::Kind {
+    if pre_receive {
+        crate::hook::Kind::PreReceive
+    } else {
+        crate::hook::Kind::PreCommit
+    }
+}
+
 /// `-`: standard input or output, never a file of that name (`./-` names one).
 fn is_dash(p: &std::path::Path) -> bool {
     p.as_os_str() == "-"
@@ -687,6 +708,8 @@ impl Cli {
             Command::Git(a) => {
                 let mode = if a.staged {
                     GitMode::Staged
+                } else if a.pre_receive {
+                    GitMode::PreReceive
                 } else if let Some(range) = a.range {
                     GitMode::Range(range)
                 } else if let Some(since) = a.since_commit {
@@ -704,8 +727,19 @@ impl Cli {
                     index_file,
                 })
             }
-            Command::InstallHook { repo, force } => Config::InstallHook { repo, force },
-            Command::UninstallHook { repo } => Config::UninstallHook { repo },
+            Command::InstallHook {
+                repo,
+                force,
+                pre_receive,
+            } => Config::InstallHook {
+                repo,
+                force,
+                kind: hook_kind(pre_receive),
+            },
+            Command::UninstallHook { repo, pre_receive } => Config::UninstallHook {
+                repo,
+                kind: hook_kind(pre_receive),
+            },
             Command::Rules {
                 command: RulesCommand::List { rules },
             } => Config::RulesList { rules },

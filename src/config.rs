@@ -126,6 +126,8 @@ pub enum GitMode {
     Staged,
     /// What the commits of a range introduce (`A..B`; `--since-commit A` is `A..HEAD`).
     Range(String),
+    /// What a push adds, as a server's pre-receive hook (ref updates on standard input).
+    PreReceive,
 }
 
 /// `nmleaks git`.
@@ -161,16 +163,20 @@ pub enum Config {
         /// Rules files to check in addition to the built-in rules.
         files: Vec<PathBuf>,
     },
-    /// Write the git pre-commit hook.
+    /// Write a git hook.
     InstallHook {
         /// A path inside the repository.
         repo: PathBuf,
         /// Replace a hook nmleaks did not write.
         force: bool,
+        /// Which hook.
+        kind: crate::hook::Kind,
     },
-    /// Remove nmleaks' own pre-commit hook.
+    /// Remove nmleaks' own hook.
     UninstallHook {
         /// A path inside the repository.
         repo: PathBuf,
+        /// Which hook.
+        kind: crate::hook::Kind,
     },
 }

@@ -1,8 +1,8 @@
 //! `nmleaks install-hook` and `uninstall-hook`: a plain git pre-commit hook for people who do
-//! not use the pre-commit framework.
+//! not use the pre-commit framework, and the server-side pre-receive hook (push protection).
 //!
-//! The hook runs `nmleaks git --staged` (redacted output, no network). This module owns where
-//! the hook goes (`core.hooksPath` when set, else the repository's common `hooks/` directory,
+//! The pre-commit hook runs `nmleaks git --staged`, the pre-receive hook `nmleaks git
+//! --pre-receive` (redacted output, no network). This module owns where a hook goes (`core.hooksPath` when set, else the repository's common `hooks/` directory,
 //! shared by linked worktrees), what it says, and the rule that nmleaks never overwrites or
 //! removes a hook that is not its own unless told to (`--force`). A hook is nmleaks' own when
 //! it carries [`MARKER`].
@@ -20,12 +20,46 @@ use anyhow::{Context, bail};
 /// The line that marks a hook as written by nmleaks.
 pub const MARKER: &str = "# nmleaks-managed-hook v1";
 
-/// Where the pre-commit hook of the repository at or above `repo` lives.
+/// Which hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `pre-commit`: refuses commits that add a key (`nmleaks git --staged`).
+    PreCommit,
+    /// `pre-receive`, on a server: rejects pushes that add a key (`nmleaks git --pre-receive`).
+    PreReceive,
+}
+
+impl Kind {
+    /// The hook's file name, as git looks for it.
+    #[must_use]
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Kind::PreCommit => "pre-commit",
+            Kind::PreReceive => "pre-receive",
+        }
+    }
+
+    fn args(self) -> &'static str {
+        match self {
+            Kind::PreCommit => "git --staged",
+            Kind::PreReceive => "git --pre-receive",
+        }
+    }
+
+    fn not_found(self) -> &'static str {
+        match self {
+            Kind::PreCommit => NOT_FOUND,
+            Kind::PreReceive => NOT_FOUND_PRE_RECEIVE,
+        }
+    }
+}
+
+/// Where the `kind` hook of the repository at or above `repo` lives.
 ///
 /// # Errors
 /// `repo` is not inside a git repository, or its configuration cannot be read.
-pub fn hook_path(repo: &Path) -> anyhow::Result<PathBuf> {
-    Ok(locate(repo)?.path)
+pub fn hook_path(repo: &Path, kind: Kind) -> anyhow::Result<PathBuf> {
+    Ok(locate(repo, kind)?.path)
 }
 
 /// Where the hook goes, and whether `core.hooksPath` sends it out of the repository.
@@ -38,7 +72,7 @@ struct Location {
     top: PathBuf,
 }
 
-fn locate(repo: &Path) -> anyhow::Result<Location> {
+fn locate(repo: &Path, kind: Kind) -> anyhow::Result<Location> {
     let shown = crate::sanitize::path(repo);
     let r = git2::Repository::discover(repo)
         .with_context(|| format!("{shown} is not inside a git repository"))?;
@@ -57,7 +91,7 @@ fn locate(repo: &Path) -> anyhow::Result<Location> {
     let roots = [top.as_path(), r.path(), r.commondir()];
     let outside = (configured && !is_inside(&dir, &roots)).then(|| resolve(&dir));
     Ok(Location {
-        path: dir.join("pre-commit"),
+        path: dir.join(kind.file_name()),
         outside,
         top: resolve(&top),
     })
@@ -98,27 +132,42 @@ pub const NOT_FOUND: &str = "nmleaks: the pre-commit hook cannot find nmleaks (t
 installed with is gone and none is on PATH): install it (cargo install --locked --path \
 CHECKOUT) or put it on PATH; the commit was not checked, so it is refused";
 
+/// What the pre-receive hook prints when no nmleaks can be found, before it rejects the push.
+pub const NOT_FOUND_PRE_RECEIVE: &str = "nmleaks: the pre-receive hook cannot find nmleaks (the \
+binary it was installed with is gone and none is on the PATH git runs hooks with): install it \
+on this server or put it on that PATH; the push was not checked, so it is rejected";
+
 /// The hook script: runs this nmleaks binary when it still exists, else the one on `PATH`,
-/// else refuses the commit with [`NOT_FOUND`] (a hook that cannot scan must not let a commit
-/// through unchecked, nor fail with a bare `exec: nmleaks: not found`).
+/// else refuses the commit (or push) with [`NOT_FOUND`] (a hook that cannot scan must not let
+/// it through unchecked, nor fail with a bare `exec: nmleaks: not found`).
 #[must_use]
-pub fn script(exe: Option<&Path>) -> String {
+pub fn script(exe: Option<&Path>, kind: Kind) -> String {
+    let args = kind.args();
     let fallback = format!(
-        "if command -v nmleaks >/dev/null 2>&1; then exec nmleaks git --staged; fi\n\
-         echo '{NOT_FOUND}' >&2\nexit 1\n"
+        "if command -v nmleaks >/dev/null 2>&1; then exec nmleaks {args}; fi\n\
+         echo '{}' >&2\nexit 1\n",
+        kind.not_found()
     );
     let run = match exe.and_then(Path::to_str) {
         Some(p) if !p.contains('\'') => {
-            format!("if [ -x '{p}' ]; then exec '{p}' git --staged; fi\n{fallback}")
+            format!("if [ -x '{p}' ]; then exec '{p}' {args}; fi\n{fallback}")
         }
         _ => fallback,
     };
-    format!(
-        "#!/bin/sh\n{MARKER}\n\
-         # Blocks commits that add Nomotic API keys. Installed by `nmleaks install-hook`;\n\
-         # remove it with `nmleaks uninstall-hook`. Bypass once (the key then enters history:\n\
-         # revoke it first): git commit --no-verify\n{run}"
-    )
+    let about = match kind {
+        Kind::PreCommit => {
+            "# Blocks commits that add Nomotic API keys. Installed by `nmleaks install-hook`;\n\
+             # remove it with `nmleaks uninstall-hook`. Bypass once (the key then enters history:\n\
+             # revoke it first): git commit --no-verify\n"
+        }
+        Kind::PreReceive => {
+            "# Rejects pushes that add Nomotic API keys. Installed by\n\
+             # `nmleaks install-hook --pre-receive`; remove it with\n\
+             # `nmleaks uninstall-hook --pre-receive`. An audited bypass (off unless\n\
+             # `git config nmleaks.allowSkip true`): git push -o nmleaks.skip=REASON\n"
+        }
+    };
+    format!("#!/bin/sh\n{MARKER}\n{about}{run}")
 }
 
 fn is_ours(path: &Path) -> bool {
@@ -131,8 +180,8 @@ fn is_ours(path: &Path) -> bool {
 /// Not a repository; without `force`: `core.hooksPath` leads out of the repository, the hook
 /// is a dangling symbolic link, or a hook that is not nmleaks' own is there; the file cannot
 /// be written.
-pub fn install(repo: &Path, force: bool) -> anyhow::Result<PathBuf> {
-    let Location { path, outside, top } = locate(repo)?;
+pub fn install(repo: &Path, force: bool, kind: Kind) -> anyhow::Result<PathBuf> {
+    let Location { path, outside, top } = locate(repo, kind)?;
     let shown = crate::sanitize::path(&path);
     if let Some(dir) = outside.filter(|_| !force) {
         bail!(
@@ -159,7 +208,8 @@ pub fn install(repo: &Path, force: bool) -> anyhow::Result<PathBuf> {
     if path.exists() && !is_ours(&path) && !force {
         bail!(
             "{shown} exists and was not written by nmleaks; leaving it alone \
-             (use --force to replace it, or call `nmleaks git --staged` from it)"
+             (use --force to replace it, or call `nmleaks {}` from it)",
+            kind.args()
         );
     }
     if let Some(dir) = path.parent() {
@@ -167,7 +217,7 @@ pub fn install(repo: &Path, force: bool) -> anyhow::Result<PathBuf> {
             .with_context(|| format!("cannot create {}", crate::sanitize::path(dir)))?;
     }
     let exe = std::env::current_exe().ok();
-    std::fs::write(&path, script(exe.as_deref()))
+    std::fs::write(&path, script(exe.as_deref(), kind))
         .with_context(|| format!("cannot write {shown}"))?;
     #[cfg(unix)]
     {
@@ -182,8 +232,8 @@ pub fn install(repo: &Path, force: bool) -> anyhow::Result<PathBuf> {
 ///
 /// # Errors
 /// Not a repository; the hook is not nmleaks' own; the file cannot be removed.
-pub fn uninstall(repo: &Path) -> anyhow::Result<(PathBuf, bool)> {
-    let path = hook_path(repo)?;
+pub fn uninstall(repo: &Path, kind: Kind) -> anyhow::Result<(PathBuf, bool)> {
+    let path = hook_path(repo, kind)?;
     if !path.exists() {
         return Ok((path, false));
     }

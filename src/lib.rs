@@ -35,7 +35,8 @@
 //!  scanning       scan::{window,lines,snippet,utf16}
 //!  matching       matcher
 //!  data           finding (+ collect), verdict, rules, filter, suppress::inline
-//!  leaf utilities error, exit, sanitize, messages, interrupt, bug, textfile, linehash, testkeys
+//!  leaf utilities error, exit, sanitize, messages, interrupt, bug, textfile, timefmt, linehash,
+//!                 testkeys
 //! ```
 
 pub mod app;
@@ -66,6 +67,7 @@ pub mod suppress;
 #[doc(hidden)]
 pub mod testkeys;
 pub mod textfile;
+pub mod timefmt;
 pub mod verdict;
 pub mod verify;
 

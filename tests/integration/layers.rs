@@ -17,6 +17,7 @@ const FLOORS: &[(&str, &[&str])] = &[
             "messages",
             "interrupt",
             "textfile",
+            "timefmt",
             "testkeys",
             "linehash",
             "bug",

@@ -9,6 +9,7 @@
 //! - [`store`]: reading one object by id, every read bounded (a damaged loose object or pack
 //!   index is reported, never a hang or the end of the audit).
 //! - `graph`: walking commits around damage, topological order, what a range holds.
+//! - [`push`]: `--pre-receive`, what a push adds, read from git's quarantine.
 //! - [`index`]: reading git's index file (split indexes too) and its cache tree, for `--staged`.
 //!
 //! This module owns opening a repository (a work tree, a bare repository, a linked worktree, a
@@ -22,6 +23,7 @@ pub(crate) mod graph;
 pub mod history;
 pub mod index;
 pub mod objects;
+pub mod push;
 pub mod range;
 pub mod staged;
 pub mod store;

@@ -39,6 +39,21 @@ impl std::fmt::Debug for RangeScan {
 }
 
 impl RangeScan {
+    /// A range of `commits` (oldest first, topological order) read from `store`, with the
+    /// walk's `problems`.
+    pub(crate) fn from_parts(store: Store, commits: Vec<Oid>, problems: Vec<String>) -> RangeScan {
+        RangeScan {
+            store,
+            commits,
+            problems,
+        }
+    }
+
+    /// The object store the range reads.
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// The commits, oldest first: what `git log --topo-order --reverse A..B` lists.
     #[must_use]
     pub fn commits(&self) -> &[Oid] {

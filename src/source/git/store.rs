@@ -97,7 +97,14 @@ impl Store {
     /// [`Store::problems`]; opening never fails.
     #[must_use]
     pub fn open(repo: &Repository, check: Check) -> Store {
-        let dirs = object_dirs(repo);
+        Store::open_with(repo, &[], check)
+    }
+
+    /// [`Store::open`] with `first` searched before the repository's own directories (and
+    /// their alternates): a pre-receive hook's quarantine and the alternates git names for it.
+    #[must_use]
+    pub fn open_with(repo: &Repository, first: &[PathBuf], check: Check) -> Store {
+        let dirs = object_dirs(repo, first);
         let mut packs = Vec::new();
         let (mut problems, mut notes) = (Vec::new(), Vec::new());
         for dir in &dirs {
@@ -317,8 +324,20 @@ fn open_pack(index: &Path, pack: &Path, check: Check) -> Result<gix_pack::Bundle
 
 /// The directories that hold this repository's objects: its own (shared by linked worktrees)
 /// and its alternates, recursively.
-fn object_dirs(repo: &Repository) -> Vec<PathBuf> {
-    let mut dirs = vec![repo.commondir().join("objects")];
+fn object_dirs(repo: &Repository, first: &[PathBuf]) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for d in first
+        .iter()
+        .cloned()
+        .chain([repo.commondir().join("objects")])
+    {
+        let same = |p: &PathBuf| {
+            p == &d || std::fs::canonicalize(p).ok() == std::fs::canonicalize(&d).ok()
+        };
+        if !dirs.iter().any(same) {
+            dirs.push(d);
+        }
+    }
     let mut i = 0;
     while i < dirs.len() && dirs.len() < 64 {
         let alternates = dirs[i].join("info").join("alternates");
