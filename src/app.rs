@@ -446,7 +446,12 @@ fn git(cfg: &GitConfig) -> anyhow::Result<ExitCode> {
         &root,
         collected,
     )?;
-    if matches!(cfg.mode, GitMode::Staged) && code == ExitCode::Findings {
+    // The advice is for a person at a refused commit, not for a report run by hand.
+    if matches!(cfg.mode, GitMode::Staged)
+        && code == ExitCode::Findings
+        && cfg.common.in_hook
+        && cfg.common.format == Format::Human
+    {
         messages::line(format_args!("{BLOCKED}"));
     }
     if let Some(gate) = push
@@ -602,7 +607,7 @@ fn git_collect(
             history::audit(&repo, o, m, stats, tx);
         }),
         GitMode::Range(spec) => {
-            let commits = range::resolve_range(&repo, spec).context("--range")?;
+            let commits = range::resolve_range(&repo, spec).context(cfg.range_flag)?;
             collect(&cfg.common, move |tx, stats| {
                 range::range(&repo, &commits, o, m, stats, tx);
             })
@@ -651,7 +656,14 @@ fn finish(
         summary: c.summary.clone(),
         root: root.to_path_buf(),
     };
+    // A hook that passes says nothing: a clean commit or push prints no "no keys found".
+    let silent = common.in_hook
+        && common.format == Format::Human
+        && common.output.is_none()
+        && outcome.active.is_empty()
+        && c.summary.errors == 0;
     report::emit(common.output.as_deref(), |w| match common.format {
+        _ if silent => Ok(()),
         Format::Human => report::human::write(&report, common.color, w),
         Format::Json => report::json::write(&report, w),
         Format::Sarif => report::sarif::write(&report, w),
@@ -688,8 +700,8 @@ fn verify(common: &Common, settings: &verify::Settings, rules: &[Rule], c: &mut 
     });
 }
 
-/// `3 keys (1 live), 2 suppressed; 1,204 files, 56.1 MiB in 0.8 s`: the last line a person
-/// sees on a terminal.
+/// `3 keys (1 live), 2 suppressed; 1204 files scanned, 56.1 MiB in 0.8 s`: the last line a
+/// person sees on a terminal (`blobs` for the git modes).
 fn summary_line(r: &Report<'_>) -> String {
     use std::fmt::Write as _;
     let keys = r.findings.len();
@@ -705,9 +717,15 @@ fn summary_line(r: &Report<'_>) -> String {
     if !r.suppressed.is_empty() {
         let _ = write!(text, ", {} suppressed", r.suppressed.len());
     }
+    let noun = match (r.command == "scan", r.summary.blobs == 1) {
+        (true, true) => "file",
+        (true, false) => "files",
+        (false, true) => "blob",
+        (false, false) => "blobs",
+    };
     let _ = write!(
         text,
-        "; {} scanned, {} in {:.1} s",
+        "; {} {noun} scanned, {} in {:.1} s",
         r.summary.blobs,
         indicatif::HumanBytes(r.summary.bytes),
         r.summary.elapsed.as_secs_f64()

@@ -557,6 +557,7 @@ impl EngineArgs {
                 max_locations: usize::try_from(self.max_locations).unwrap_or(usize::MAX),
             },
             decoding: self.decode.into_decoding(),
+            in_hook: false,
         }
     }
 }
@@ -635,6 +636,7 @@ impl BaselineArgs {
                     index_file: hook_index(repo.as_ref()),
                     repo,
                     mode,
+                    range_flag: "--range",
                 })
             }
         };
@@ -712,7 +714,7 @@ impl Cli {
                     GitMode::PreReceive
                 } else if let Some(range) = a.range {
                     GitMode::Range(range)
-                } else if let Some(since) = a.since_commit {
+                } else if let Some(since) = &a.since_commit {
                     GitMode::Range(format!("{since}..HEAD"))
                 } else {
                     GitMode::History {
@@ -720,11 +722,24 @@ impl Cli {
                     }
                 };
                 let index_file = hook_index(a.repo.as_ref());
+                // git sets GIT_INDEX_FILE for the hooks of `git commit`; a pre-receive hook
+                // is a hook by definition.
+                let in_hook = a.pre_receive
+                    || (a.staged
+                        && std::env::var_os("GIT_INDEX_FILE").is_some_and(|v| !v.is_empty()));
                 Config::Git(GitConfig {
-                    common: a.common.into_common(),
+                    common: Common {
+                        in_hook,
+                        ..a.common.into_common()
+                    },
                     repo: a.repo,
                     mode,
                     index_file,
+                    range_flag: if a.since_commit.is_some() {
+                        "--since-commit"
+                    } else {
+                        "--range"
+                    },
                 })
             }
             Command::InstallHook {

@@ -48,6 +48,9 @@ pub struct Common {
     pub limits: crate::finding::Limits,
     /// What to look inside (archives, compression, base64, hex) and the limits of it.
     pub decoding: crate::scan::Decoding,
+    /// Run by a git hook (`git --staged` with git's `GIT_INDEX_FILE` set, or `--pre-receive`):
+    /// a clean run prints nothing, and a refused commit gets the advice.
+    pub in_hook: bool,
 }
 
 /// The file name of the baseline `scan`, `git` and the hooks read without being told, at the
@@ -142,6 +145,8 @@ pub struct GitConfig {
     /// The index file to read for `--staged` instead of the repository's (`GIT_INDEX_FILE`,
     /// which git sets for hooks of `git commit <paths>`); only when no `REPO` was given.
     pub index_file: Option<PathBuf>,
+    /// The flag that named the range (`--range` or `--since-commit`), for its errors.
+    pub range_flag: &'static str,
 }
 
 /// What to run.

@@ -115,10 +115,27 @@ impl std::fmt::Debug for Rule {
 /// # Errors
 /// A [`RuleError`] naming the source and, where it applies, the rule id.
 pub fn parse(text: &str, source: &str) -> Result<Vec<Rule>, RuleError> {
-    let file: RulesFile = toml::from_str(text).map_err(|e| RuleError::Syntax {
-        source_name: source.to_string(),
+    let file: RulesFile = toml::from_str(text).map_err(|e| {
         // The parser may quote the file's content: escape it and hide anything key-like.
-        message: crate::sanitize::echoed(e.message()),
+        let what = crate::sanitize::echoed(e.message());
+        let message = match e.span() {
+            Some(span) => {
+                let before = &text.as_bytes()[..span.start.min(text.len())];
+                let line = bytecount::count(before, b'\n') + 1;
+                let column = before.len()
+                    - before
+                        .iter()
+                        .rposition(|&b| b == b'\n')
+                        .map_or(0, |i| i + 1)
+                    + 1;
+                format!("line {line}, column {column}: {what}")
+            }
+            None => what,
+        };
+        RuleError::Syntax {
+            source_name: source.to_string(),
+            message,
+        }
     })?;
     if file.rules.is_empty() {
         return Err(RuleError::Empty {

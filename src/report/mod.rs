@@ -134,8 +134,9 @@ pub fn emit(
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut tmp =
-        temp_file_for(path, dir).with_context(|| format!("cannot write report to {shown}"))?;
+    let mut tmp = temp_file_for(path, dir)
+        .map_err(without_temp_path)
+        .with_context(|| format!("cannot write report to {shown}"))?;
     {
         let mut w = io::BufWriter::new(tmp.as_file_mut());
         render(&mut w).with_context(|| format!("cannot write report to {shown}"))?;
@@ -148,6 +149,17 @@ pub fn emit(
         .map_err(|e| e.error)
         .with_context(|| format!("cannot write report to {shown}"))?;
     Ok(())
+}
+
+/// `e` without the name of the temporary file tempfile adds to it (`… at path
+/// ".nmleaks-reportXXXXXX"`): the user named the report, not the temporary file.
+fn without_temp_path(e: io::Error) -> io::Error {
+    // tempfile's wrapper type is private: its message is the io error's, then the path.
+    let text = e.to_string();
+    match text.rfind(" at path \"") {
+        Some(i) => io::Error::new(e.kind(), text[..i].to_string()),
+        None => e,
+    }
 }
 
 /// The temporary file a report to `path` is written to before it is renamed over `path`,

@@ -60,6 +60,33 @@ fn install_hook_blocks_a_commit_that_adds_a_key_and_lets_a_clean_one_through() {
     git_ok(env.root(), &["add", "config.env"]);
     let (ok, out) = commit(env.root(), "read the key from the environment");
     assert!(ok, "a clean commit passes:\n{out}");
+    // Every clean commit used to print "no Nomotic keys found": a passing hook is silent.
+    assert!(
+        out.trim().is_empty(),
+        "a clean commit through the hook prints nothing: {out:?}"
+    );
+}
+
+/// The commit-refused advice is for a person at a refused commit: `git --staged` run by hand,
+/// or for a report, prints the findings without it.
+#[test]
+fn staged_run_by_hand_prints_no_commit_advice() {
+    let mut env = TestEnv::new();
+    init_repo(&env);
+    let key = env.live_key();
+    env.write("config.env", format!("NOMOTIC_API_KEY={key}\n"));
+    git_ok(env.root(), &["add", "config.env"]);
+    for args in [
+        &["git", "--staged"][..],
+        &["git", "--staged", "--format", "sarif"],
+    ] {
+        let run = env.run(args).expect(1);
+        assert!(
+            !run.stderr().contains("commit blocked"),
+            "{args:?}: {}",
+            run.stderr()
+        );
+    }
 }
 
 /// After `cargo clean` or a moved build the binary the hook was installed with is gone: the

@@ -12,6 +12,7 @@ mod hostile;
 mod hostile_git;
 mod layers;
 mod leaks;
+mod messages;
 mod push;
 mod sarif;
 mod scan;

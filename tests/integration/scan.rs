@@ -577,6 +577,26 @@ fn a_summary_line_ends_the_run_on_a_terminal_only() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");
     let last = text.lines().rfind(|l| !l.trim().is_empty()).unwrap();
-    assert!(last.starts_with("nmleaks: 1 key; 1 scanned,"), "{text}");
+    // "1 scanned" had no noun: files for `scan`, blobs for `git`.
+    assert!(
+        last.starts_with("nmleaks: 1 key; 1 file scanned,"),
+        "{text}"
+    );
     assert!(!text.contains(&key[8..]));
+    crate::util::git_ok(env.root(), &["init", "-q"]);
+    crate::util::git_ok(env.root(), &["add", "."]);
+    crate::util::git_ok(env.root(), &["commit", "-q", "-m", "k"]);
+    let out = std::process::Command::new("script")
+        .current_dir(env.root())
+        .args(["-q", "-e", "-c"])
+        .arg(format!("{} git --color never", bin.display()))
+        .arg("/dev/null")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last = text.lines().rfind(|l| !l.trim().is_empty()).unwrap();
+    assert!(
+        last.starts_with("nmleaks: 1 key; 1 blob scanned,"),
+        "{text}"
+    );
 }

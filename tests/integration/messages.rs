@@ -1,0 +1,81 @@
+//! Messages a user reads when something is wrong: one clear sentence each, naming what the
+//! user typed and nothing of nmleaks' insides.
+
+use crate::util::{TestEnv, git_ok};
+
+/// One line on stderr, exit 2, holding `says`.
+fn one_error(run: &crate::util::Run, says: &str) {
+    let err = run.stderr();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("nmleaks: error: "), "{err}");
+    assert!(err.contains(says), "{err:?} does not say {says:?}");
+}
+
+/// `-o` into a missing directory named the temporary file (`.nmleaks-report19EfC6`).
+#[test]
+fn an_unwritable_report_names_only_the_users_path_not_the_temporary_file() {
+    let env = TestEnv::new();
+    env.write("a.txt", "nothing\n");
+    let run = env.run(&["scan", "-o", "missing/report.json"]).expect(2);
+    one_error(
+        &run,
+        "cannot write report to missing/report.json: No such file or directory",
+    );
+    assert!(
+        !run.stderr().contains(".nmleaks-report"),
+        "{}",
+        run.stderr()
+    );
+}
+
+/// `--since-commit nonexist` blamed `--range`, which the user never typed.
+#[test]
+fn a_bad_since_commit_names_the_flag_the_user_typed() {
+    let env = TestEnv::new();
+    git_ok(env.root(), &["init", "-q"]);
+    env.write("a.txt", "x\n");
+    git_ok(env.root(), &["add", "."]);
+    git_ok(env.root(), &["commit", "-q", "-m", "x"]);
+    let run = env.run(&["git", "--since-commit", "nonexist"]).expect(2);
+    one_error(&run, "--since-commit: ");
+    assert!(!run.stderr().contains("--range"), "{}", run.stderr());
+}
+
+/// `nmleaks git https://…` said "failed to resolve path": a URL is not a path, and the way
+/// forward is to clone it. A URL's credentials are never echoed.
+#[test]
+fn a_remote_url_says_to_clone_it_first_without_echoing_credentials() {
+    let env = TestEnv::new();
+    for url in [
+        "https://example.test/org/repo.git",
+        "ssh://git@example.test/org/repo.git",
+        "git@example.test:org/repo.git",
+    ] {
+        let run = env.run(&["git", url]).expect(2);
+        one_error(
+            &run,
+            "a remote URL; nmleaks git reads a repository on this machine: clone it first",
+        );
+        assert!(!run.stderr().contains("failed to resolve path"));
+    }
+    let run = env
+        .run(&["git", "https://user:s3cr3t-token@example.test/org/repo.git"])
+        .expect(2);
+    one_error(&run, "https://***@example.test/org/repo.git");
+    assert!(!run.stderr().contains("s3cr3t"), "{}", run.stderr());
+}
+
+/// A rules file that is not valid TOML said what was wrong but not where.
+#[test]
+fn a_bad_rules_file_names_the_line_and_column() {
+    let env = TestEnv::new();
+    env.write(
+        "rules.toml",
+        "[[rules]]\nid = \"x\"\nprefix = \"acme_\"\npattern = \n",
+    );
+    let run = env.run(&["scan", "--rules", "rules.toml"]).expect(2);
+    one_error(
+        &run,
+        "rules file rules.toml is not valid: line 4, column 11:",
+    );
+}
