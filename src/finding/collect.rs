@@ -349,6 +349,7 @@ mod tests {
                 binary: false,
                 snippet: None,
                 inline_allow: allowed,
+                allow_ambiguous: false,
                 line_hash: None,
                 inner: None,
             },

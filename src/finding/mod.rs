@@ -272,6 +272,9 @@ pub struct Location {
     pub snippet: Option<String>,
     /// The key's line carries an inline `nmleaks:allow` comment.
     pub inline_allow: bool,
+    /// The key's line carries a bare `nmleaks:allow` that hides nothing, because the line
+    /// holds more than one key (each must then be named by its fingerprint prefix).
+    pub allow_ambiguous: bool,
     /// GitHub's `primaryLocationLineHash` for the key's line, when the scanned bytes were at
     /// hand (blobs from git); for files on disk the SARIF writer computes it from the file.
     pub line_hash: Option<String>,
@@ -385,6 +388,7 @@ impl fmt::Debug for Location {
                 &self.snippet.as_ref().map(|s| Length(s.chars().count())),
             )
             .field("inline_allow", &self.inline_allow)
+            .field("allow_ambiguous", &self.allow_ambiguous)
             .field("line_hash", &self.line_hash)
             .field("inner", &self.inner.as_ref().map(|i| i.chain_text()))
             .finish()
@@ -594,6 +598,7 @@ mod tests {
             // What `--show-secrets` puts in a snippet.
             snippet: Some(format!("KEY={key}")),
             inline_allow: false,
+            allow_ambiguous: false,
             line_hash: None,
             inner: None,
         };
@@ -640,6 +645,8 @@ mod tests {
                     binary: false,
                     snippet: None,
                     inline_allow: false,
+                    allow_ambiguous: false,
+                    allow_ambiguous: false,
                     line_hash: None,
                     inner: None,
                 },

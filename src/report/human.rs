@@ -217,6 +217,16 @@ fn write_location(
     if let Some(snippet) = &loc.snippet {
         writeln!(w, "    {snippet}")?;
     }
+    if loc.allow_ambiguous {
+        // A bare allow on a line of several keys hides none of them: say so, and how.
+        let prefix = &f.fingerprint.hex()[..8];
+        writeln!(
+            w,
+            "    {}nmleaks:allow on this line hides none of its keys (it holds more than one): \
+             name each, this one as nmleaks:allow:{prefix}{:#}",
+            p.dim, p.dim
+        )?;
+    }
     Ok(())
 }
 

@@ -125,6 +125,10 @@ struct JsonLocation {
     /// decompressed bytes) that holds the text.
     #[serde(skip_serializing_if = "Option::is_none")]
     inside: Option<JsonInside>,
+    /// Present (true) when the line's bare `nmleaks:allow` hides nothing because the line
+    /// holds several keys: each must be named, `nmleaks:allow:<fingerprint prefix>`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    allow_ambiguous: bool,
 }
 
 #[derive(Serialize)]
@@ -210,6 +214,7 @@ fn location(loc: &Location) -> JsonLocation {
             member: i.member.as_deref().map(crate::sanitize::text),
             chain: i.chain.iter().map(|l| l.name()).collect(),
         }),
+        allow_ambiguous: loc.allow_ambiguous,
     }
 }
 

@@ -801,6 +801,7 @@ mod tests {
             binary: false,
             snippet: None,
             inline_allow: false,
+            allow_ambiguous: false,
             line_hash: None,
             inner: None,
         };

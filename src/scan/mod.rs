@@ -407,6 +407,7 @@ impl<'m> Scanner<'m> {
                         )
                     }),
                     inline_allow: false,
+                    allow_ambiguous: false,
                     line_hash: None,
                     inner: self.inner.clone(),
                 },
@@ -603,6 +604,9 @@ impl<'m> Scanner<'m> {
             });
             let inline_allow =
                 info.marker && crate::suppress::inline::allows(line, &secret, info.keys);
+            let allow_ambiguous = info.marker
+                && !inline_allow
+                && crate::suppress::inline::bare_allow_with_several(line, info.keys);
             if out.len() >= SINK_BATCH
                 && let Some(Sink(sink)) = &mut self.sink
             {
@@ -622,6 +626,7 @@ impl<'m> Scanner<'m> {
                     binary,
                     snippet,
                     inline_allow,
+                    allow_ambiguous,
                     line_hash: None,
                     inner,
                 },

@@ -39,3 +39,12 @@ pub fn allows(line: &[u8], secret: &Secret, keys_on_line: usize) -> bool {
             .any(|hex| hex.len() >= 8 && fp.hex().as_bytes().starts_with(&hex.to_ascii_lowercase()))
     })
 }
+
+/// Whether `line` holds a bare `nmleaks:allow` (no fingerprint list) that hides nothing
+/// because the line holds `keys_on_line` > 1 keys: the report says so, and how to name each.
+#[must_use]
+pub fn bare_allow_with_several(line: &[u8], keys_on_line: usize) -> bool {
+    let marker = ALLOW_MARKER.as_bytes();
+    keys_on_line > 1
+        && memmem::find_iter(line, marker).any(|at| !line[at + marker.len()..].starts_with(b":"))
+}

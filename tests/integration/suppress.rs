@@ -67,6 +67,53 @@ fn inline_allow_can_name_keys_by_fingerprint_prefix() {
     env.run(&["scan"]).expect(0);
 }
 
+/// A bare `nmleaks:allow` on a line of two keys hides neither, and nothing said why: the
+/// report now says so, with the fingerprint prefix that names each key.
+#[test]
+fn a_bare_allow_on_a_line_of_two_keys_says_why_it_hides_nothing_and_how_to_name_each() {
+    let mut env = TestEnv::new();
+    let (a, b) = (env.live_key(), env.live_key());
+    env.write("x.env", format!("A={a} B={b} # nmleaks:allow\n"));
+    let json = env.run(&["scan", "--format", "json"]).expect(1).json();
+    assert_eq!(json["summary"]["keys"], 2);
+    let prefixes: Vec<String> = (0..2)
+        .map(|i| {
+            let f = &json["findings"][i];
+            assert_eq!(f["locations"][0]["allow_ambiguous"], true);
+            f["fingerprint"]
+                .as_str()
+                .unwrap()
+                .rsplit(':')
+                .next()
+                .unwrap()[..8]
+                .to_string()
+        })
+        .collect();
+    let human = env.run(&["scan"]).expect(1).stdout();
+    for p in &prefixes {
+        assert!(
+            human.contains(&format!(
+                "nmleaks:allow on this line hides none of its keys (it holds more than one): \
+                 name each, this one as nmleaks:allow:{p}"
+            )),
+            "{human}"
+        );
+    }
+    // Following the hint hides both.
+    env.write(
+        "x.env",
+        format!(
+            "A={a} B={b} # nmleaks:allow:{},{}\n",
+            prefixes[0], prefixes[1]
+        ),
+    );
+    env.run(&["scan"]).expect(0);
+    // One key on an allowed line: hidden, no hint; no allow at all: no hint either.
+    env.write("x.env", format!("A={a} # nmleaks:allow\nB={b}\n"));
+    let human = env.run(&["scan"]).expect(1).stdout();
+    assert!(!human.contains("hides none"), "{human}");
+}
+
 #[test]
 fn baseline_hides_known_keys_wherever_they_move_but_not_a_new_key_on_the_same_line() {
     let mut env = TestEnv::new();
