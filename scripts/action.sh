@@ -139,23 +139,126 @@ add_to_path() { # dir
     fi
 }
 
+# Installs the release archive of `version` built for this runner (scripts/package.sh made it,
+# .github/workflows/release.yml published it) as $dir/bin/nmleaks, after checking its SHA-256
+# against the release's SHA256SUMS; nothing is extracted before that check. A checksum that
+# differs, an archive SHA256SUMS does not list, or a download that fails is an error (exit 2,
+# nothing installed). Only "there is no release for this": a runner no release is built for,
+# or HTTP 404 on the archive, builds from source instead, with a notice.
+#   NMLEAKS_RELEASE_URL     where the releases are (default: GitHub's download URL of
+#                           NMLEAKS_RELEASE_REPO, default nmleaks/nmleaks); <url>/v<version>/…
+#   NMLEAKS_RELEASE_TARGET  the target to download, instead of the one `uname` implies: for
+#                           the tests, and for a runner `uname` misdescribes
 install_release() { # dir version
     local dir=$1 version=$2 target
-    case "$(uname -s)-$(uname -m)" in
-        Linux-x86_64) target=x86_64-unknown-linux-gnu ;;
-        Linux-aarch64) target=aarch64-unknown-linux-gnu ;;
-        Darwin-arm64) target=aarch64-apple-darwin ;;
-        Darwin-x86_64) target=x86_64-apple-darwin ;;
-        *) target="" ;;
-    esac
-    local repo=${NMLEAKS_RELEASE_REPO:-nmleaks/nmleaks}
-    local url="https://github.com/$repo/releases/download/v$version/nmleaks-$target.tar.gz"
-    if [[ -n $target ]] && curl -fsSL "$url" | tar -xz -C "$dir/bin" nmleaks 2>/dev/null; then
-        echo "installed nmleaks $version ($target) from the release"
-    else
-        echo "::notice title=nmleaks::no release binary of $version for this runner; building from source"
+    target=$(release_target)
+    if [[ -z $target ]]; then
+        echo "::notice title=nmleaks::no release binary of nmleaks is built for this runner ($(uname -s) $(uname -m)); building from source"
         build_from_source "$dir"
+        return
     fi
+    [[ $version =~ ^[0-9A-Za-z.+-]+$ ]] || die "version '$version' is not a release version (a tag without its v) nor source"
+    [[ $target =~ ^[0-9A-Za-z_.-]+$ ]] || die "NMLEAKS_RELEASE_TARGET '$target' is not a target triple"
+    local format=tar.gz exe=nmleaks
+    if [[ $target == *windows* ]]; then
+        format=zip exe=nmleaks.exe
+    fi
+    local name="nmleaks-$version-$target"
+    local archive="$name.$format"
+    local base="${NMLEAKS_RELEASE_URL:-https://github.com/${NMLEAKS_RELEASE_REPO:-nmleaks/nmleaks}/releases/download}"
+    base="${base%/}/v$version"
+    local tmp code rc=0
+    tmp=$(mktemp -d "${RUNNER_TEMP:-${TMPDIR:-/tmp}}/nmleaks-release.XXXXXX")
+
+    # An archive is a binary of a few MB: 100 MiB is far past any, and SHA256SUMS is a few lines.
+    code=$(release_fetch "$base/$archive" "$tmp/$archive" 104857600) || rc=$?
+    if [[ $rc -eq 0 && $code == 404 ]]; then
+        rm -rf "$tmp"
+        echo "::notice title=nmleaks::no release binary of nmleaks $version for $target ($base/$archive: HTTP 404); building from source"
+        build_from_source "$dir"
+        return
+    fi
+    [[ $rc -eq 0 && $code == 200 ]] ||
+        release_fail "$tmp" "cannot download $base/$archive (HTTP $code, curl exit code $rc); nothing installed"
+    code=$(release_fetch "$base/SHA256SUMS" "$tmp/SHA256SUMS" 1048576) || rc=$?
+    [[ $rc -eq 0 && $code == 200 ]] ||
+        release_fail "$tmp" "cannot download $base/SHA256SUMS to check $archive against (HTTP $code, curl exit code $rc); nothing installed"
+
+    local want got
+    want=$(release_listed_sum "$tmp/SHA256SUMS" "$archive") ||
+        release_fail "$tmp" "$base/SHA256SUMS lists no SHA-256 (or more than one) for $archive, so it cannot be checked; nothing installed"
+    got=$(cd "$tmp" && sha256 "$archive" | cut -d' ' -f1)
+    [[ $got == "$want" ]] ||
+        release_fail "$tmp" "SHA-256 checksum mismatch for $archive: SHA256SUMS lists $want, the download is $got; nothing installed"
+
+    # Only the binary's entry comes out of the archive, into a directory of its own.
+    local entry="$name/$exe"
+    mkdir "$tmp/x"
+    release_extract "$tmp/$archive" "$format" "$entry" "$tmp/x" ||
+        release_fail "$tmp" "cannot extract $entry from $archive; nothing installed"
+    [[ -f $tmp/x/$entry && ! -L $tmp/x/$entry ]] ||
+        release_fail "$tmp" "$archive holds no file $entry; nothing installed"
+    chmod 0755 "$tmp/x/$entry"
+    mv -f "$tmp/x/$entry" "$dir/bin/$exe"
+    rm -rf "$tmp"
+    echo "installed nmleaks $version ($target) from $base/$archive, its SHA-256 checked against SHA256SUMS"
+}
+
+# The release target of this runner (the names release.yml builds), or nothing.
+release_target() {
+    if [[ -n ${NMLEAKS_RELEASE_TARGET:-} ]]; then
+        printf '%s' "$NMLEAKS_RELEASE_TARGET"
+        return
+    fi
+    case "$(uname -s)-$(uname -m)" in
+        Linux-x86_64) printf x86_64-unknown-linux-musl ;;
+        Linux-aarch64 | Linux-arm64) printf aarch64-unknown-linux-musl ;;
+        Darwin-arm64) printf aarch64-apple-darwin ;;
+        Darwin-x86_64) printf x86_64-apple-darwin ;;
+        MINGW*-x86_64 | MSYS*-x86_64 | CYGWIN*-x86_64) printf x86_64-pc-windows-msvc ;;
+    esac
+}
+
+# Downloads url to file, bounded in size and time, following redirects over HTTPS only; prints
+# the final HTTP status (000 when none came) and returns curl's exit code.
+release_fetch() { # url file max_bytes
+    curl --silent --show-error --location --proto '=http,https' --proto-redir '=https' \
+        --connect-timeout 30 --max-time 300 --retry 3 --max-filesize "$3" \
+        --output "$2" --write-out '%{http_code}' "$1"
+}
+
+# The one SHA-256 that the `sha256sum` lines of file sums give for name (text or binary mode
+# mark, upper or lower case); fails when there is none, or more than one.
+release_listed_sum() { # sums name
+    local sums
+    sums=$(awk -v name="$2" '{ sub(/\r$/, "") } NF == 2 && ($2 == name || $2 == "*" name) { print tolower($1) }' "$1" | sort -u)
+    [[ $sums =~ ^[0-9a-f]{64}$ ]] || return 1
+    printf '%s' "$sums"
+}
+
+# Extracts the one entry of archive into dir. A zip (Windows) with unzip, else 7-Zip, which
+# GitHub's Windows runners have (Git Bash has no unzip).
+release_extract() { # archive format entry dir
+    if [[ $2 == tar.gz ]]; then
+        tar -xzf "$1" -C "$4" "$3"
+    elif command -v unzip >/dev/null 2>&1; then
+        unzip -q "$1" "$3" -d "$4"
+    elif command -v 7z >/dev/null 2>&1; then
+        local archive=$1 out=$4
+        if command -v cygpath >/dev/null 2>&1; then
+            archive=$(cygpath -w "$archive") out=$(cygpath -w "$out")
+        fi
+        7z x -y -bso0 -bsp0 "-o$out" "$archive" "$3"
+    else
+        echo "extracting a .zip needs unzip or 7z" >&2
+        return 1
+    fi
+}
+
+# Removes what install_release downloaded, then fails the step.
+release_fail() { # tmp message
+    rm -rf "$1"
+    die "$2"
 }
 
 # Sets MODE and RANGE from INPUT_MODE and the event.
