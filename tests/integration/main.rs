@@ -14,6 +14,7 @@ mod layers;
 mod leaks;
 mod messages;
 mod push;
+mod release;
 mod sarif;
 mod scan;
 mod snapshots;
