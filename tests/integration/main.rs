@@ -21,3 +21,4 @@ mod snapshots;
 mod suppress;
 mod util;
 mod verify;
+mod workflows;
