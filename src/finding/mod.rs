@@ -646,7 +646,6 @@ mod tests {
                     snippet: None,
                     inline_allow: false,
                     allow_ambiguous: false,
-                    allow_ambiguous: false,
                     line_hash: None,
                     inner: None,
                 },

@@ -602,11 +602,7 @@ impl<'m> Scanner<'m> {
                 let spans = self.found_spans(i, info.start, info.end);
                 self.snippet(line, m.start - info.start, m.end - info.start, &spans)
             });
-            let inline_allow =
-                info.marker && crate::suppress::inline::allows(line, &secret, info.keys);
-            let allow_ambiguous = info.marker
-                && !inline_allow
-                && crate::suppress::inline::bare_allow_with_several(line, info.keys);
+            let (inline_allow, allow_ambiguous) = allow_state(line, &secret, info);
             if out.len() >= SINK_BATCH
                 && let Some(Sink(sink)) = &mut self.sink
             {
@@ -748,6 +744,17 @@ impl<R: Read> Read for Failing<R> {
             }
         }
     }
+}
+
+/// Whether an allow comment on `line` hides `secret`, and whether a bare one hides nothing
+/// because the line holds several keys.
+fn allow_state(line: &[u8], secret: &Secret, info: LineInfo) -> (bool, bool) {
+    if !info.marker {
+        return (false, false);
+    }
+    let allowed = crate::suppress::inline::allows(line, secret, info.keys);
+    let ambiguous = !allowed && crate::suppress::inline::bare_allow_with_several(line, info.keys);
+    (allowed, ambiguous)
 }
 
 /// The line that holds a key, measured once for all the keys on it.
