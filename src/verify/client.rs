@@ -283,7 +283,11 @@ fn transport_error(e: ureq::Error) -> TransportError {
             // rustls reports handshake failures as invalid data wrapping its own error, whose
             // text names the failure ("invalid peer certificate: UnknownIssuer").
             ErrorKind::InvalidData => TransportError::Tls(io.to_string()),
-            _ => TransportError::Other(io.kind().to_string()),
+            // The system resolver's failures come without a kind of their own ("failed to
+            // lookup address information: …"): said as the DNS failure they are, not as
+            // "uncategorized error".
+            _ if is_dns_failure(&io.to_string()) => TransportError::Dns,
+            _ => TransportError::Other(crate::sanitize::text(&io.to_string())),
         },
         ureq::Error::ConnectionFailed => TransportError::Connection("no connection".into()),
         ureq::Error::Protocol(_) => TransportError::Other("malformed HTTP response".into()),
@@ -295,6 +299,21 @@ fn transport_error(e: ureq::Error) -> TransportError {
         }
         _ => TransportError::Other("request failed".into()),
     }
+}
+
+/// Whether an I/O error's text is the system resolver's (glibc, musl, macOS, Windows).
+fn is_dns_failure(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    [
+        "lookup address",
+        "name or service not known",
+        "name resolution",
+        "nodename nor servname",
+        "no such host",
+        "no address associated",
+    ]
+    .iter()
+    .any(|p| t.contains(p))
 }
 
 #[cfg(test)]
@@ -391,5 +410,24 @@ mod tests {
             transport_error(ureq::Error::BadUri("x".into())).reason(),
             Reason::Network
         );
+    }
+
+    /// Without a network, `--verify` said "network error: uncategorized error": the system
+    /// resolver's failure has no I/O kind of its own. It is a DNS failure, and other
+    /// uncategorised failures say what they are.
+    #[test]
+    fn a_resolver_failure_is_said_as_dns_not_uncategorized() {
+        for text in [
+            "failed to lookup address information: Temporary failure in name resolution",
+            "failed to lookup address information: Name or service not known",
+            "failed to lookup address information: nodename nor servname provided, or not known",
+        ] {
+            let e = transport_error(ureq::Error::Io(std::io::Error::other(text)));
+            assert_eq!(e.reason(), Reason::Dns, "{text}");
+            assert_eq!(e.to_string(), TransportError::Dns.to_string());
+        }
+        let e = transport_error(ureq::Error::Io(std::io::Error::other("socket quota exceeded")));
+        assert_eq!(e.to_string(), "network error: socket quota exceeded");
+        assert!(!e.to_string().contains("uncategorized"));
     }
 }
