@@ -261,7 +261,7 @@ fn drop_ignored(c: &mut Collected, ignore: &ignore::gitignore::Gitignore) {
 
 /// What a refused commit prints (the pre-commit hooks run `git --staged`).
 const BLOCKED: &str = "\
-nmleaks: commit blocked: the staged changes add a Nomotic API key (shown redacted above).
+nmleaks: commit blocked: the staged changes add a {KEY} (shown redacted above).
   - Remove the key from the file, read it from an environment variable or a secrets manager,
     and `git add` the file again; or unstage the file: git restore --staged <file>
   - A harmless test value? Put `nmleaks:allow` in a comment on its line, or add it to the
@@ -452,19 +452,35 @@ fn git(cfg: &GitConfig) -> anyhow::Result<ExitCode> {
         && cfg.common.in_hook
         && cfg.common.format == Format::Human
     {
-        messages::line(format_args!("{BLOCKED}"));
+        messages::line(format_args!(
+            "{}",
+            BLOCKED.replace("{KEY}", key_noun(rules))
+        ));
     }
     if let Some(gate) = push
         && code != ExitCode::Clean
     {
-        return Ok(gate.refuse(code, &found));
+        return Ok(PushGate {
+            noun: key_noun(rules),
+            ..gate
+        }
+        .refuse(code, &found));
     }
     Ok(code)
 }
 
+/// "Nomotic API key" with the built-in rules alone, "key" once a rules file adds others.
+fn key_noun(rules: &[Rule]) -> &'static str {
+    if rules.iter().all(|r| r.source == "builtin") {
+        "Nomotic API key"
+    } else {
+        "key"
+    }
+}
+
 /// What a rejected push prints (`git --pre-receive`); git shows it to the pusher.
 const REJECTED: &str = "\
-nmleaks: push rejected: it adds a Nomotic API key (shown redacted above, with its commit).
+nmleaks: push rejected: it adds a {KEY} (shown redacted above, with its commit).
   - Take the key out of those commits (git rebase -i, or git commit --amend for the last one),
     read it from an environment variable or a secrets manager, and push again.
   - It has not reached this server, but it is in your local history: if it was ever pushed
@@ -479,6 +495,8 @@ struct PushGate {
     allow_skip: bool,
     /// Where accepted bypasses are logged: `nmleaks-skips.log` in the git directory.
     log: std::path::PathBuf,
+    /// What the rejection calls a key ([`key_noun`]).
+    noun: &'static str,
 }
 
 /// The push option that asks for the audited bypass.
@@ -494,6 +512,7 @@ impl PushGate {
             updates,
             allow_skip,
             log: repo.commondir().join("nmleaks-skips.log"),
+            noun: "Nomotic API key",
         }
     }
 
@@ -538,7 +557,7 @@ impl PushGate {
             None => {}
         }
         if code == ExitCode::Findings {
-            messages::line(format_args!("{REJECTED}"));
+            messages::line(format_args!("{}", REJECTED.replace("{KEY}", self.noun)));
         } else {
             messages::note(
                 "push rejected: it could not be fully checked (see the errors above); a push \

@@ -9,62 +9,76 @@
 use serde::Deserialize;
 
 /// Per-rule settings, read from the `[rules.filters]` table of a rules file.
+///
+/// A setting a rules file leaves out is off: a rule finds what its pattern matches, and its
+/// author turns on the filters it wants. The built-in Nomotic rules spell out theirs
+/// ([`FilterSettings::nomotic`]); a `--rules` file never inherits them, so a rule for short
+/// tokens finds them.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FilterSettings {
-    /// Bodies shorter than this are placeholders.
-    #[serde(default = "default_min_body_len")]
+    /// Bodies shorter than this are placeholders (default 0: no minimum).
+    #[serde(default)]
     pub min_body_len: usize,
-    /// Shannon entropy (bits per character) below which a body is too regular to be random.
-    #[serde(default = "default_min_entropy")]
+    /// Shannon entropy (bits per character) below which a body is too regular to be random
+    /// (default 0: off).
+    #[serde(default)]
     pub min_entropy: f64,
-    /// Case-insensitive words that mark a template or documentation value.
+    /// Case-insensitive words that mark a template or documentation value (default none).
     #[serde(default)]
     pub placeholder_words: Vec<String>,
-    /// Reject one repeated character or a short repeated cycle.
-    #[serde(default = "yes")]
+    /// Reject one repeated character or a short repeated cycle (default off).
+    #[serde(default)]
     pub reject_repetitive: bool,
-    /// Reject runs of consecutive characters (`0123…`, `abcd…`).
-    #[serde(default = "yes")]
+    /// Reject runs of consecutive characters (`0123…`, `abcd…`) (default off).
+    #[serde(default)]
     pub reject_sequential: bool,
-    /// Reject letter-only bodies shaped like words (`ProductionApiKey…`).
-    #[serde(default = "yes")]
+    /// Reject letter-only bodies shaped like words (`ProductionApiKey…`) (default off).
+    #[serde(default)]
     pub reject_identifiers: bool,
-    /// Reject masked displays (`…****`, `…••••`, `…...`, `xxxxxx`).
-    #[serde(default = "yes")]
+    /// Reject masked displays (`…****`, `…••••`, `…...`, `xxxxxx`) (default off).
+    #[serde(default)]
     pub reject_masked: bool,
     /// A body at least this long that passes the checks on the body itself is a key whatever
     /// surrounds it: a masked-looking tail (`**` of Markdown bold, `...` after a logged key)
     /// and a prefix glued to a word on its left only reject shorter bodies, which are
-    /// truncated displays and identifiers far more often than keys.
-    #[serde(default = "default_full_body_len")]
+    /// truncated displays and identifiers far more often than keys (default 0: surroundings
+    /// never reject).
+    #[serde(default)]
     pub full_body_len: usize,
 }
 
-fn default_min_body_len() -> usize {
-    24
-}
-fn default_full_body_len() -> usize {
-    32
-}
-fn default_min_entropy() -> f64 {
-    2.5
-}
-fn yes() -> bool {
-    true
-}
-
 impl Default for FilterSettings {
+    /// Every filter off: what a rules file gets for the settings it leaves out.
     fn default() -> Self {
         FilterSettings {
-            min_body_len: default_min_body_len(),
-            min_entropy: default_min_entropy(),
+            min_body_len: 0,
+            min_entropy: 0.0,
+            placeholder_words: Vec::new(),
+            reject_repetitive: false,
+            reject_sequential: false,
+            reject_identifiers: false,
+            reject_masked: false,
+            full_body_len: 0,
+        }
+    }
+}
+
+impl FilterSettings {
+    /// What the built-in Nomotic rules set (`rules/nomotic.toml` spells it out): bodies of 24
+    /// characters or more, 2.5 bits of entropy per character, every shape check on, full
+    /// bodies of 32.
+    #[must_use]
+    pub fn nomotic() -> FilterSettings {
+        FilterSettings {
+            min_body_len: 24,
+            min_entropy: 2.5,
             placeholder_words: Vec::new(),
             reject_repetitive: true,
             reject_sequential: true,
             reject_identifiers: true,
             reject_masked: true,
-            full_body_len: default_full_body_len(),
+            full_body_len: 32,
         }
     }
 }
@@ -276,7 +290,7 @@ mod tests {
     fn filters() -> Filters {
         Filters::new(FilterSettings {
             placeholder_words: vec!["yourkey".into(), "example".into(), "changeme".into()],
-            ..FilterSettings::default()
+            ..FilterSettings::nomotic()
         })
     }
 

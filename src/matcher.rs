@@ -739,7 +739,7 @@ examples = ["wk_aaaaaaaaaaaa"]
 negative_examples = ["wk_qzmvkrtpxe"]
 [rules.filters]
 min_body_len = 4
-reject_identifiers = false
+reject_repetitive = true
 "#;
         let rules = crate::rules::parse(text, "weak.toml").unwrap();
         let failures = check(&rules);

@@ -297,6 +297,39 @@ mod tests {
     }
 
     #[test]
+    fn builtin_rules_spell_out_their_filters() {
+        // A rules file's omitted settings are off; the built-in rules must not rely on them.
+        let n = crate::filter::FilterSettings::nomotic();
+        for text in BUILTIN.split("\n[rules.filters]\n").skip(1) {
+            let table: String = text
+                .lines()
+                .take_while(|l| !l.starts_with("[["))
+                .collect::<Vec<_>>()
+                .join("\n");
+            for (field, value) in [
+                ("min_body_len", n.min_body_len.to_string()),
+                ("min_entropy", n.min_entropy.to_string()),
+                ("reject_repetitive", n.reject_repetitive.to_string()),
+                ("reject_sequential", n.reject_sequential.to_string()),
+                ("reject_identifiers", n.reject_identifiers.to_string()),
+                ("reject_masked", n.reject_masked.to_string()),
+                ("full_body_len", n.full_body_len.to_string()),
+            ] {
+                assert!(
+                    table
+                        .lines()
+                        .any(|l| l.trim() == format!("{field} = {value}")),
+                    "{field} = {value} missing from a built-in [rules.filters]"
+                );
+            }
+        }
+        assert_eq!(
+            BUILTIN.matches("\n[rules.filters]\n").count(),
+            parse(BUILTIN, "builtin").unwrap().len()
+        );
+    }
+
+    #[test]
     fn builtin_rule_ids_are_stable() {
         let ids: Vec<_> = parse(BUILTIN, "builtin")
             .unwrap()

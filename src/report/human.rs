@@ -107,11 +107,12 @@ pub fn write(r: &Report<'_>, color: bool, w: &mut dyn Write) -> io::Result<()> {
         // Never an all-clear when part of the input was not scanned.
         writeln!(
             w,
-            "no Nomotic keys found in what could be read; part of the input could not be \
-             (see the errors on stderr)"
+            "no {} found in what could be read; part of the input could not be \
+             (see the errors on stderr)",
+            r.noun()
         )?;
     } else if keys == 0 {
-        writeln!(w, "no Nomotic keys found")?;
+        writeln!(w, "no {} found", r.noun())?;
     } else {
         let places = r.location_count();
         write!(

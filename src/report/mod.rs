@@ -73,6 +73,17 @@ pub struct Report<'a> {
 }
 
 impl Report<'_> {
+    /// What the report calls what it looks for: "Nomotic keys" with the built-in rules alone,
+    /// "keys" once a rules file adds others.
+    #[must_use]
+    pub fn noun(&self) -> &'static str {
+        if self.rules.iter().all(|r| r.source == "builtin") {
+            "Nomotic keys"
+        } else {
+            "keys"
+        }
+    }
+
     /// The key as it may be shown: in full with `--show-secrets`, else redacted.
     #[must_use]
     pub fn key(&self, f: &Finding) -> String {

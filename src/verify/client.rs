@@ -426,7 +426,9 @@ mod tests {
             assert_eq!(e.reason(), Reason::Dns, "{text}");
             assert_eq!(e.to_string(), TransportError::Dns.to_string());
         }
-        let e = transport_error(ureq::Error::Io(std::io::Error::other("socket quota exceeded")));
+        let e = transport_error(ureq::Error::Io(std::io::Error::other(
+            "socket quota exceeded",
+        )));
         assert_eq!(e.to_string(), "network error: socket quota exceeded");
         assert!(!e.to_string().contains("uncategorized"));
     }

@@ -79,3 +79,45 @@ fn a_bad_rules_file_names_the_line_and_column() {
         "rules file rules.toml is not valid: line 4, column 11:",
     );
 }
+
+/// A `--rules` file inherited the Nomotic filters (bodies of 24 characters or more, entropy):
+/// a rule for short tokens found nothing and said "no Nomotic keys found". A rules file's
+/// omitted filters are off, and with other rules loaded the messages say "keys".
+#[test]
+fn a_rules_file_for_short_tokens_finds_them_and_messages_say_keys() {
+    let env = TestEnv::new();
+    env.write(
+        "short.toml",
+        r#"
+[[rules]]
+id = "acme-pin"
+name = "Acme PIN token"
+description = "A short Acme token."
+severity = "low"
+security_severity = "3.0"
+prefix = "acme_"
+pattern = "acme_[a-z0-9]{8}"
+examples = ["acme_k3j9x2q1"]
+"#,
+    );
+    env.write("app.cfg", "token = acme_k3j9x2q1\n");
+    let json = env
+        .run(&[
+            "scan",
+            "--rules",
+            "short.toml",
+            "--format",
+            "json",
+            "app.cfg",
+        ])
+        .expect(1)
+        .json();
+    assert_eq!(json["findings"][0]["rule_id"], "acme-pin");
+    env.write("app.cfg", "token = none\n");
+    let run = env
+        .run(&["scan", "--rules", "short.toml", "app.cfg"])
+        .expect(0);
+    assert_eq!(run.stdout().trim(), "no keys found");
+    let run = env.run(&["scan", "app.cfg"]).expect(0);
+    assert_eq!(run.stdout().trim(), "no Nomotic keys found");
+}
