@@ -344,10 +344,11 @@ fn scan_tree(cfg: &ScanConfig, matcher: &Matcher) -> Collected {
 
 fn baseline_create(cfg: &BaselineCreate) -> anyhow::Result<ExitCode> {
     let common = match &cfg.source {
-        BaselineSource::Files(c) => &c.common,
-        BaselineSource::Git(c) => &c.common,
+        BaselineSource::Files(c) => Some(&c.common),
+        BaselineSource::Git(c) => Some(&c.common),
+        BaselineSource::Report(_) => None,
     };
-    let rules = load_rules(&common.rules, false)?;
+    let rules = load_rules(common.map_or(&[][..], |c| &c.rules[..]), false)?;
     let matcher = Matcher::new(rules);
     let (collected, top) = match &cfg.source {
         BaselineSource::Files(c) => {
@@ -358,6 +359,10 @@ fn baseline_create(cfg: &BaselineCreate) -> anyhow::Result<ExitCode> {
             let repo = source::git::open(c.repo.as_deref())?;
             let top = repo_top(&repo)?;
             (git_collect(c, &matcher, repo, &[])?, top)
+        }
+        BaselineSource::Report(path) => {
+            let from = Baseline::load(path)?;
+            return write_baseline(cfg, from, &project_root()?);
         }
     };
     crate::interrupt::checkpoint()?;
@@ -403,6 +408,37 @@ fn baseline_create(cfg: &BaselineCreate) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::Clean
     })
+}
+
+/// Writes `found` (a report's keys) as the baseline `cfg` names, keeping notes, and with
+/// `--merge` the existing entries.
+fn write_baseline(
+    cfg: &BaselineCreate,
+    found: Baseline,
+    top: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
+    let out = match &cfg.output {
+        BaselineOut::Stdout => None,
+        BaselineOut::File(p) => Some(p.clone()),
+        BaselineOut::Conventional => Some(top.join(BASELINE_FILE)),
+    };
+    let previous = match out.as_deref().filter(|p| p.is_file()) {
+        Some(p) => Some(Baseline::load(p).context("cannot keep what the existing baseline holds")?),
+        None => None,
+    };
+    let baseline = found.merged(previous.as_ref(), cfg.merge);
+    report::emit(out.as_deref(), |w| {
+        serde_json::to_writer_pretty(&mut *w, &baseline)?;
+        writeln!(w)
+    })?;
+    let n = baseline.entries.len();
+    messages::note(format_args!(
+        "baseline {} lists {n} key{} from the report",
+        out.as_deref()
+            .map_or_else(|| "(standard output)".to_string(), crate::sanitize::path),
+        if n == 1 { "" } else { "s" },
+    ));
+    Ok(ExitCode::Clean)
 }
 
 /// The top directory of a repository (its work tree; the git directory when bare), resolved:

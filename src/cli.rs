@@ -115,6 +115,9 @@ struct BaselineArgs {
     /// Take the keys the commits in B but not in A introduce (as `nmleaks git --range`).
     #[arg(long, value_name = "A..B", group = "mode")]
     range: Option<String>,
+    /// Take the keys from an nmleaks JSON report (`--format json`) instead of scanning.
+    #[arg(long, value_name = "FILE", group = "mode", conflicts_with_all = ["paths", "no_ignore", "follow"])]
+    from_report: Option<PathBuf>,
     /// Write the baseline here [default: .nmleaks-baseline.json at the top of the repository,
     /// or of the current directory outside one]; `-` for standard output.
     #[arg(short, long, value_name = "FILE")]
@@ -617,6 +620,9 @@ impl BaselineArgs {
             None
         };
         let source = match mode {
+            None if self.from_report.is_some() => {
+                BaselineSource::Report(self.from_report.unwrap_or_default())
+            }
             None => BaselineSource::Files(scan_config(
                 common,
                 &self.paths,

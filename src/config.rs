@@ -87,6 +87,8 @@ pub enum BaselineSource {
     Files(ScanConfig),
     /// A repository, as `nmleaks git` (history, `--staged` or `--range`).
     Git(GitConfig),
+    /// The keys of an nmleaks JSON report (`--from-report`), without scanning.
+    Report(PathBuf),
 }
 
 /// `nmleaks baseline create`.

@@ -16,6 +16,9 @@ mod collect;
 
 pub use collect::{Collector, DROPPED_COUNTED, LOCATION_BUDGET, Limits, Overflow, compact_hits};
 
+/// The schema version of the JSON report (`report::json`), which `--baseline` also reads.
+pub const REPORT_SCHEMA_VERSION: u32 = 1;
+
 /// The fingerprint scheme; bump the version if the hashing ever changes.
 pub const FINGERPRINT_SCHEME: &str = "nmleaks/key-sha256/v1";
 

@@ -15,7 +15,7 @@ use crate::suppress::Reason;
 use crate::verdict::Verification;
 
 /// The schema version written in every report.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = crate::finding::REPORT_SCHEMA_VERSION;
 
 #[derive(Serialize)]
 struct Doc<'a> {

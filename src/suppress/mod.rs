@@ -61,6 +61,9 @@ impl Baseline {
             let e = crate::sanitize::echoed(&e.to_string());
             UsageError(format!("baseline file {shown} is not valid JSON: {e}"))
         })?;
+        if value.get("findings").is_some() && value.get("tool").is_some() {
+            return Baseline::from_report(&value, &shown);
+        }
         let version = value.get("version").and_then(serde_json::Value::as_u64);
         if version != Some(u64::from(BASELINE_VERSION)) {
             let found =
@@ -70,14 +73,72 @@ impl Baseline {
                  (create it again with `nmleaks baseline create`)"
             )));
         }
-        let mut baseline: Baseline = serde_json::from_value(value).map_err(|e| {
+        let baseline: Baseline = serde_json::from_value(value).map_err(|e| {
             // serde quotes the offending value, which may be a key pasted into a note.
             let e = crate::sanitize::echoed(&e.to_string());
             UsageError(format!(
                 "baseline file {shown} is not a valid nmleaks baseline: {e}"
             ))
         })?;
-        for entry in &baseline.entries {
+        baseline.check_and_sort(&shown)
+    }
+
+    /// The fingerprints of every key in an nmleaks JSON report (`--format json`), active and
+    /// suppressed: what gitleaks users pass as a baseline. Only fingerprints are taken; a
+    /// report written with `--show-secrets` gives no key to the baseline either.
+    fn from_report(value: &serde_json::Value, shown: &str) -> Result<Baseline, UsageError> {
+        let not_report = |why: &str| {
+            UsageError(format!(
+                "{shown} is neither an nmleaks baseline nor an nmleaks JSON report: {why}"
+            ))
+        };
+        let version = value.get("version").and_then(serde_json::Value::as_u64);
+        if version != Some(u64::from(crate::finding::REPORT_SCHEMA_VERSION)) {
+            return Err(not_report(&format!(
+                "report schema version {}, this nmleaks reads {}",
+                version.map_or_else(|| "missing".to_string(), |v| v.to_string()),
+                crate::finding::REPORT_SCHEMA_VERSION
+            )));
+        }
+        let shown_in_full = value
+            .get("secrets_shown")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(true);
+        let mut entries = Vec::new();
+        for list in ["findings", "suppressed"] {
+            let Some(items) = value.get(list).and_then(serde_json::Value::as_array) else {
+                return Err(not_report(&format!("`{list}` is not a list")));
+            };
+            for f in items {
+                let field = |k: &str| f.get(k).and_then(serde_json::Value::as_str);
+                let (Some(fp), Some(rule)) = (field("fingerprint"), field("rule_id")) else {
+                    return Err(not_report("a finding without fingerprint or rule_id"));
+                };
+                let key = field("key").unwrap_or("");
+                let redacted = if shown_in_full {
+                    // Keys are ASCII; never copy one in full into the baseline.
+                    format!("…{}", &key[key.len().saturating_sub(4)..])
+                } else {
+                    key.to_string()
+                };
+                entries.push(BaselineEntry {
+                    fingerprint: Fingerprint(fp.to_string()),
+                    rule_id: crate::sanitize::text(rule),
+                    redacted: crate::sanitize::hide_keys_in(&crate::sanitize::text(&redacted)),
+                    note: None,
+                });
+            }
+        }
+        Baseline {
+            version: BASELINE_VERSION,
+            entries,
+        }
+        .check_and_sort(shown)
+    }
+
+    /// Checks every fingerprint's form, then sorts and dedups the entries by it.
+    fn check_and_sort(mut self, shown: &str) -> Result<Baseline, UsageError> {
+        for entry in &self.entries {
             let ok = entry
                 .fingerprint
                 .0
@@ -91,10 +152,10 @@ impl Baseline {
                 )));
             }
         }
-        baseline
-            .entries
+        self.entries
             .sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
-        Ok(baseline)
+        self.entries.dedup_by(|a, b| a.fingerprint == b.fingerprint);
+        Ok(self)
     }
 
     /// A baseline of `findings`, keeping the notes of `previous` entries for the same keys,
@@ -128,6 +189,26 @@ impl Baseline {
             version: BASELINE_VERSION,
             entries,
         }
+    }
+
+    /// These entries with the notes `previous` has for the same keys, and with `keep_all` every
+    /// other entry of `previous` too.
+    #[must_use]
+    pub fn merged(mut self, previous: Option<&Baseline>, keep_all: bool) -> Baseline {
+        if let Some(prev) = previous {
+            for e in &mut self.entries {
+                if e.note.is_none() {
+                    e.note = prev.entry(&e.fingerprint).and_then(|p| p.note.clone());
+                }
+            }
+            if keep_all {
+                self.entries.extend(prev.entries.iter().cloned());
+            }
+        }
+        self.entries
+            .sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
+        self.entries.dedup_by(|a, b| a.fingerprint == b.fingerprint);
+        self
     }
 
     /// The entry for `fp`, if the baseline lists it.

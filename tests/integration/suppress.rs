@@ -396,3 +396,62 @@ fn baseline_create_help_lists_no_report_flags() {
         assert!(help.contains(flag), "{flag} missing:\n{help}");
     }
 }
+
+/// gitleaks users pass a JSON report as the baseline: nmleaks reads its own JSON report where
+/// a baseline goes, and `baseline create --from-report` turns one into a baseline, taking only
+/// fingerprints (never a key, even from a `--show-secrets` report).
+#[test]
+fn a_json_report_is_accepted_as_a_baseline_and_by_baseline_create_from_report() {
+    let mut env = TestEnv::new();
+    let (a, b) = (env.live_key(), env.live_key());
+    env.write("a.env", format!("K={a}\n"));
+    env.write("b.py", format!("KEY = '{b}'  # nmleaks:allow\n"));
+    env.run(&["scan", "--format", "json", "-o", "report.json"])
+        .expect(1);
+    env.run(&[
+        "scan",
+        "--show-secrets",
+        "--format",
+        "json",
+        "-o",
+        "full.json",
+    ])
+    .expect(1);
+    env.run(&["scan", "--baseline", "report.json"]).expect(0);
+    env.run(&["scan", "--baseline", "full.json"]).expect(0);
+    // Moved and copied, the keys stay hidden; a new key does not.
+    env.write("c.env", format!("COPY={a}\n"));
+    env.run(&["scan", "--baseline", "report.json"]).expect(0);
+    let c = env.live_key();
+    env.write("d.env", format!("NEW={c}\n"));
+    env.run(&["scan", "--baseline", "report.json"]).expect(1);
+    let run = env
+        .run(&["baseline", "create", "--from-report", "full.json"])
+        .expect(0);
+    assert!(
+        run.stderr().contains("lists 2 keys from the report"),
+        "{}",
+        run.stderr()
+    );
+    let text = std::fs::read_to_string(env.path(".nmleaks-baseline.json")).unwrap();
+    for k in [&a, &b] {
+        assert!(
+            !text.contains(&k[8..]),
+            "a key went into the baseline: {text}"
+        );
+    }
+    std::fs::remove_file(env.path("d.env")).unwrap();
+    env.run(&["scan"]).expect(0);
+    // Something that is neither is one sentence, exit 2.
+    env.write(
+        "other.json",
+        r#"{"tool": {"name": "gitleaks"}, "findings": 3}"#,
+    );
+    let run = env.run(&["scan", "--baseline", "other.json"]).expect(2);
+    assert!(
+        run.stderr()
+            .contains("is neither an nmleaks baseline nor an nmleaks JSON report"),
+        "{}",
+        run.stderr()
+    );
+}
