@@ -702,9 +702,20 @@ fn finish(
     }
     // After verification and over every finding: a key verified live is never hidden.
     let outcome = suppress::apply(c.findings, baseline);
+    // `--status` narrows what is shown, never what the exit code counts.
+    let shown: Vec<Finding> = match common.status_filter {
+        Some(keep) => outcome
+            .active
+            .iter()
+            .filter(|f| f.status().is_some_and(|s| keep[usize::from(s.rank())]))
+            .cloned()
+            .collect(),
+        None => outcome.active.clone(),
+    };
+    c.summary.hidden_by_status = outcome.active.len() - shown.len();
     let report = Report {
         command,
-        findings: &outcome.active,
+        findings: &shown,
         suppressed: &outcome.suppressed,
         rules,
         show_secrets: common.show_secrets,

@@ -328,6 +328,17 @@ struct VerifyArgs {
         requires_ifs = [("live", "verify"), ("unknown", "verify")]
     )]
     fail_on: FailOnArg,
+    /// Report only keys of these statuses (comma-separated: live, unknown, revoked; `live`
+    /// includes insufficient scope). Needs --verify. The exit code still follows --fail-on
+    /// over every key; the summary counts the keys not shown.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "STATUS,…",
+        value_delimiter = ',',
+        requires = "verify"
+    )]
+    status: Vec<StatusArg>,
     /// The Nomotic API base URL; https://, or http:// to a loopback host only.
     #[arg(
         long,
@@ -375,6 +386,13 @@ struct VerifyArgs {
     /// Neither read nor write the verification cache.
     #[arg(long)]
     no_verify_cache: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum StatusArg {
+    Live,
+    Unknown,
+    Revoked,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -511,6 +529,17 @@ impl CommonArgs {
                     && std::env::var("TERM").map_or(true, |t| t != "dumb")
             }
         };
+        let status_filter = (!self.verify.status.is_empty()).then(|| {
+            let mut by_rank = [false; 3];
+            for s in &self.verify.status {
+                by_rank[match s {
+                    StatusArg::Revoked => 0,
+                    StatusArg::Unknown => 1,
+                    StatusArg::Live => 2,
+                }] = true;
+            }
+            by_rank
+        });
         let (verify, fail_on) = self.verify.into_settings();
         let baseline = match (self.baseline, self.no_baseline) {
             (_, true) => BaselineChoice::Off,
@@ -530,6 +559,7 @@ impl CommonArgs {
             color,
             baseline,
             sarif_file: self.sarif_file,
+            status_filter,
             ..self.engine.into_common()
         }
     }
@@ -561,6 +591,7 @@ impl EngineArgs {
             },
             decoding: self.decode.into_decoding(),
             in_hook: false,
+            status_filter: None,
         }
     }
 }

@@ -51,6 +51,9 @@ pub struct Common {
     /// Run by a git hook (`git --staged` with git's `GIT_INDEX_FILE` set, or `--pre-receive`):
     /// a clean run prints nothing, and a refused commit gets the advice.
     pub in_hook: bool,
+    /// `--status`: which statuses are reported, indexed by [`crate::verdict::Status::rank`]
+    /// (revoked, unknown, live); `None`: all.
+    pub status_filter: Option<[bool; 3]>,
 }
 
 /// The file name of the baseline `scan`, `git` and the hooks read without being told, at the

@@ -102,8 +102,21 @@ pub fn write(r: &Report<'_>, color: bool, w: &mut dyn Write) -> io::Result<()> {
             p.dim
         )?;
     }
+    let hidden = r.summary.hidden_by_status;
+    if hidden > 0 {
+        writeln!(
+            w,
+            "{}{hidden} key{} of other statuses not shown (--status){:#}",
+            p.dim,
+            if hidden == 1 { "" } else { "s" },
+            p.dim
+        )?;
+    }
     let keys = r.findings.len();
-    if keys == 0 && r.summary.errors > 0 {
+    if keys == 0 && hidden > 0 {
+        // Keys were found: only none of the statuses asked for. Never "no keys found".
+        writeln!(w, "no {} of the statuses --status asks for", r.noun())?;
+    } else if keys == 0 && r.summary.errors > 0 {
         // Never an all-clear when part of the input was not scanned.
         writeln!(
             w,

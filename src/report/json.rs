@@ -98,6 +98,9 @@ struct JsonSuppression<'a> {
 struct JsonProvenance<'a> {
     first_commit: Option<&'a str>,
     first_commit_time: Option<i64>,
+    /// `first_commit_time` as RFC 3339 in UTC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    first_commit_time_rfc3339: Option<String>,
     commits: u64,
     at_head: bool,
     pushed: bool,
@@ -147,6 +150,10 @@ struct JsonGit {
     author: String,
     email: String,
     time: i64,
+    /// `time` as RFC 3339 in UTC (`2026-12-02T03:04:05Z`); absent when there is no time (the
+    /// staged index, a blob no commit holds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    time_rfc3339: Option<String>,
     commit_message: bool,
     staged: bool,
     /// `file`, `commit-message`, `tag-message`, `blob` or `location-unknown` (see [`GitKind`]).
@@ -162,6 +169,9 @@ struct JsonSummary {
     /// Places of those keys.
     #[serde(skip_serializing_if = "is_zero")]
     locations_unlisted: u64,
+    /// Keys found but not listed because `--status` left their status out.
+    #[serde(skip_serializing_if = "is_zero")]
+    hidden_by_status: u64,
     locations: u64,
     blobs_scanned: u64,
     bytes_scanned: u64,
@@ -193,6 +203,7 @@ fn location(loc: &Location) -> JsonLocation {
                 author: crate::sanitize::text(&g.author),
                 email: crate::sanitize::text(&g.email),
                 time: g.time,
+                time_rfc3339: (g.time > 0).then(|| crate::timefmt::rfc3339(g.time)),
                 commit_message: g.kind == GitKind::CommitMessage,
                 staged: g.staged,
                 object: g.kind.as_str(),
@@ -233,6 +244,7 @@ fn finding<'a>(r: &'a Report<'_>, f: &'a Finding) -> JsonFinding<'a> {
         provenance: f.provenance.as_ref().map(|p| JsonProvenance {
             first_commit: p.first_commit.as_deref(),
             first_commit_time: p.first_commit_time,
+            first_commit_time_rfc3339: p.first_commit_time.map(crate::timefmt::rfc3339),
             commits: p.commits,
             at_head: p.at_head,
             pushed: p.pushed,
@@ -273,6 +285,7 @@ pub fn write(r: &Report<'_>, w: &mut dyn Write) -> io::Result<()> {
             keys: r.findings.len(),
             keys_unlisted: r.summary.keys_unlisted,
             locations_unlisted: r.summary.locations_unlisted,
+            hidden_by_status: r.summary.hidden_by_status as u64,
             locations: r.location_count(),
             blobs_scanned: r.summary.blobs,
             bytes_scanned: r.summary.bytes,

@@ -40,6 +40,8 @@ pub struct Summary {
     pub keys_unlisted: u64,
     /// Places of those keys.
     pub locations_unlisted: u64,
+    /// Keys found but not shown because `--status` left their status out.
+    pub hidden_by_status: usize,
 }
 
 /// What a `--verify` run cost.

@@ -8,7 +8,7 @@ use std::path::Path;
 use git2::{Oid, Repository, Signature, Time};
 use serde_json::Value;
 
-use crate::util::TestEnv;
+use crate::util::{TestEnv, git_ok};
 
 /// A repository under construction, with a clock so commits sort the same on every run.
 struct TestRepo {
@@ -1165,4 +1165,42 @@ fn range_sides_follow_each_merges_parents_in_their_order() {
             finding_for(&json, brought);
         }
     }
+}
+
+/// Times in JSON were epoch integers only; RFC 3339 strings sit beside them, as `date -u`
+/// prints the same instant.
+#[test]
+fn json_times_carry_rfc3339_beside_the_epoch() {
+    let mut env = TestEnv::new();
+    git_ok(env.root(), &["init", "-q"]);
+    let key = env.live_key();
+    env.write("a.env", format!("K={key}\n"));
+    git_ok(env.root(), &["add", "."]);
+    git_ok(env.root(), &["commit", "-q", "-m", "k"]);
+    let ct = git_ok(env.root(), &["log", "-1", "--format=%ct"])
+        .trim()
+        .to_string();
+    let out = std::process::Command::new("date")
+        .args(["-u", "-d", &format!("@{ct}"), "+%Y-%m-%dT%H:%M:%SZ"])
+        .output()
+        .unwrap();
+    let want = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let json = env.run(&["git", "--format", "json"]).expect(1).json();
+    let f = &json["findings"][0];
+    assert_eq!(f["locations"][0]["git"]["time"].to_string(), ct);
+    assert_eq!(f["locations"][0]["git"]["time_rfc3339"], want.as_str());
+    assert_eq!(f["provenance"]["first_commit_time_rfc3339"], want.as_str());
+    // The staged index has no time: no string for one.
+    let other = env.live_key();
+    env.write("b.env", format!("K={other}\n"));
+    git_ok(env.root(), &["add", "b.env"]);
+    let json = env
+        .run(&["git", "--staged", "--format", "json"])
+        .expect(1)
+        .json();
+    assert!(
+        json["findings"][0]["locations"][0]["git"]
+            .get("time_rfc3339")
+            .is_none()
+    );
 }

@@ -782,3 +782,69 @@ fn a_rate_too_slow_for_the_deadline_is_announced_and_the_rest_are_unknown() {
     assert_eq!(server.seen().len(), 1);
     assert!(err.contains("2 keys had no answer"), "{err}");
 }
+
+/// Auditors ask "show me only the live keys": `--status` narrows what is reported, while the
+/// exit code still follows `--fail-on` over every key, and the summary counts what was left
+/// out (a report of no live key never reads "no keys found").
+#[test]
+fn status_filters_what_is_reported_but_not_the_exit_code() {
+    let mut env = TestEnv::new();
+    let k = plant(&mut env, 3);
+    let server = ApiServer::by_key(HashMap::from([
+        (k[0].clone(), Reply::json(200, AGENTS)),
+        (k[1].clone(), Reply::json(401, "{}")),
+        (k[2].clone(), Reply::json(500, "{}")),
+    ]));
+    let api = server.url();
+    let json = verify_json(&env, &api, &["--no-verify-cache", "--status", "live"])
+        .expect(1)
+        .json();
+    let shown: Vec<&str> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["verification"]["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(shown, ["live"]);
+    assert_eq!(json["summary"]["hidden_by_status"], 2);
+    let json = verify_json(
+        &env,
+        &api,
+        &["--no-verify-cache", "--status", "revoked,unknown"],
+    )
+    .expect(1)
+    .json();
+    assert_eq!(json["findings"].as_array().unwrap().len(), 2);
+    // Only the revoked key's file: nothing live to show, but a key was found and fails.
+    let run = verify_human(
+        &env,
+        &api,
+        &["--no-verify-cache", "--status", "live", "k1.env"],
+    );
+    let out = run.expect(1).stdout();
+    assert!(
+        out.contains("1 key of other statuses not shown (--status)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("no Nomotic keys of the statuses --status asks for"),
+        "{out}"
+    );
+    assert!(!out.contains("no Nomotic keys found"), "{out}");
+    // --fail-on live: the revoked key alone passes, whatever --status shows.
+    verify_human(
+        &env,
+        &api,
+        &[
+            "--no-verify-cache",
+            "--status",
+            "revoked",
+            "--fail-on",
+            "live",
+            "k1.env",
+        ],
+    )
+    .expect(0);
+    let run = env.run(&["scan", "--status", "live"]).expect(2);
+    assert!(run.stderr().contains("--verify"), "{}", run.stderr());
+}
