@@ -733,6 +733,8 @@ fn finish(
         Format::Human => report::human::write(&report, common.color, w),
         Format::Json => report::json::write(&report, w),
         Format::Sarif => report::sarif::write(&report, w),
+        Format::Jsonl => report::flat::write_jsonl(&report, w),
+        Format::Csv => report::flat::write_csv(&report, w),
     })?;
     if let Some(path) = &common.sarif_file {
         report::emit(Some(path), |w| report::sarif::write(&report, w))?;

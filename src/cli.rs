@@ -506,6 +506,8 @@ enum FormatArg {
     Human,
     Json,
     Sarif,
+    Jsonl,
+    Csv,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -553,6 +555,8 @@ impl CommonArgs {
                 FormatArg::Human => Format::Human,
                 FormatArg::Json => Format::Json,
                 FormatArg::Sarif => Format::Sarif,
+                FormatArg::Jsonl => Format::Jsonl,
+                FormatArg::Csv => Format::Csv,
             },
             output,
             show_secrets: self.show_secrets,

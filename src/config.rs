@@ -17,6 +17,10 @@ pub enum Format {
     Json,
     /// SARIF 2.1.0 for GitHub code scanning.
     Sarif,
+    /// One JSON object per place, one a line.
+    Jsonl,
+    /// One CSV record per place, with a header.
+    Csv,
 }
 
 /// Settings shared by every scanning command.

@@ -7,6 +7,7 @@
 //! leaves a partial report behind; the report keeps the mode of a file it replaces, and a new
 //! one gets the usual 0666 less the umask.
 
+pub mod flat;
 pub mod human;
 pub mod json;
 pub mod sarif;

@@ -610,3 +610,48 @@ fn this_repository_scans_clean() {
     let run = env.run_in(root, &["scan", "--color", "never", "--no-baseline"]);
     assert_eq!(run.code(), 0, "{}{}", run.stdout(), run.stderr());
 }
+
+/// `--format jsonl`: one flat object per place, what jq pipelines read; `--format csv` the
+/// same columns for spreadsheets, with cells a spreadsheet would run as formulas defused.
+#[test]
+fn jsonl_and_csv_list_one_flat_record_per_place_redacted() {
+    let mut env = TestEnv::new();
+    let (a, b) = (env.live_key(), env.live_key());
+    env.write("one.env", format!("A={a}\nB={b}\n"));
+    env.write("=HYPERLINK(1).env", format!("A={a}\n"));
+    let out = env.run(&["scan", "--format", "jsonl"]).expect(1).stdout();
+    let rows: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is one JSON object"))
+        .collect();
+    assert_eq!(rows.len(), 3);
+    for r in &rows {
+        assert!(
+            r["fingerprint"]
+                .as_str()
+                .unwrap()
+                .starts_with("nmleaks/key-sha256/v1:")
+        );
+        assert_eq!(r["status"], "not_verified");
+        assert_eq!(r["object"], "file");
+    }
+    assert!(
+        rows.iter()
+            .any(|r| r["path"] == "one.env" && r["line"] == 2)
+    );
+    let csv = env.run(&["scan", "--format", "csv"]).expect(1).stdout();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "fingerprint,rule_id,severity,key,status,path,line,column,member,commit,author,email,time,object"
+    );
+    let body: Vec<&str> = lines.collect();
+    assert_eq!(body.len(), 3, "{csv}");
+    assert!(
+        csv.contains(",'=HYPERLINK(1).env,"),
+        "a formula-shaped name is defused: {csv}"
+    );
+    for k in [&a, &b] {
+        assert!(!out.contains(&k[8..]) && !csv.contains(&k[8..]));
+    }
+}
