@@ -165,10 +165,12 @@ fn collect(
                     match p.level {
                         Level::Error => summary.errors += 1,
                         Level::Warning => summary.warnings += 1,
+                        Level::Note => {}
                     }
                     progress.suspend(|| match p.level {
                         Level::Error => messages::error(&p.message),
                         Level::Warning => messages::warning(&p.message),
+                        Level::Note => messages::note(&p.message),
                     });
                 }
                 Err(RecvTimeoutError::Timeout) => {}
@@ -180,6 +182,7 @@ fn collect(
     });
     progress.finish();
     (summary.blobs, summary.bytes) = stats.get();
+    summary.ignored = stats.ignored.load(std::sync::atomic::Ordering::Relaxed);
     summary.elapsed = start.elapsed();
     let (findings, overflow) = collector.finish();
     report_overflow(&overflow, common.limits, &mut summary);
@@ -327,6 +330,7 @@ fn scan_tree(cfg: &ScanConfig, matcher: &Matcher) -> Collected {
         decoding: cfg.common.decoding,
         strip_dot: cfg.implicit_root,
         chunking: crate::scan::Chunking::default(),
+        verbose: cfg.common.verbose,
     };
     collect(&cfg.common, |tx, stats| {
         if cfg.stdin {
@@ -721,9 +725,11 @@ fn finish(
         show_secrets: common.show_secrets,
         summary: c.summary.clone(),
         root: root.to_path_buf(),
+        quiet: common.quiet,
     };
     // A hook that passes says nothing: a clean commit or push prints no "no keys found".
     let silent = common.in_hook
+        && !common.verbose
         && common.format == Format::Human
         && common.output.is_none()
         && outcome.active.is_empty()
@@ -739,7 +745,7 @@ fn finish(
     if let Some(path) = &common.sarif_file {
         report::emit(Some(path), |w| report::sarif::write(&report, w))?;
     }
-    if common.stderr_tty {
+    if common.stderr_tty && !common.quiet {
         messages::note(summary_line(&report));
     }
     let mut code = ExitCode::Clean;

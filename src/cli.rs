@@ -115,7 +115,7 @@ struct BaselineArgs {
     /// Take the keys the commits in B but not in A introduce (as `nmleaks git --range`).
     #[arg(long, value_name = "A..B", group = "mode")]
     range: Option<String>,
-    /// Take the keys from an nmleaks JSON report (`--format json`) instead of scanning.
+    /// Take the keys from an nmleaks JSON report instead of scanning.
     #[arg(long, value_name = "FILE", group = "mode", conflicts_with_all = ["paths", "no_ignore", "follow"])]
     from_report: Option<PathBuf>,
     /// Write the baseline here [default: .nmleaks-baseline.json at the top of the repository,
@@ -222,6 +222,14 @@ struct CommonArgs {
     /// Also write a SARIF report to FILE, whatever --format says (one scan, two reports).
     #[arg(long, value_name = "FILE")]
     sarif_file: Option<PathBuf>,
+    /// Print the findings only: no summary lines, on stdout or stderr (errors and warnings
+    /// are still printed).
+    #[arg(short, long, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Also say what was skipped and why (each path the ignore rules skipped), and print the
+    /// result of a hook that passes.
+    #[arg(short, long)]
+    verbose: bool,
     #[command(flatten)]
     engine: EngineArgs,
     #[command(flatten)]
@@ -564,6 +572,8 @@ impl CommonArgs {
             baseline,
             sarif_file: self.sarif_file,
             status_filter,
+            quiet: self.quiet,
+            verbose: self.verbose,
             ..self.engine.into_common()
         }
     }
@@ -596,6 +606,8 @@ impl EngineArgs {
             decoding: self.decode.into_decoding(),
             in_hook: false,
             status_filter: None,
+            quiet: false,
+            verbose: false,
         }
     }
 }

@@ -58,6 +58,10 @@ pub struct Common {
     /// `--status`: which statuses are reported, indexed by [`crate::verdict::Status::rank`]
     /// (revoked, unknown, live); `None`: all.
     pub status_filter: Option<[bool; 3]>,
+    /// `--quiet`: findings only, no summary.
+    pub quiet: bool,
+    /// `--verbose`: also say what was skipped and why.
+    pub verbose: bool,
 }
 
 /// The file name of the baseline `scan`, `git` and the hooks read without being told, at the

@@ -300,6 +300,7 @@ proptest! {
             decoding: crate::scan::Decoding::default(),
             strip_dot: false,
             chunking: Chunking { chunk, overlap },
+            verbose: false,
         };
         let (tx, rx) = crossbeam_channel::unbounded();
         let stats = crate::source::Stats::default();

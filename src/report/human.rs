@@ -77,6 +77,9 @@ pub fn write(r: &Report<'_>, color: bool, w: &mut dyn Write) -> io::Result<()> {
             writeln!(w, "    {}{}{:#}", p.dim, provenance_line(prov), p.dim)?;
         }
     }
+    if r.quiet {
+        return Ok(());
+    }
     if !r.suppressed.is_empty() {
         let count = |kind: &str| {
             r.suppressed
@@ -99,6 +102,18 @@ pub fn write(r: &Report<'_>, color: bool, w: &mut dyn Write) -> io::Result<()> {
             "{}suppressed, not shown: {}{:#}",
             p.dim,
             parts.join(", "),
+            p.dim
+        )?;
+    }
+    if r.summary.ignored > 0 {
+        let n = r.summary.ignored;
+        writeln!(
+            w,
+            "{}{n} file{} or director{} skipped by ignore rules (.gitignore, .ignore, \
+             .nmleaksignore): --no-ignore scans them, --verbose lists them{:#}",
+            p.dim,
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "y" } else { "ies" },
             p.dim
         )?;
     }

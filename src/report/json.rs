@@ -172,6 +172,9 @@ struct JsonSummary {
     /// Keys found but not listed because `--status` left their status out.
     #[serde(skip_serializing_if = "is_zero")]
     hidden_by_status: u64,
+    /// Files and directories the ignore rules skipped (a working-tree scan).
+    #[serde(skip_serializing_if = "is_zero")]
+    ignored: u64,
     locations: u64,
     blobs_scanned: u64,
     bytes_scanned: u64,
@@ -286,6 +289,7 @@ pub fn write(r: &Report<'_>, w: &mut dyn Write) -> io::Result<()> {
             keys_unlisted: r.summary.keys_unlisted,
             locations_unlisted: r.summary.locations_unlisted,
             hidden_by_status: r.summary.hidden_by_status as u64,
+            ignored: r.summary.ignored,
             locations: r.location_count(),
             blobs_scanned: r.summary.blobs,
             bytes_scanned: r.summary.bytes,

@@ -43,6 +43,8 @@ pub struct Summary {
     pub locations_unlisted: u64,
     /// Keys found but not shown because `--status` left their status out.
     pub hidden_by_status: usize,
+    /// Files and directories the ignore rules skipped (a working-tree scan).
+    pub ignored: u64,
 }
 
 /// What a `--verify` run cost.
@@ -73,6 +75,8 @@ pub struct Report<'a> {
     pub summary: Summary,
     /// The absolute directory that relative paths start from (SARIF's `%SRCROOT%`).
     pub root: std::path::PathBuf,
+    /// `--quiet`: the human report lists the findings and nothing else.
+    pub quiet: bool,
 }
 
 impl Report<'_> {

@@ -48,6 +48,8 @@ pub enum Level {
     Warning,
     /// Part of the input was not scanned: the exit code becomes 2.
     Error,
+    /// What `--verbose` asked to hear (a path the ignore rules skipped); counts for nothing.
+    Note,
 }
 
 /// One line for stderr. The message is sanitised and never holds a key.
@@ -77,6 +79,15 @@ impl Problem {
             message,
         })
     }
+
+    /// A note for `--verbose`: neither a warning nor an error.
+    #[must_use]
+    pub fn note(message: String) -> Event {
+        Event::Problem(Problem {
+            level: Level::Note,
+            message,
+        })
+    }
 }
 
 /// Counters the producers bump and the progress line reads.
@@ -86,6 +97,8 @@ pub struct Stats {
     pub blobs: AtomicU64,
     /// Bytes scanned.
     pub bytes: AtomicU64,
+    /// Files and directories the ignore rules skipped (the working tree only).
+    pub ignored: AtomicU64,
 }
 
 impl Stats {

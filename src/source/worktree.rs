@@ -45,6 +45,8 @@ pub struct WalkOptions {
     pub strip_dot: bool,
     /// How files are cut into chunks ([`Chunking::default`] but in tests).
     pub chunking: Chunking,
+    /// Say what was skipped and why (`--verbose`): each path the ignore rules skipped.
+    pub verbose: bool,
 }
 
 /// Walks `paths` and scans every regular file, sending hits and problems to `tx`.
@@ -74,6 +76,7 @@ pub fn walk(
             .hidden(false)
             .add_custom_ignore_filename(IGNORE_FILE);
     }
+    let counting = !opts.no_ignore && skipped::start();
     builder.build_parallel().run(|| {
         let mut scanner = Scanner::with_chunking(matcher, opts.show_secrets, opts.chunking)
             .decoding(opts.decoding);
@@ -120,6 +123,101 @@ pub fn walk(
             scan_file(&mut scanner, path, ft.is_file(), explicit, opts, stats, &tx)
         })
     });
+    if counting {
+        let (count, listed) = skipped::finish();
+        stats
+            .ignored
+            .fetch_add(count, std::sync::atomic::Ordering::Relaxed);
+        if opts.verbose {
+            for p in &listed {
+                let shown = shown(Path::new(p), opts.strip_dot);
+                let _ = tx.send(Problem::note(format!("skipped by ignore rules: {shown}")));
+            }
+            if count > listed.len() as u64 {
+                let _ = tx.send(Problem::note(format!(
+                    "skipped by ignore rules: {} more not listed",
+                    count - listed.len() as u64
+                )));
+            }
+        }
+    }
+}
+
+/// What the ignore rules skipped, counted through the `ignore` crate's own log: the crate
+/// decides what is ignored (nested `.gitignore`s, `.ignore`, `.nmleaksignore`, git's
+/// excludes), and its debug log line `ignoring PATH: Ignore(…)` is the only place it says
+/// so. A logger that keeps only those lines is installed for the walk; if the process has
+/// another logger, nothing is counted (and the summary says nothing rather than a wrong 0).
+mod skipped {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    /// Paths kept for `--verbose`; the rest are counted.
+    const LISTED_MAX: usize = 1000;
+
+    static ACTIVE: AtomicBool = AtomicBool::new(false);
+    static COUNT: AtomicU64 = AtomicU64::new(0);
+    static LISTED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    static COUNTER: Counter = Counter;
+
+    struct Counter;
+
+    impl log::Log for Counter {
+        fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+            m.target().starts_with("ignore::walk")
+        }
+
+        fn log(&self, record: &log::Record<'_>) {
+            if !ACTIVE.load(Ordering::Relaxed) || !self.enabled(record.metadata()) {
+                return;
+            }
+            let text = record.args().to_string();
+            let Some(rest) = text.strip_prefix("ignoring ") else {
+                return;
+            };
+            let Some(end) = rest.find(": Ignore(") else {
+                return;
+            };
+            COUNT.fetch_add(1, Ordering::Relaxed);
+            if let Ok(mut listed) = LISTED.lock()
+                && listed.len() < LISTED_MAX
+            {
+                listed.push(rest[..end].to_string());
+            }
+        }
+
+        fn flush(&self) {}
+    }
+
+    /// Starts counting; false when another logger owns the process.
+    pub(super) fn start() -> bool {
+        let _ = log::set_logger(&COUNTER);
+        let ours = std::ptr::eq(
+            std::ptr::from_ref(log::logger()).cast::<()>(),
+            std::ptr::from_ref(&COUNTER).cast::<()>(),
+        );
+        if ours {
+            COUNT.store(0, Ordering::Relaxed);
+            if let Ok(mut l) = LISTED.lock() {
+                l.clear();
+            }
+            log::set_max_level(log::LevelFilter::Debug);
+            ACTIVE.store(true, Ordering::Relaxed);
+        }
+        ours
+    }
+
+    /// Stops counting: how many entries were skipped, and the first of their paths, sorted.
+    pub(super) fn finish() -> (u64, Vec<String>) {
+        ACTIVE.store(false, Ordering::Relaxed);
+        log::set_max_level(log::LevelFilter::Off);
+        let mut listed = LISTED
+            .lock()
+            .map(|mut l| std::mem::take(&mut *l))
+            .unwrap_or_default();
+        listed.sort();
+        (COUNT.load(Ordering::Relaxed), listed)
+    }
 }
 
 /// Reports a key in the last component of `path` (a file's or a directory's name): a key in
@@ -322,6 +420,7 @@ mod tests {
             decoding: crate::scan::Decoding::default(),
             strip_dot: true,
             chunking: Chunking::default(),
+            verbose: false,
         }
     }
 

@@ -421,6 +421,8 @@ security_severity = "2.0"
 prefix = "wk_"
 pattern = "wk_[a-z0-9]{24,}"
 examples = ["wk_aaaaaaaaaaaaaaaaaaaaaaaaaaaa"]
+[rules.filters]
+reject_repetitive = true
 "#,
     );
     let run = env.run(&["rules", "check", "weak.toml"]).expect(1);
@@ -654,4 +656,67 @@ fn jsonl_and_csv_list_one_flat_record_per_place_redacted() {
     for k in [&a, &b] {
         assert!(!out.contains(&k[8..]) && !csv.contains(&k[8..]));
     }
+}
+
+/// A gitignored `.env` holding a key was skipped silently and the scan said "no Nomotic keys
+/// found". Skipping ignored files stays the default, but the summary says how many were
+/// skipped and that `--no-ignore` scans them; `--verbose` names them.
+#[test]
+fn files_skipped_by_ignore_rules_are_counted_and_no_ignore_scans_them() {
+    let mut env = TestEnv::new();
+    crate::util::git_ok(env.root(), &["init", "-q"]);
+    env.write(".gitignore", ".env\nbuild/\n");
+    let key = env.live_key();
+    env.write(".env", format!("NOMOTIC_API_KEY={key}\n"));
+    env.write("build/out.txt", "x\n");
+    env.write("app.py", "print('hi')\n");
+    let out = env.run(&["scan"]).expect(0).stdout();
+    assert!(
+        out.contains(
+            "2 files or directories skipped by ignore rules (.gitignore, .ignore, .nmleaksignore): \
+             --no-ignore scans them"
+        ),
+        "{out}"
+    );
+    let json = env.run(&["scan", "--format", "json"]).expect(0).json();
+    assert_eq!(json["summary"]["ignored"], 2);
+    let run = env.run(&["scan", "--verbose"]).expect(0);
+    assert!(
+        run.stderr()
+            .contains("nmleaks: skipped by ignore rules: .env\n"),
+        "{}",
+        run.stderr()
+    );
+    assert!(
+        run.stderr().contains("skipped by ignore rules: build\n"),
+        "{}",
+        run.stderr()
+    );
+    let json = env
+        .run(&["scan", "--no-ignore", "--format", "json"])
+        .expect(1)
+        .json();
+    assert_eq!(json["summary"]["keys"], 1);
+    assert!(json["summary"].get("ignored").is_none());
+}
+
+/// `--quiet` prints the findings and nothing else; an error is still said.
+#[test]
+fn quiet_prints_findings_only() {
+    let mut env = TestEnv::new();
+    let key = env.live_key();
+    env.write("a.env", format!("K={key}\n"));
+    let out = env.run(&["scan", "-q"]).expect(1).stdout();
+    assert_eq!(
+        out.lines().count(),
+        2,
+        "the finding and its line, no summary: {out}"
+    );
+    assert!(out.starts_with("a.env:1:3: nomotic-live-api-key"), "{out}");
+    std::fs::remove_file(env.path("a.env")).unwrap();
+    let run = env.run(&["scan", "-q"]).expect(0);
+    assert_eq!(run.stdout(), "");
+    let run = env.run(&["scan", "-q", "missing"]).expect(2);
+    assert!(run.stderr().contains("missing"), "{}", run.stderr());
+    env.run(&["scan", "-q", "-v"]).expect(2);
 }
