@@ -291,6 +291,7 @@ fn load_baseline(common: &Common, top: &std::path::Path) -> anyhow::Result<Optio
     let path = match &common.baseline {
         BaselineChoice::Off => return Ok(None),
         BaselineChoice::File(p) => p.clone(),
+        BaselineChoice::Conventional if common.no_repo_config => return Ok(None),
         BaselineChoice::Conventional => {
             let p = top.join(BASELINE_FILE);
             if !p.is_file() {
@@ -302,9 +303,26 @@ fn load_baseline(common: &Common, top: &std::path::Path) -> anyhow::Result<Optio
     Ok(Some(Baseline::load(&path)?))
 }
 
+/// Folds the config file into `common` (see [`crate::project`]), saying which file was read
+/// when `--verbose` asks.
+fn settle(common: &mut Common, top: &std::path::Path) -> anyhow::Result<()> {
+    let read = crate::project::settle(common, top)?;
+    if let Some(path) = read.filter(|_| common.verbose) {
+        messages::note(format_args!(
+            "settings read from {}",
+            crate::sanitize::path(&path)
+        ));
+    }
+    Ok(())
+}
+
 fn scan(cfg: &ScanConfig) -> anyhow::Result<ExitCode> {
+    let top = project_root()?;
+    let mut cfg = cfg.clone();
+    settle(&mut cfg.common, &top)?;
+    let cfg = &cfg;
     let rules = load_rules(&cfg.common.rules, cfg.common.show_secrets)?;
-    let baseline = load_baseline(&cfg.common, &project_root()?)?;
+    let baseline = load_baseline(&cfg.common, &top)?;
     let matcher = Matcher::new(rules);
     let collected = scan_tree(cfg, &matcher);
     crate::interrupt::checkpoint()?;
@@ -331,6 +349,7 @@ fn scan_tree(cfg: &ScanConfig, matcher: &Matcher) -> Collected {
         strip_dot: cfg.implicit_root,
         chunking: crate::scan::Chunking::default(),
         verbose: cfg.common.verbose,
+        repo_ignore_file: !cfg.common.no_repo_config,
     };
     collect(&cfg.common, |tx, stats| {
         if cfg.stdin {
@@ -347,6 +366,18 @@ fn scan_tree(cfg: &ScanConfig, matcher: &Matcher) -> Collected {
 }
 
 fn baseline_create(cfg: &BaselineCreate) -> anyhow::Result<ExitCode> {
+    // The config file's rules apply here too (its excludes and allows do not: a baseline
+    // lists what was found).
+    let mut cfg = cfg.clone();
+    match &mut cfg.source {
+        BaselineSource::Files(c) => settle(&mut c.common, &project_root()?)?,
+        BaselineSource::Git(c) => {
+            let repo = source::git::open(c.repo.as_deref())?;
+            settle(&mut c.common, &repo_top(&repo)?)?;
+        }
+        BaselineSource::Report(_) => {}
+    }
+    let cfg = &cfg;
     let common = match &cfg.source {
         BaselineSource::Files(c) => Some(&c.common),
         BaselineSource::Git(c) => Some(&c.common),
@@ -453,9 +484,12 @@ fn repo_top(repo: &git2::Repository) -> anyhow::Result<std::path::PathBuf> {
 }
 
 fn git(cfg: &GitConfig) -> anyhow::Result<ExitCode> {
-    let rules = load_rules(&cfg.common.rules, cfg.common.show_secrets)?;
     let repo = source::git::open(cfg.repo.as_deref())?;
     let root = repo_top(&repo)?;
+    let mut cfg = cfg.clone();
+    settle(&mut cfg.common, &root)?;
+    let cfg = &cfg;
+    let rules = load_rules(&cfg.common.rules, cfg.common.show_secrets)?;
     let baseline = load_baseline(&cfg.common, &root)?;
     let matcher = Matcher::new(rules);
     let push = if matches!(cfg.mode, GitMode::PreReceive) {
@@ -684,7 +718,7 @@ fn git_collect(
             })
         }
     };
-    if let Some(ignore) = git_ignore_file(&root) {
+    if let Some(ignore) = git_ignore_file(&root).filter(|_| !cfg.common.no_repo_config) {
         drop_ignored(&mut collected, &ignore);
     }
     Ok(collected)
@@ -705,7 +739,16 @@ fn finish(
         crate::interrupt::checkpoint()?;
     }
     // After verification and over every finding: a key verified live is never hidden.
-    let outcome = suppress::apply(c.findings, baseline);
+    let paths = PathFilter::new(common, root)?;
+    let excluded = |l: &crate::finding::Location| paths.excludes(l);
+    let hiding = suppress::Hiding {
+        baseline,
+        allow: &common.allow,
+        excluded: paths
+            .is_some()
+            .then_some(&excluded as &dyn Fn(&crate::finding::Location) -> bool),
+    };
+    let outcome = suppress::apply(c.findings, &hiding);
     // `--status` narrows what is shown, never what the exit code counts.
     let shown: Vec<Finding> = match common.status_filter {
         Some(keep) => outcome
@@ -756,6 +799,65 @@ fn finish(
         code = code.merge(ExitCode::Error);
     }
     Ok(code)
+}
+
+/// `--exclude` and `--include` (and the config file's), as gitignore-syntax matchers over the
+/// paths findings report.
+struct PathFilter {
+    exclude: Option<ignore::gitignore::Gitignore>,
+    include: Option<ignore::gitignore::Gitignore>,
+}
+
+impl PathFilter {
+    fn new(common: &Common, root: &std::path::Path) -> anyhow::Result<PathFilter> {
+        let build = |globs: &[String],
+                     flag: &str|
+         -> anyhow::Result<Option<ignore::gitignore::Gitignore>> {
+            if globs.is_empty() {
+                return Ok(None);
+            }
+            let mut b = ignore::gitignore::GitignoreBuilder::new(root);
+            for g in globs {
+                b.add_line(None, g).map_err(|e| {
+                    crate::error::UsageError(format!(
+                        "{flag} {}: not a glob: {}",
+                        crate::sanitize::echoed(g),
+                        crate::sanitize::text(&e.to_string())
+                    ))
+                })?;
+            }
+            Ok(Some(b.build().map_err(|e| {
+                crate::error::UsageError(format!(
+                    "{flag}: {}",
+                    crate::sanitize::text(&e.to_string())
+                ))
+            })?))
+        };
+        Ok(PathFilter {
+            exclude: build(&common.excludes, "--exclude")?,
+            include: build(&common.includes, "--include")?,
+        })
+    }
+
+    fn is_some(&self) -> bool {
+        self.exclude.is_some() || self.include.is_some()
+    }
+
+    /// Whether the place's path is excluded, or outside every include.
+    fn excludes(&self, l: &crate::finding::Location) -> bool {
+        let path = match &l.origin {
+            crate::finding::Origin::File(p) => p.strip_prefix(".").unwrap_or(p).to_path_buf(),
+            crate::finding::Origin::Git(g) => match &g.path {
+                Some(p) => std::path::PathBuf::from(p),
+                None => return false,
+            },
+            _ => return false,
+        };
+        let hit = |m: &ignore::gitignore::Gitignore| {
+            m.matched_path_or_any_parents(&path, false).is_ignore()
+        };
+        self.exclude.as_ref().is_some_and(hit) || self.include.as_ref().is_some_and(|m| !hit(m))
+    }
 }
 
 /// The only place the network is used: asks the API about each distinct key.

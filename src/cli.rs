@@ -11,8 +11,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{
-    BaselineChoice, BaselineCreate, BaselineOut, BaselineSource, Common, Config, FailOn, Format,
-    GitConfig, GitMode, ScanConfig,
+    BaselineChoice, BaselineCreate, BaselineOut, BaselineSource, Common, Config, ConfigChoice,
+    Explicit, FailOn, Format, GitConfig, GitMode, ScanConfig,
 };
 use crate::verify::{self, ApiUrl};
 
@@ -126,6 +126,12 @@ struct BaselineArgs {
     /// file lists exactly the keys this scan found).
     #[arg(long)]
     merge: bool,
+    /// Read the rules setting from FILE [default: .nmleaks.toml at the top of the repository].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Read no config file.
+    #[arg(long, conflicts_with = "config")]
+    no_config: bool,
     /// Also scan files that .gitignore, .ignore or .nmleaksignore exclude.
     #[arg(long)]
     no_ignore: bool,
@@ -222,6 +228,13 @@ struct CommonArgs {
     /// Also write a SARIF report to FILE, whatever --format says (one scan, two reports).
     #[arg(long, value_name = "FILE")]
     sarif_file: Option<PathBuf>,
+    /// Read settings from FILE [default: .nmleaks.toml at the top of the repository, when it
+    /// exists]; flags override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Read no config file, not even .nmleaks.toml.
+    #[arg(long, conflicts_with = "config")]
+    no_config: bool,
     /// Print the findings only: no summary lines, on stdout or stderr (errors and warnings
     /// are still printed).
     #[arg(short, long, conflicts_with = "verbose")]
@@ -239,6 +252,18 @@ struct CommonArgs {
 /// What the scan finds, whatever it reports: rules, threads, the limits.
 #[derive(Debug, Args)]
 struct EngineArgs {
+    /// Hide keys in paths matching GLOB (gitignore syntax; repeatable). The paths are still
+    /// read: a key --verify finds live is reported anyway.
+    #[arg(long, value_name = "GLOB")]
+    exclude: Vec<String>,
+    /// Report only keys in paths matching GLOB (gitignore syntax; repeatable).
+    #[arg(long, value_name = "GLOB")]
+    include: Vec<String>,
+    /// Trust nothing the scanned repository provides: read no .nmleaks.toml, .nmleaksignore
+    /// or .nmleaks-baseline.json from it (for a third party's repository; with `scan`, add
+    /// --no-ignore so its .gitignore hides nothing either).
+    #[arg(long)]
+    no_repo_config: bool,
     /// Load more rules from this TOML file (repeatable).
     #[arg(long = "rules", value_name = "FILE")]
     rules: Vec<PathBuf>,
@@ -332,10 +357,9 @@ struct VerifyArgs {
         long,
         value_enum,
         value_name = "WHICH",
-        default_value_t = FailOnArg::Any,
         requires_ifs = [("live", "verify"), ("unknown", "verify")]
     )]
-    fail_on: FailOnArg,
+    fail_on: Option<FailOnArg>,
     /// Report only keys of these statuses (comma-separated: live, unknown, revoked; `live`
     /// includes insufficient scope). Needs --verify. The exit code still follows --fail-on
     /// over every key; the summary counts the keys not shown.
@@ -356,14 +380,14 @@ struct VerifyArgs {
         value_parser = parse_api_url
     )]
     api_url: ApiUrl,
-    /// Requests per minute for the whole run: 60 on the Free plan, 500 Team, 2000 Business.
+    /// Requests per minute for the whole run: 60 on the Free plan, 500 Team, 2000 Business
+    /// [default: 60, or the config file's `verify.rate` or `verify.plan`].
     #[arg(
         long,
         value_name = "N",
-        default_value_t = verify::DEFAULT_RATE,
         value_parser = clap::value_parser!(u32).range(1..=1_000_000)
     )]
-    verify_rate: u32,
+    verify_rate: Option<u32>,
     /// Verify at most N keys over the network; the rest are reported `unknown (budget)`.
     #[arg(long, value_name = "N")]
     max_verifications: Option<u64>,
@@ -470,9 +494,9 @@ fn hours(d: Duration) -> String {
 impl VerifyArgs {
     fn into_settings(self) -> (Option<Box<verify::Settings>>, FailOn) {
         let fail_on = match self.fail_on {
-            FailOnArg::Live => FailOn::Live,
-            FailOnArg::Unknown => FailOn::Unknown,
-            FailOnArg::Any => FailOn::Any,
+            Some(FailOnArg::Live) => FailOn::Live,
+            Some(FailOnArg::Unknown) => FailOn::Unknown,
+            Some(FailOnArg::Any) | None => FailOn::Any,
         };
         if !self.verify {
             return (None, fail_on);
@@ -491,7 +515,7 @@ impl VerifyArgs {
         };
         let settings = verify::Settings {
             api: self.api_url,
-            rate_per_minute: self.verify_rate,
+            rate_per_minute: self.verify_rate.unwrap_or(verify::DEFAULT_RATE),
             workers: verify::WORKERS,
             max_verifications: self.max_verifications,
             timeouts: verify::Timeouts {
@@ -550,7 +574,16 @@ impl CommonArgs {
             }
             by_rank
         });
+        let explicit = Explicit {
+            fail_on: self.verify.fail_on.is_some(),
+            verify_rate: self.verify.verify_rate.is_some(),
+        };
         let (verify, fail_on) = self.verify.into_settings();
+        let config = match (self.config, self.no_config) {
+            (_, true) => ConfigChoice::Off,
+            (Some(p), false) => ConfigChoice::File(p),
+            (None, false) => ConfigChoice::Conventional,
+        };
         let baseline = match (self.baseline, self.no_baseline) {
             (_, true) => BaselineChoice::Off,
             (Some(p), false) => BaselineChoice::File(p),
@@ -574,6 +607,8 @@ impl CommonArgs {
             status_filter,
             quiet: self.quiet,
             verbose: self.verbose,
+            explicit,
+            config,
             ..self.engine.into_common()
         }
     }
@@ -608,6 +643,12 @@ impl EngineArgs {
             status_filter: None,
             quiet: false,
             verbose: false,
+            explicit: Explicit::default(),
+            config: ConfigChoice::Conventional,
+            excludes: self.exclude,
+            includes: self.include,
+            allow: Vec::new(),
+            no_repo_config: self.no_repo_config,
         }
     }
 }
@@ -651,7 +692,12 @@ fn hook_index(repo: Option<&PathBuf>) -> Option<PathBuf> {
 
 impl BaselineArgs {
     fn into_config(self) -> Result<BaselineCreate, clap::Error> {
-        let common = self.engine.into_common();
+        let mut common = self.engine.into_common();
+        common.config = match (self.config, self.no_config) {
+            (_, true) => ConfigChoice::Off,
+            (Some(p), false) => ConfigChoice::File(p),
+            (None, false) => ConfigChoice::Conventional,
+        };
         let output = match self.output {
             Some(p) if is_dash(&p) => BaselineOut::Stdout,
             Some(p) => BaselineOut::File(p),

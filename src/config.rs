@@ -62,6 +62,42 @@ pub struct Common {
     pub quiet: bool,
     /// `--verbose`: also say what was skipped and why.
     pub verbose: bool,
+    /// Which settings were given as flags, so the config file does not override them.
+    pub explicit: Explicit,
+    /// Which config file to read.
+    pub config: ConfigChoice,
+    /// `--exclude` globs (gitignore syntax), then the config file's.
+    pub excludes: Vec<String>,
+    /// `--include` globs, then the config file's.
+    pub includes: Vec<String>,
+    /// Fingerprint prefixes of allowed keys (the config file's `allow`).
+    pub allow: Vec<String>,
+    /// `--no-repo-config`: read no `.nmleaks.toml`, `.nmleaksignore` or baseline from the
+    /// scanned repository.
+    pub no_repo_config: bool,
+}
+
+/// Settings given as flags (a config file fills in only the others).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Explicit {
+    /// `--fail-on`.
+    pub fail_on: bool,
+    /// `--verify-rate`.
+    pub verify_rate: bool,
+}
+
+/// The file name of the config file found without being named, next to the baseline.
+pub const CONFIG_FILE: &str = ".nmleaks.toml";
+
+/// Which config file a scan reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigChoice {
+    /// [`CONFIG_FILE`] at the top of the repository, when it exists.
+    Conventional,
+    /// This file (`--config`), which must exist.
+    File(PathBuf),
+    /// None (`--no-config`).
+    Off,
 }
 
 /// The file name of the baseline `scan`, `git` and the hooks read without being told, at the

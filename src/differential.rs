@@ -301,6 +301,7 @@ proptest! {
             strip_dot: false,
             chunking: Chunking { chunk, overlap },
             verbose: false,
+            repo_ignore_file: true,
         };
         let (tx, rx) = crossbeam_channel::unbounded();
         let stats = crate::source::Stats::default();

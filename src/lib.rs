@@ -27,7 +27,7 @@
 //! own (`tests/integration/layers.rs` checks both; `cargo test --test integration layers`):
 //!
 //! ```text
-//!  top            app, cli, config, policy
+//!  top            app, cli, config, policy, project
 //!  reports        report::{human,json,sarif}, progress
 //!  suppression    suppress (baseline, applying allow comments)
 //!  verification   verify::{api,client,cache,limiter,retry}
@@ -58,6 +58,7 @@ pub mod matcher;
 pub mod messages;
 pub mod policy;
 pub mod progress;
+pub mod project;
 pub mod report;
 pub mod rules;
 pub mod sanitize;

@@ -614,7 +614,7 @@ mod tests {
         let mut collector = Collector::new();
         collector.add(hit.clone());
         let (findings, _) = collector.finish();
-        let outcome = crate::suppress::apply(findings.clone(), None);
+        let outcome = crate::suppress::apply(findings.clone(), &crate::suppress::Hiding::default());
         for dbg in [
             format!("{secret:?}"),
             format!("{location:?}"),

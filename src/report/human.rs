@@ -90,6 +90,8 @@ pub fn write(r: &Report<'_>, color: bool, w: &mut dyn Write) -> io::Result<()> {
         let parts: Vec<String> = [
             ("baseline", "by the baseline"),
             ("inline", "by nmleaks:allow"),
+            ("config-allow", "by the config's allow list"),
+            ("excluded", "in excluded paths"),
         ]
         .iter()
         .filter_map(|(kind, how)| {
@@ -207,10 +209,11 @@ fn write_location(
         write!(w, " {st}[{}{cached}]{st:#}", v.status)?;
     }
     if let Some(kind) = f.suppression_overridden {
-        let how = if kind == "baseline" {
-            "the baseline"
-        } else {
-            "nmleaks:allow"
+        let how = match kind {
+            "baseline" => "the baseline",
+            "config-allow" => "the config's allow list",
+            "excluded" => "an exclude",
+            _ => "nmleaks:allow",
         };
         write!(
             w,

@@ -279,7 +279,7 @@ pub fn write(r: &Report<'_>, w: &mut dyn Write) -> io::Result<()> {
                     kind: s.reason.kind(),
                     note: match &s.reason {
                         Reason::Baseline(note) => note.as_deref(),
-                        Reason::Inline => None,
+                        Reason::Inline | Reason::Allowed | Reason::Excluded => None,
                     },
                 },
             })

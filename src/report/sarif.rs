@@ -659,6 +659,14 @@ fn result(
                     kind: "inSource",
                     justification: Some("nmleaks:allow comment on the line".to_string()),
                 },
+                Reason::Allowed => Suppression {
+                    kind: "external",
+                    justification: Some("allowed in the nmleaks config file".to_string()),
+                },
+                Reason::Excluded => Suppression {
+                    kind: "external",
+                    justification: Some("in a path the scan excludes".to_string()),
+                },
             })
             .into_iter()
             .collect(),

@@ -47,6 +47,8 @@ pub struct WalkOptions {
     pub chunking: Chunking,
     /// Say what was skipped and why (`--verbose`): each path the ignore rules skipped.
     pub verbose: bool,
+    /// Honour `.nmleaksignore` files (off with `--no-repo-config`).
+    pub repo_ignore_file: bool,
 }
 
 /// Walks `paths` and scans every regular file, sending hits and problems to `tx`.
@@ -72,9 +74,10 @@ pub fn walk(
     if opts.no_ignore {
         builder.standard_filters(false);
     } else {
-        builder
-            .hidden(false)
-            .add_custom_ignore_filename(IGNORE_FILE);
+        builder.hidden(false);
+        if opts.repo_ignore_file {
+            builder.add_custom_ignore_filename(IGNORE_FILE);
+        }
     }
     let counting = !opts.no_ignore && skipped::start();
     builder.build_parallel().run(|| {
@@ -421,6 +424,7 @@ mod tests {
             strip_dot: true,
             chunking: Chunking::default(),
             verbose: false,
+            repo_ignore_file: true,
         }
     }
 

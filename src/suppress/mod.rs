@@ -228,16 +228,56 @@ pub enum Reason {
     Baseline(Option<String>),
     /// Its locations carry `nmleaks:allow`.
     Inline,
+    /// The config file's `allow` lists its fingerprint (a known test key).
+    Allowed,
+    /// Its locations are in paths `--exclude` (or the config's `exclude`) names, or outside
+    /// every `--include`.
+    Excluded,
 }
 
 impl Reason {
-    /// `baseline` or `inline`.
+    /// `baseline`, `inline`, `config-allow` or `excluded`.
     #[must_use]
     pub fn kind(&self) -> &'static str {
         match self {
             Reason::Baseline(_) => "baseline",
             Reason::Inline => "inline",
+            Reason::Allowed => "config-allow",
+            Reason::Excluded => "excluded",
         }
+    }
+}
+
+/// What the user and the repository's config hide, besides inline comments: applied by
+/// [`apply`], after verification, so that none of it hides a key verified live.
+#[derive(Default)]
+pub struct Hiding<'a> {
+    /// The baseline.
+    pub baseline: Option<&'a Baseline>,
+    /// Fingerprint prefixes (8 hex digits or more) or whole fingerprints of allowed keys.
+    pub allow: &'a [String],
+    /// Whether a location's path is excluded (`--exclude`, `--include`, the config's).
+    pub excluded: Option<&'a dyn Fn(&crate::finding::Location) -> bool>,
+}
+
+impl std::fmt::Debug for Hiding<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hiding")
+            .field("baseline", &self.baseline.map(|b| b.entries.len()))
+            .field("allow", &self.allow.len())
+            .field("excluded", &self.excluded.is_some())
+            .finish()
+    }
+}
+
+impl Hiding<'_> {
+    fn allows(&self, fp: &Fingerprint) -> bool {
+        self.allow.iter().any(|a| {
+            let a = a
+                .strip_prefix(crate::finding::FINGERPRINT_SCHEME)
+                .map_or(a.as_str(), |r| r.trim_start_matches(':'));
+            a.len() >= 8 && fp.hex().starts_with(&a.to_ascii_lowercase())
+        })
     }
 }
 
@@ -259,34 +299,63 @@ pub struct Outcome {
     pub suppressed: Vec<Suppressed>,
 }
 
-/// Splits `findings`: a baseline match hides the whole key; an inline allow hides its own
-/// location, and the key stays active wherever else it appears. A key verified live is never
-/// hidden: it stays active with a note that its suppression was overridden.
+/// Splits `findings`: a baseline match or a config `allow` hides the whole key; an exclude
+/// hides the locations in excluded paths, and an inline allow its own location, the key
+/// staying active wherever else it appears. A key verified live is never hidden: it stays
+/// active with a note of the suppression that was overridden.
 #[must_use]
-pub fn apply(findings: Vec<Finding>, baseline: Option<&Baseline>) -> Outcome {
+pub fn apply(findings: Vec<Finding>, hiding: &Hiding<'_>) -> Outcome {
     let mut out = Outcome::default();
     for mut f in findings {
-        let listed = baseline.is_some_and(|b| b.entry(&f.fingerprint).is_some());
+        let listed = hiding
+            .baseline
+            .is_some_and(|b| b.entry(&f.fingerprint).is_some());
+        let allowed = hiding.allows(&f.fingerprint);
+        let is_excluded = |l: &crate::finding::Location| hiding.excluded.is_some_and(|x| x(l));
         if f.status().is_some_and(crate::verdict::Status::is_live) {
-            if listed {
-                f.suppression_overridden = Some("baseline");
+            f.suppression_overridden = if listed {
+                Some("baseline")
+            } else if allowed {
+                Some("config-allow")
+            } else if f.locations.iter().any(&is_excluded) {
+                Some("excluded")
             } else if f.locations.iter().any(|l| l.inline_allow) {
-                f.suppression_overridden = Some("inline");
-            }
+                Some("inline")
+            } else {
+                None
+            };
             out.active.push(f);
             continue;
         }
-        if let Some(entry) = baseline.and_then(|b| b.entry(&f.fingerprint)) {
+        if let Some(entry) = hiding.baseline.and_then(|b| b.entry(&f.fingerprint)) {
             out.suppressed.push(Suppressed {
                 reason: Reason::Baseline(entry.note.clone()),
                 finding: f,
             });
             continue;
         }
-        let (allowed, kept): (Vec<_>, Vec<_>) = f.locations.drain(..).partition(|l| l.inline_allow);
+        if allowed {
+            out.suppressed.push(Suppressed {
+                reason: Reason::Allowed,
+                finding: f,
+            });
+            continue;
+        }
         // The collector lists up to its limit of each kind, so a kind with places unlisted
         // always has places listed too.
         let unlisted = f.unlisted;
+        let (excluded, rest): (Vec<_>, Vec<_>) = f.locations.drain(..).partition(&is_excluded);
+        if !excluded.is_empty() {
+            out.suppressed.push(Suppressed {
+                finding: Finding {
+                    locations: excluded,
+                    unlisted: Unlisted::default(),
+                    ..f.clone()
+                },
+                reason: Reason::Excluded,
+            });
+        }
+        let (allowed, kept): (Vec<_>, Vec<_>) = rest.into_iter().partition(|l| l.inline_allow);
         if !allowed.is_empty() {
             out.suppressed.push(Suppressed {
                 finding: Finding {

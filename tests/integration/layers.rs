@@ -37,6 +37,7 @@ const FLOORS: &[(&str, &[&str])] = &[
         "top",
         &[
             "policy",
+            "project",
             "config",
             "cli",
             "app",
