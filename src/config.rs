@@ -21,6 +21,8 @@ pub enum Format {
     Jsonl,
     /// One CSV record per place, with a header.
     Csv,
+    /// One self-contained HTML page for an audit.
+    Html,
 }
 
 /// Settings shared by every scanning command.

@@ -8,6 +8,7 @@
 //! one gets the usual 0666 less the umask.
 
 pub mod flat;
+pub mod html;
 pub mod human;
 pub mod json;
 pub mod sarif;

@@ -11,6 +11,7 @@ mod git;
 mod hooks;
 mod hostile;
 mod hostile_git;
+mod html;
 mod layers;
 mod leaks;
 mod messages;
