@@ -253,7 +253,7 @@ struct CommonArgs {
 #[derive(Debug, Args)]
 struct EngineArgs {
     /// Hide keys in paths matching GLOB (gitignore syntax; repeatable). The paths are still
-    /// read: a key --verify finds live is reported anyway.
+    /// read: a key verified live is reported anyway.
     #[arg(long, value_name = "GLOB")]
     exclude: Vec<String>,
     /// Report only keys in paths matching GLOB (gitignore syntax; repeatable).

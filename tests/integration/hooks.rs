@@ -99,7 +99,17 @@ fn install_hook_survives_a_deleted_binary_through_path_and_says_how_to_fix_a_mis
     let copy = env.path("build/nmleaks");
     std::fs::create_dir_all(copy.parent().unwrap()).unwrap();
     std::fs::copy(crate::util::binary(), &copy).unwrap();
-    let out = env.command(&copy).arg("install-hook").output().unwrap();
+    // A binary just written may still be open in a child another test thread forked
+    // meanwhile (it inherits the write descriptor until it execs): exec then fails with
+    // ETXTBSY, for a moment. Wait that out, as cargo's own tests do.
+    let out = loop {
+        match env.command(&copy).arg("install-hook").output() {
+            Err(e) if e.raw_os_error() == Some(26) => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => break other.unwrap(),
+        }
+    };
     assert!(
         out.status.success(),
         "{}",
