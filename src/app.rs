@@ -397,10 +397,29 @@ fn baseline_create(cfg: &BaselineCreate) -> anyhow::Result<ExitCode> {
         }
         BaselineSource::Report(path) => {
             let from = Baseline::load(path)?;
-            return write_baseline(cfg, from, &project_root()?);
+            return write_baseline(cfg, from, &project_root()?, " from the report");
         }
     };
     crate::interrupt::checkpoint()?;
+    let findings: Vec<&Finding> = collected.findings.iter().collect();
+    let found = Baseline::of(&findings, matcher.rules());
+    let code = write_baseline(cfg, found, &top, "")?;
+    Ok(if collected.summary.errors > 0 {
+        ExitCode::Error
+    } else {
+        code
+    })
+}
+
+/// Writes `found` as the baseline `cfg` names (by default [`BASELINE_FILE`] in `top`), keeping
+/// the notes of the file it replaces, and with `--merge` its other entries; `from` says where
+/// the keys came from, for the closing line.
+fn write_baseline(
+    cfg: &BaselineCreate,
+    found: Baseline,
+    top: &std::path::Path,
+    from: &str,
+) -> anyhow::Result<ExitCode> {
     let out = match &cfg.output {
         BaselineOut::Stdout => None,
         BaselineOut::File(p) => Some(p.clone()),
@@ -411,64 +430,30 @@ fn baseline_create(cfg: &BaselineCreate) -> anyhow::Result<ExitCode> {
         Some(p) => Some(Baseline::load(p).context("cannot keep what the existing baseline holds")?),
         None => None,
     };
-    let findings: Vec<&Finding> = collected.findings.iter().collect();
-    let kept = if cfg.merge { previous.as_ref() } else { None };
-    let baseline = Baseline::of(&findings, matcher.rules(), previous.as_ref(), kept);
-    report::emit(out.as_deref(), |w| {
-        serde_json::to_writer_pretty(&mut *w, &baseline)?;
-        writeln!(w)
-    })?;
-    let n = baseline.entries.len();
-    let found = findings.len();
-    let merged = if cfg.merge && n > found {
-        format!(" ({found} found now, the rest kept)")
-    } else {
-        String::new()
-    };
-    let read = if out.as_deref().is_some_and(|p| p == top.join(BASELINE_FILE)) {
-        "; scan, git and the hooks read it from there (commit it to share it)"
-    } else {
-        "; pass it with --baseline, or name it .nmleaks-baseline.json at the top of the \
-         repository"
-    };
-    messages::note(format_args!(
-        "baseline {} lists {n} key{}{merged}{}",
-        out.as_deref()
-            .map_or_else(|| "(standard output)".to_string(), crate::sanitize::path),
-        if n == 1 { "" } else { "s" },
-        if out.is_some() { read } else { "" }
-    ));
-    Ok(if collected.summary.errors > 0 {
-        ExitCode::Error
-    } else {
-        ExitCode::Clean
-    })
-}
-
-/// Writes `found` (a report's keys) as the baseline `cfg` names, keeping notes, and with
-/// `--merge` the existing entries.
-fn write_baseline(
-    cfg: &BaselineCreate,
-    found: Baseline,
-    top: &std::path::Path,
-) -> anyhow::Result<ExitCode> {
-    let out = match &cfg.output {
-        BaselineOut::Stdout => None,
-        BaselineOut::File(p) => Some(p.clone()),
-        BaselineOut::Conventional => Some(top.join(BASELINE_FILE)),
-    };
-    let previous = match out.as_deref().filter(|p| p.is_file()) {
-        Some(p) => Some(Baseline::load(p).context("cannot keep what the existing baseline holds")?),
-        None => None,
-    };
+    let found_now = found.entries.len();
     let baseline = found.merged(previous.as_ref(), cfg.merge);
     report::emit(out.as_deref(), |w| {
         serde_json::to_writer_pretty(&mut *w, &baseline)?;
         writeln!(w)
     })?;
     let n = baseline.entries.len();
+    let merged = if cfg.merge && n > found_now {
+        format!(" ({found_now} found now, the rest kept)")
+    } else {
+        String::new()
+    };
+    let read = match out.as_deref() {
+        None => "",
+        Some(p) if p == top.join(BASELINE_FILE) => {
+            "; scan, git and the hooks read it from there (commit it to share it)"
+        }
+        Some(_) => {
+            "; pass it with --baseline, or name it .nmleaks-baseline.json at the top of the \
+             repository"
+        }
+    };
     messages::note(format_args!(
-        "baseline {} lists {n} key{} from the report",
+        "baseline {} lists {n} key{}{from}{merged}{read}",
         out.as_deref()
             .map_or_else(|| "(standard output)".to_string(), crate::sanitize::path),
         if n == 1 { "" } else { "s" },

@@ -117,14 +117,7 @@ pub fn settle(common: &mut Common, top: &Path) -> Result<Option<PathBuf>, UsageE
     let file: File = toml::from_str(&text).map_err(|e| {
         let what = crate::sanitize::echoed(e.message());
         let at = e.span().map_or_else(String::new, |span| {
-            let before = &text.as_bytes()[..span.start.min(text.len())];
-            let line = bytecount::count(before, b'\n') + 1;
-            let col = before.len()
-                - before
-                    .iter()
-                    .rposition(|&b| b == b'\n')
-                    .map_or(0, |i| i + 1)
-                + 1;
+            let (line, col) = crate::textfile::position(&text, span.start);
             format!("line {line}, column {col}: ")
         });
         UsageError(format!("config file {shown} is not valid: {at}{what}"))

@@ -120,14 +120,7 @@ pub fn parse(text: &str, source: &str) -> Result<Vec<Rule>, RuleError> {
         let what = crate::sanitize::echoed(e.message());
         let message = match e.span() {
             Some(span) => {
-                let before = &text.as_bytes()[..span.start.min(text.len())];
-                let line = bytecount::count(before, b'\n') + 1;
-                let column = before.len()
-                    - before
-                        .iter()
-                        .rposition(|&b| b == b'\n')
-                        .map_or(0, |i| i + 1)
-                    + 1;
+                let (line, column) = crate::textfile::position(text, span.start);
                 format!("line {line}, column {column}: {what}")
             }
             None => what,

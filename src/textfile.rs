@@ -39,6 +39,19 @@ pub fn read_bytes(path: &Path, max: u64) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// The 1-based line and column (in bytes) of byte `offset` of `text`: where a parser's error
+/// is, for a message.
+#[must_use]
+pub fn position(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text.as_bytes()[..offset.min(text.len())];
+    let line = bytecount::count(before, b'\n') + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    (line, before.len() - line_start + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

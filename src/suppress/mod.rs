@@ -10,7 +10,6 @@
 
 pub mod inline;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -158,31 +157,19 @@ impl Baseline {
         Ok(self)
     }
 
-    /// A baseline of `findings`, keeping the notes of `previous` entries for the same keys,
-    /// and every entry of `kept` as well (`baseline create --merge`).
+    /// A baseline of `findings` (without notes: [`Baseline::merged`] keeps those of a previous
+    /// baseline).
     #[must_use]
-    pub fn of(
-        findings: &[&Finding],
-        rules: &[Rule],
-        previous: Option<&Baseline>,
-        kept: Option<&Baseline>,
-    ) -> Baseline {
-        let notes: BTreeMap<&Fingerprint, &String> = previous
-            .into_iter()
-            .flat_map(|b| &b.entries)
-            .filter_map(|e| e.note.as_ref().map(|n| (&e.fingerprint, n)))
-            .collect();
+    pub fn of(findings: &[&Finding], rules: &[Rule]) -> Baseline {
         let mut entries: Vec<BaselineEntry> = findings
             .iter()
             .map(|f| BaselineEntry {
                 fingerprint: f.fingerprint.clone(),
                 rule_id: rules[f.rule].id.clone(),
                 redacted: f.secret.redacted(rules[f.rule].prefix.len()),
-                note: notes.get(&f.fingerprint).map(|n| (*n).clone()),
+                note: None,
             })
             .collect();
-        // Found entries first: a stable sort keeps them ahead of a kept one for the same key.
-        entries.extend(kept.into_iter().flat_map(|b| b.entries.iter().cloned()));
         entries.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
         entries.dedup_by(|a, b| a.fingerprint == b.fingerprint);
         Baseline {
