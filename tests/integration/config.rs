@@ -130,18 +130,9 @@ fn nothing_in_a_config_hides_a_key_verified_live() {
         (allowed.clone(), Reply::json(200, r#"{"agents": []}"#)),
         (known.clone(), Reply::json(200, r#"{"agents": []}"#)),
     ]));
+    let url = server.url();
     let json = env
-        .run(&[
-            "scan",
-            "--verify",
-            "--api-url",
-            &server.url(),
-            "--verify-rate",
-            "60000",
-            "--no-verify-cache",
-            "--format",
-            "json",
-        ])
+        .run(&crate::util::verifying("scan", &url, &["--format", "json"]))
         .expect(1)
         .json();
     let overridden: Vec<&str> = json["findings"]
@@ -154,15 +145,7 @@ fn nothing_in_a_config_hides_a_key_verified_live() {
     o.sort_unstable();
     assert_eq!(o, ["baseline", "config-allow", "excluded"], "{json:#}");
     let human = env
-        .run(&[
-            "scan",
-            "--verify",
-            "--api-url",
-            &server.url(),
-            "--verify-rate",
-            "60000",
-            "--no-verify-cache",
-        ])
+        .run(&crate::util::verifying("scan", &url, &[]))
         .expect(1)
         .stdout();
     assert!(

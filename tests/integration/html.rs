@@ -79,19 +79,12 @@ fn the_html_report_renders_every_key_filters_in_a_real_browser_and_loads_nothing
         (unknown.clone(), Reply::json(500, "{}")),
     ]));
     let report = env.path("report.html");
-    env.run(&[
+    let api = server.url();
+    env.run(&crate::util::verifying(
         "git",
-        "--verify",
-        "--api-url",
-        &server.url(),
-        "--verify-rate",
-        "60000",
-        "--no-verify-cache",
-        "--format",
-        "html",
-        "-o",
-        report.to_str().unwrap(),
-    ])
+        &api,
+        &["--format", "html", "-o", report.to_str().unwrap()],
+    ))
     .expect(1);
     let html = std::fs::read_to_string(&report).unwrap();
     for k in [&live, &revoked, &unknown] {

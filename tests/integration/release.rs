@@ -182,14 +182,7 @@ fn install(env: &TestEnv, url: &str, version: &str) -> Install {
         .env_remove("NMLEAKS_BIN")
         .env_remove("GITHUB_PATH");
     // curl would send a request for 127.0.0.1 through a proxy of the calling environment.
-    for proxy in [
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-    ] {
+    for proxy in crate::util::PROXY_VARS {
         cmd.env_remove(proxy);
     }
     let out = cmd.output().unwrap();

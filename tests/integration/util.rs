@@ -157,14 +157,7 @@ impl TestEnv {
             .env_remove("GIT_WORK_TREE")
             .env("NMLEAKS_TEST", "1")
             .env("NMLEAKS_CACHE_DIR", self.cache_dir());
-        for proxy in [
-            "HTTP_PROXY",
-            "HTTPS_PROXY",
-            "ALL_PROXY",
-            "http_proxy",
-            "https_proxy",
-            "all_proxy",
-        ] {
+        for proxy in PROXY_VARS {
             cmd.env_remove(proxy);
         }
         cmd
@@ -271,6 +264,33 @@ prefix = "acme_"
 pattern = "acme_[A-Za-z0-9]{24,}"
 examples = ["acme_Q7rT9kLm2XpV8nBw4ZcY6hJdQ7"]
 "#;
+
+/// The proxy variables of the calling environment, which a test removes so that nothing it
+/// runs can reach beyond this machine.
+pub const PROXY_VARS: &[&str] = &[
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+];
+
+/// `CMD --verify --api-url API` at a rate that costs a test nothing, without the cache, then
+/// `rest`: the arguments of a verifying run against a test's server.
+pub fn verifying<'a>(cmd: &'a str, api: &'a str, rest: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        cmd,
+        "--verify",
+        "--api-url",
+        api,
+        "--verify-rate",
+        "60000",
+        "--no-verify-cache",
+    ];
+    args.extend_from_slice(rest);
+    args
+}
 
 /// A finished run.
 pub struct Run(pub Output);
