@@ -27,6 +27,10 @@ use crate::source::{Event, Problem};
 /// At most this many ref updates are read from one push (git sends one line per ref).
 pub const MAX_UPDATES: usize = 100_000;
 
+/// A line of the hook's input longer than this is no ref update (two ids, a space each, and
+/// a ref name).
+const MAX_LINE: u64 = 8192;
+
 /// How deep a chain of tags pointing at tags is followed.
 const MAX_TAG_DEPTH: usize = 16;
 
@@ -55,18 +59,27 @@ pub fn read_updates(input: impl BufRead) -> Result<Vec<RefUpdate>, GitError> {
         ),
     };
     let mut updates = Vec::new();
-    // Bounded: a line longer than this is no ref update.
-    for (i, line) in input.split(b'\n').enumerate() {
-        let n = i + 1;
-        let line = line.map_err(|e| GitError::Git {
-            context: "--pre-receive: cannot read standard input".to_string(),
-            message: crate::sanitize::text(&e.to_string()),
-        })?;
-        if line.len() > 8192 {
+    let mut input = input;
+    let mut line = Vec::new();
+    for n in 1.. {
+        line.clear();
+        // Bounded: at most MAX_LINE + 1 bytes are read for one line, whatever comes in.
+        let read = std::io::Read::take(&mut input, MAX_LINE + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| GitError::Git {
+                context: "--pre-receive: cannot read standard input".to_string(),
+                message: crate::sanitize::text(&e.to_string()),
+            })?;
+        if read == 0 {
+            break;
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        } else if read as u64 > MAX_LINE {
             return Err(bad(n, "it is too long"));
         }
-        let line = String::from_utf8_lossy(&line);
-        let line = line.trim_end_matches('\r');
+        let text = String::from_utf8_lossy(&line);
+        let line = text.trim_end_matches('\r');
         if line.is_empty() {
             continue;
         }
@@ -307,5 +320,14 @@ mod tests {
         ] {
             assert!(read_updates(bad.as_bytes()).is_err(), "{bad:?}");
         }
+    }
+
+    /// An endless line (a hook fed something that is not git's input) is refused after a few
+    /// kilobytes, never read whole into memory.
+    #[test]
+    fn an_endless_line_is_refused_without_reading_it_all() {
+        let endless = std::io::repeat(b'a');
+        let e = read_updates(std::io::BufReader::new(endless)).unwrap_err();
+        assert!(e.to_string().contains("too long"), "{e}");
     }
 }
