@@ -469,7 +469,11 @@ fn repo_top(repo: &git2::Repository) -> anyhow::Result<std::path::PathBuf> {
 }
 
 fn git(cfg: &GitConfig) -> anyhow::Result<ExitCode> {
-    let repo = source::git::open(cfg.repo.as_deref())?;
+    let mirrored = match &cfg.remote {
+        Some(r) => Some(mirror(r)?),
+        None => None,
+    };
+    let repo = source::git::open(mirrored.as_deref().or(cfg.repo.as_deref()))?;
     let root = repo_top(&repo)?;
     let mut cfg = cfg.clone();
     settle(&mut cfg.common, &root)?;
@@ -535,6 +539,26 @@ fn key_noun(rules: &[Rule]) -> &'static str {
     } else {
         "key"
     }
+}
+
+/// Mirrors a remote repository (cloning it, or fetching into the mirror of an earlier run)
+/// and returns the mirror's path.
+fn mirror(r: &crate::config::Remote) -> anyhow::Result<std::path::PathBuf> {
+    let Some(root) = &r.clone_dir else {
+        anyhow::bail!(crate::error::UsageError(
+            "no cache directory to mirror the repository into (HOME and XDG_CACHE_HOME are \
+             unset): give one with --clone-dir"
+                .to_string()
+        ));
+    };
+    let m = source::git::remote::mirror(&r.url, root, r.token.as_ref().map(|t| t.0.as_str()))?;
+    messages::note(format_args!(
+        "{} {} into {}",
+        if m.cloned { "cloned" } else { "fetched" },
+        crate::sanitize::text(&m.shown),
+        crate::sanitize::path(&m.dir)
+    ));
+    Ok(m.dir)
 }
 
 /// What a rejected push prints (`git --pre-receive`); git shows it to the pusher.

@@ -12,7 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::config::{
     BaselineChoice, BaselineCreate, BaselineOut, BaselineSource, Common, Config, ConfigChoice,
-    Explicit, FailOn, Format, GitConfig, GitMode, ScanConfig,
+    Explicit, FailOn, Format, GitConfig, GitMode, Remote, ScanConfig, Token,
 };
 use crate::verify::{self, ApiUrl};
 
@@ -193,6 +193,20 @@ struct GitArgs {
     /// rebase, still on disk and in backups).
     #[arg(long, group = "mode")]
     all_objects: bool,
+    /// Where remote repositories (`nmleaks git URL`) are mirrored [default: nmleaks/repos in
+    /// the user's cache directory]; a second run fetches into the same mirror.
+    #[arg(long, value_name = "DIR")]
+    clone_dir: Option<PathBuf>,
+    /// A token for the remote's HTTPS host, sent as HTTP Basic credentials
+    /// (`x-access-token:TOKEN`, as GitHub takes it). Without it, `GITHUB_TOKEN` is used for
+    /// github.com only. Prefer the environment: an argument is visible to other users.
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "NMLEAKS_TOKEN",
+        hide_env_values = true
+    )]
+    token: Option<String>,
     /// Run as a git server's pre-receive hook: read `old new ref` lines on standard input,
     /// scan what the push adds (the commits no existing ref reaches, new tags), read from
     /// git's quarantine, and reject the push (exit 1) when it adds a key. See
@@ -736,6 +750,7 @@ impl BaselineArgs {
                     common,
                     index_file: hook_index(repo.as_ref()),
                     repo,
+                    remote: None,
                     mode,
                     range_flag: "--range",
                 })
@@ -822,7 +837,22 @@ impl Cli {
                         all_objects: a.all_objects,
                     }
                 };
-                let index_file = hook_index(a.repo.as_ref());
+                // A remote URL: mirrored first (the app does it), then audited.
+                let remote = a
+                    .repo
+                    .as_ref()
+                    .and_then(|r| r.to_str())
+                    .filter(|r| crate::source::git::remote::looks_remote(r))
+                    .map(|url| Remote {
+                        token: crate::source::git::remote::token_for(url, a.token.as_deref())
+                            .map(Token),
+                        url: url.to_string(),
+                        clone_dir: a.clone_dir.clone().or_else(|| {
+                            crate::verify::cache::default_dir().map(|d| d.join("repos"))
+                        }),
+                    });
+                let repo = if remote.is_some() { None } else { a.repo };
+                let index_file = hook_index(repo.as_ref());
                 // git sets GIT_INDEX_FILE for the hooks of `git commit`; a pre-receive hook
                 // is a hook by definition.
                 let in_hook = a.pre_receive
@@ -833,7 +863,8 @@ impl Cli {
                         in_hook,
                         ..a.common.into_common()
                     },
-                    repo: a.repo,
+                    repo,
+                    remote,
                     mode,
                     index_file,
                     range_flag: if a.since_commit.is_some() {

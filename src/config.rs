@@ -198,6 +198,29 @@ pub struct GitConfig {
     pub index_file: Option<PathBuf>,
     /// The flag that named the range (`--range` or `--since-commit`), for its errors.
     pub range_flag: &'static str,
+    /// A remote repository to mirror and audit (then `repo` is `None`).
+    pub remote: Option<Remote>,
+}
+
+/// `nmleaks git URL`.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    /// The URL as given (it may hold credentials: never shown).
+    pub url: String,
+    /// Where mirrors live; `None` when no cache directory can be found.
+    pub clone_dir: Option<PathBuf>,
+    /// The token for the URL's host.
+    pub token: Option<Token>,
+}
+
+/// A token, which no `Debug` output shows.
+#[derive(Clone)]
+pub struct Token(pub String);
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Token(***)")
+    }
 }
 
 /// What to run.

@@ -10,6 +10,7 @@
 //!   index is reported, never a hang or the end of the audit).
 //! - `graph`: walking commits around damage, topological order, what a range holds.
 //! - [`push`]: `--pre-receive`, what a push adds, read from git's quarantine.
+//! - [`remote`]: `nmleaks git URL`, a mirror of a remote repository made with the system git.
 //! - [`index`]: reading git's index file (split indexes too) and its cache tree, for `--staged`.
 //!
 //! This module owns opening a repository (a work tree, a bare repository, a linked worktree, a
@@ -25,6 +26,7 @@ pub mod index;
 pub mod objects;
 pub mod push;
 pub mod range;
+pub mod remote;
 pub mod staged;
 pub mod store;
 
@@ -48,15 +50,6 @@ pub enum GitError {
         path: String,
         /// What libgit2 said.
         message: String,
-    },
-    /// A remote URL where a local repository was expected.
-    #[error(
-        "{url}: a remote URL; nmleaks git reads a repository on this machine: clone it first \
-         (git clone --mirror {url} repo.git) and pass the clone's path"
-    )]
-    RemoteUrl {
-        /// What the user gave, sanitised.
-        url: String,
     },
     /// A revision or range that does not resolve.
     #[error("{spec}: not a revision or range in this repository: {message}")]
@@ -116,11 +109,6 @@ pub fn open(path: Option<&Path>) -> Result<Repository, GitError> {
     // nmleaks reads objects itself (see `store`); should libgit2 read one, it need not
     // re-hash it (git does not on ordinary reads either).
     git2::opts::strict_hash_verification(false);
-    if let Some(p) = path.filter(|p| looks_remote(p)) {
-        return Err(GitError::RemoteUrl {
-            url: without_credentials(&sanitize::path(p)),
-        });
-    }
     let result = match path {
         Some(p) => Repository::open_ext(
             p,
@@ -133,40 +121,6 @@ pub fn open(path: Option<&Path>) -> Result<Repository, GitError> {
         path: sanitize::path(path.unwrap_or(Path::new("."))),
         message: git_message(&e),
     })
-}
-
-/// `scheme://user:secret@host/…` as `scheme://***@host/…`: a URL's credentials are never
-/// echoed.
-fn without_credentials(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://***{}", &rest[at..]),
-        None => url.to_string(),
-    }
-}
-
-/// Whether `p`, which names nothing on this machine, reads as a git remote: `scheme://…`, or
-/// git's scp-like `user@host:path` (a colon before any slash).
-fn looks_remote(p: &Path) -> bool {
-    if p.exists() {
-        return false;
-    }
-    let s = p.to_string_lossy();
-    if let Some((scheme, _)) = s.split_once("://") {
-        return !scheme.is_empty()
-            && scheme
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c));
-    }
-    match (s.find(':'), s.find('/')) {
-        (Some(colon), slash) => {
-            colon > 0 && slash.is_none_or(|sl| colon < sl) && s[..colon].contains('@')
-        }
-        _ => false,
-    }
 }
 
 /// Whether the repository is a partial clone: objects may be missing by design, fetched

@@ -1,0 +1,322 @@
+//! `nmleaks git URL`: a remote repository, mirrored into a cache directory with the system
+//! `git`, so that credential helpers, SSH keys, proxies and `GIT_ASKPASS` work as the user
+//! has them.
+//!
+//! The mirror is a bare repository per URL (`--clone-dir`, by default `nmleaks/repos` in the
+//! user's cache directory) that fetches every ref of the remote into `refs/remotes/origin/`:
+//! everything the audit finds there was pushed, and provenance says so. The first run clones
+//! (into a temporary directory renamed when complete: a failed clone leaves nothing); later
+//! runs fetch, pruning refs the remote deleted. This module only runs `git init`, `git config`
+//! and `git fetch` on directories it made; nothing of the remote's is ever run.
+//!
+//! A token (`--token`, or `GITHUB_TOKEN` for github.com only, so that it never goes to
+//! another host) reaches git as an HTTP header through git's environment-variable config
+//! (`GIT_CONFIG_COUNT`, scoped to the URL's host): never in a child's arguments, never in the
+//! URL written to the mirror's config, never in a message. Credentials written into the URL
+//! itself (`https://user:secret@host/…`) are taken out of it the same way.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+use super::GitError;
+
+/// Whether `s`, which names nothing on this machine, reads as a git remote: `scheme://…`, or
+/// git's scp-like `user@host:path` (a colon before any slash).
+#[must_use]
+pub fn looks_remote(s: &str) -> bool {
+    if Path::new(s).exists() {
+        return false;
+    }
+    if let Some((scheme, _)) = s.split_once("://") {
+        return !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c));
+    }
+    match (s.find(':'), s.find('/')) {
+        (Some(colon), slash) => {
+            colon > 0 && slash.is_none_or(|sl| colon < sl) && s[..colon].contains('@')
+        }
+        _ => false,
+    }
+}
+
+/// `scheme://user:secret@host/…` as `scheme://***@host/…`: a URL's credentials are never
+/// echoed.
+#[must_use]
+pub fn without_credentials(url: &str) -> String {
+    match split_credentials(url) {
+        (clean, Some(_)) => {
+            let (scheme, rest) = clean.split_once("://").unwrap_or(("", &clean));
+            format!("{scheme}://***@{rest}")
+        }
+        (clean, None) => clean,
+    }
+}
+
+/// The URL without its `user:password@`, and the credentials that were there.
+fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return (url.to_string(), None);
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let userinfo = &rest[..at];
+            let (user, pass) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+            (
+                format!("{scheme}://{}", &rest[at + 1..]),
+                Some((user.to_string(), pass.to_string())),
+            )
+        }
+        None => (url.to_string(), None),
+    }
+}
+
+/// Where the mirror of `url` lives under `root`: a readable name plus a digest of the URL
+/// (without credentials), so two URLs never share a mirror.
+fn mirror_dir(root: &Path, url: &str) -> PathBuf {
+    let digest = Sha256::digest(url.as_bytes());
+    let hex = digest[..8].iter().fold(String::new(), |mut h, b| {
+        use std::fmt::Write as _;
+        let _ = write!(h, "{b:02x}");
+        h
+    });
+    let name: String = url
+        .trim_end_matches('/')
+        .rsplit(['/', ':'])
+        .next()
+        .unwrap_or("repo")
+        .trim_end_matches(".git")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+        .take(40)
+        .collect();
+    let name = if name.is_empty() || name.starts_with('.') {
+        format!("repo{name}")
+    } else {
+        name
+    };
+    root.join(format!("{name}-{hex}.git"))
+}
+
+/// A mirror made or brought up to date.
+#[derive(Debug)]
+pub struct Mirror {
+    /// The bare repository.
+    pub dir: PathBuf,
+    /// The URL as shown (credentials hidden).
+    pub shown: String,
+    /// Whether this run cloned it (else it fetched).
+    pub cloned: bool,
+}
+
+/// Mirrors `url` under `root`: clones it the first time, fetches after.
+///
+/// # Errors
+/// [`GitError::Git`] with git's own words (sanitised, credentials hidden) when git cannot be
+/// run or the clone or fetch fails.
+pub fn mirror(url: &str, root: &Path, token: Option<&str>) -> Result<Mirror, GitError> {
+    let (clean, creds) = split_credentials(url);
+    let shown = without_credentials(url);
+    let secrets: Vec<String> = creds
+        .iter()
+        .flat_map(|(u, p)| [u.clone(), p.clone()])
+        .chain(token.map(str::to_string))
+        .filter(|s| s.len() >= 4)
+        .collect();
+    let fail = |what: &str, detail: &str| GitError::Git {
+        context: format!("{shown}: {what}"),
+        message: hide(&crate::sanitize::text(detail.trim()), &secrets),
+    };
+    std::fs::create_dir_all(root)
+        .map_err(|e| fail("cannot create the clone directory", &e.to_string()))?;
+    let dir = mirror_dir(root, &clean);
+    // The header for the password: the token, else the URL's own.
+    let auth = token
+        .map(|t| ("x-access-token".to_string(), t.to_string()))
+        .or(creds.filter(|(_, p)| !p.is_empty()));
+    let git = |dir: &Path, args: &[&str]| -> Result<(), GitError> {
+        let mut cmd = Command::new("git");
+        cmd.arg("-C").arg(dir).args(args);
+        git_env(&mut cmd, &clean, auth.as_ref());
+        let out = cmd
+            .output()
+            .map_err(|e| fail("cannot run git", &e.to_string()))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let err = String::from_utf8_lossy(&out.stderr);
+        let last: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+        let tail = last[last.len().saturating_sub(3)..].join("; ");
+        Err(fail(&format!("git {} failed", args[0]), &tail))
+    };
+    // HEAD follows the remote's default branch, so that "still at HEAD" means at the tip of
+    // the remote's default branch.
+    let set_head = |dir: &Path| {
+        let mut cmd = Command::new("git");
+        cmd.arg("-C").arg(dir).args(["ls-remote", "--symref", "origin", "HEAD"]);
+        git_env(&mut cmd, &clean, auth.as_ref());
+        let Ok(out) = cmd.output() else { return };
+        let text = String::from_utf8_lossy(&out.stdout);
+        let Some(branch) = text
+            .lines()
+            .find_map(|l| l.strip_prefix("ref: ")?.split('\t').next()?.strip_prefix("refs/"))
+        else {
+            return;
+        };
+        let target = format!("refs/remotes/origin/{branch}");
+        let _ = git(dir, &["symbolic-ref", "HEAD", &target]);
+    };
+    if dir.join("HEAD").is_file() {
+        git(&dir, &["fetch", "--prune", "--quiet", "origin"])?;
+        set_head(&dir);
+        return Ok(Mirror {
+            dir,
+            shown,
+            cloned: false,
+        });
+    }
+    let partial = root.join(format!(
+        ".{}.partial-{}",
+        dir.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&partial);
+    let made = (|| {
+        std::fs::create_dir_all(&partial)
+            .map_err(|e| fail("cannot create the mirror", &e.to_string()))?;
+        git(&partial, &["init", "--bare", "--quiet"])?;
+        git(&partial, &["config", "remote.origin.url", &clean])?;
+        git(
+            &partial,
+            &[
+                "config",
+                "remote.origin.fetch",
+                "+refs/*:refs/remotes/origin/*",
+            ],
+        )?;
+        git(&partial, &["fetch", "--prune", "--quiet", "origin"])?;
+        set_head(&partial);
+        std::fs::rename(&partial, &dir)
+            .map_err(|e| fail("cannot move the mirror into place", &e.to_string()))
+    })();
+    if let Err(e) = made {
+        let _ = std::fs::remove_dir_all(&partial);
+        return Err(e);
+    }
+    Ok(Mirror {
+        dir,
+        shown,
+        cloned: true,
+    })
+}
+
+/// The environment git runs with: no prompt unless a person is at a terminal, no hook
+/// environment of a calling git, and the credentials as a header scoped to the URL's host.
+fn git_env(cmd: &mut Command, url: &str, auth: Option<&(String, String)>) {
+    use base64::Engine as _;
+    use std::io::IsTerminal as _;
+    for v in [
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    ] {
+        cmd.env_remove(v);
+    }
+    if !std::io::stdin().is_terminal() {
+        cmd.env("GIT_TERMINAL_PROMPT", "0");
+    }
+    let Some((user, pass)) = auth else {
+        return;
+    };
+    // `http.<url>.extraHeader` applies to that URL's host (and paths under it) only.
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return;
+    };
+    if scheme != "https" && scheme != "http" {
+        return;
+    }
+    let host = rest.split('/').next().unwrap_or(rest);
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+    cmd.env("GIT_CONFIG_COUNT", "1")
+        .env(
+            "GIT_CONFIG_KEY_0",
+            format!("http.{scheme}://{host}/.extraHeader"),
+        )
+        .env(
+            "GIT_CONFIG_VALUE_0",
+            format!("Authorization: Basic {basic}"),
+        );
+}
+
+/// `text` with each secret replaced by `***`.
+fn hide(text: &str, secrets: &[String]) -> String {
+    secrets
+        .iter()
+        .fold(text.to_string(), |t, s| t.replace(s.as_str(), "***"))
+}
+
+/// The token for `url`: `--token` for any host, else `GITHUB_TOKEN` for github.com only.
+#[must_use]
+pub fn token_for(url: &str, explicit: Option<&str>) -> Option<String> {
+    if let Some(t) = explicit.filter(|t| !t.is_empty()) {
+        return Some(t.to_string());
+    }
+    let host = url
+        .split_once("://")
+        .map(|(_, r)| r.split('/').next().unwrap_or(r))?;
+    let host = host.rsplit('@').next().unwrap_or(host);
+    (host == "github.com")
+        .then(|| std::env::var("GITHUB_TOKEN").ok().filter(|t| !t.is_empty()))
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_come_out_of_urls_and_are_never_shown() {
+        assert_eq!(
+            without_credentials("https://x-access-token:ghp_s3cr3t@github.com/o/r.git"),
+            "https://***@github.com/o/r.git"
+        );
+        let (clean, creds) = split_credentials("https://u:p@h/x");
+        assert_eq!(clean, "https://h/x");
+        assert_eq!(creds, Some(("u".into(), "p".into())));
+        assert_eq!(
+            without_credentials("git@github.com:o/r.git"),
+            "git@github.com:o/r.git"
+        );
+    }
+
+    #[test]
+    fn remotes_are_told_from_paths() {
+        for r in [
+            "https://h/o/r.git",
+            "ssh://git@h/o/r",
+            "git@h:o/r.git",
+            "file:///tmp/x",
+        ] {
+            assert!(looks_remote(r), "{r}");
+        }
+        for p in ["repo", "./a:b", "dir/x@y:z", "C"] {
+            assert!(!looks_remote(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn github_token_goes_to_github_only() {
+        assert_eq!(
+            token_for("https://gitlab.example/o/r", Some("t1")).as_deref(),
+            Some("t1")
+        );
+        // Without --token, another host never gets GITHUB_TOKEN (whatever it holds).
+        assert_eq!(token_for("https://gitlab.example/o/r", None), None);
+    }
+}
