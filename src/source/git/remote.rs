@@ -157,14 +157,18 @@ pub fn mirror(url: &str, root: &Path, token: Option<&str>) -> Result<Mirror, Git
     // the remote's default branch.
     let set_head = |dir: &Path| {
         let mut cmd = Command::new("git");
-        cmd.arg("-C").arg(dir).args(["ls-remote", "--symref", "origin", "HEAD"]);
+        cmd.arg("-C")
+            .arg(dir)
+            .args(["ls-remote", "--symref", "origin", "HEAD"]);
         git_env(&mut cmd, &clean, auth.as_ref());
         let Ok(out) = cmd.output() else { return };
         let text = String::from_utf8_lossy(&out.stdout);
-        let Some(branch) = text
-            .lines()
-            .find_map(|l| l.strip_prefix("ref: ")?.split('\t').next()?.strip_prefix("refs/"))
-        else {
+        let Some(branch) = text.lines().find_map(|l| {
+            l.strip_prefix("ref: ")?
+                .split('\t')
+                .next()?
+                .strip_prefix("refs/")
+        }) else {
             return;
         };
         let target = format!("refs/remotes/origin/{branch}");
