@@ -4,18 +4,18 @@
 //!
 //! ```text
 //!  cli ──► config ──► app ─┬─► rules ──► matcher (prefilter ► regex ► filter)
-//!                          │                 ▲
+//!    project (.nmleaks.toml) ┘               ▲
 //!   source::{worktree,stdin,git} ─ blobs+origin ─► scan (chunks, lines, snippets)
 //!                          │                 │ hits (+ git provenance)
 //!                          │                 ▼
 //!                          └──► finding::Collector (group by key, sort)
 //!                                             │
-//!                              verify (opt-in HTTP) ► suppress (baseline, allow)
+//!                              verify (opt-in HTTP) ► suppress (baseline, allow, excludes)
 //!                                             │
-//!                       report::{human,json,sarif} ──► stdout / --output / --sarif-file
+//!         report::{human,json,sarif,flat,html} ──► stdout / --output / --sarif-file
 //! ```
 //!
-//! Around the pipeline: `hook` writes git pre-commit hooks, `interrupt` turns Ctrl-C into a
+//! Around the pipeline: `hook` writes git pre-commit and pre-receive hooks, `interrupt` turns Ctrl-C into a
 //! prompt stop, `bug` turns a panic into one line that never shows its payload, `exit` owns
 //! the exit codes.
 //!
@@ -28,10 +28,10 @@
 //!
 //! ```text
 //!  top            app, cli, config, policy, project
-//!  reports        report::{human,json,sarif}, progress
-//!  suppression    suppress (baseline, applying allow comments)
+//!  reports        report::{human,json,sarif,flat,html}, progress
+//!  suppression    suppress (baseline, allow comments and lists, excludes)
 //!  verification   verify::{api,client,cache,limiter,retry}
-//!  sources        source::{worktree,stdin,git::{history,range,staged,…}}, hook
+//!  sources        source::{worktree,stdin,git::{history,range,staged,push,remote,…}}, hook
 //!  scanning       scan::{window,lines,snippet,utf16}
 //!  matching       matcher
 //!  data           finding (+ collect), verdict, rules, filter, suppress::inline
