@@ -29,7 +29,6 @@
 //! readers can pass overlap bytes as context without reporting a key twice. It knows nothing
 //! about files, lines or output; [`crate::finding`] turns offsets into locations.
 
-use std::fmt::Write as _;
 use std::ops::Range;
 
 use aho_corasick::{AhoCorasick, Input, MatchKind};
@@ -388,10 +387,7 @@ fn hinted(prefixes: &[(Vec<u8>, Vec<usize>)], stem: &[u8]) -> Option<Hinted> {
                 }
             }
         }
-        let hex: String = prefix.iter().fold(String::new(), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        });
+        let hex = crate::finding::hex(prefix);
         add(hex.clone().into_bytes(), HintKind::Hex);
         add(hex.to_ascii_uppercase().into_bytes(), HintKind::Hex);
     }
@@ -536,6 +532,7 @@ pub fn check(rules: &[Rule]) -> Vec<String> {
 mod tests {
     use super::*;
     use crate::testkeys::Rng;
+    use std::fmt::Write as _;
 
     fn matcher() -> Matcher {
         Matcher::new(crate::rules::load(&[] as &[&str]).unwrap())

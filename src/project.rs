@@ -124,10 +124,7 @@ pub fn settle(common: &mut Common, top: &Path) -> Result<Option<PathBuf>, UsageE
     })?;
     let dir = path.parent().map_or_else(PathBuf::new, Path::to_path_buf);
     for a in &file.allow {
-        let hex = a
-            .strip_prefix(crate::finding::FINGERPRINT_SCHEME)
-            .map_or(a.as_str(), |r| r.trim_start_matches(':'));
-        if hex.len() < 8 || hex.len() > 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        if !crate::finding::is_prefix_form(a) {
             return Err(UsageError(format!(
                 "config file {shown}: allow entry {} is not a fingerprint or a prefix of one \
                  (8 to 64 hex digits, as `nmleaks:allow:` takes)",

@@ -87,14 +87,7 @@ impl Fingerprint {
     /// The fingerprint whose value is `digest`.
     #[must_use]
     pub fn from_digest(digest: &[u8; 32]) -> Fingerprint {
-        let mut s = String::with_capacity(FINGERPRINT_SCHEME.len() + 65);
-        s.push_str(FINGERPRINT_SCHEME);
-        s.push(':');
-        for b in digest {
-            use fmt::Write;
-            let _ = write!(s, "{b:02x}");
-        }
-        Fingerprint(s)
+        Fingerprint(format!("{FINGERPRINT_SCHEME}:{}", hex(digest)))
     }
 
     /// The hex digest without the scheme.
@@ -102,6 +95,42 @@ impl Fingerprint {
     pub fn hex(&self) -> &str {
         self.0.rsplit(':').next().unwrap_or(&self.0)
     }
+
+    /// Whether `prefix` names this fingerprint: 8 to 64 hex digits (either case) that its hex
+    /// digest starts with, optionally after the scheme (`nmleaks/key-sha256/v1:`), as
+    /// `nmleaks:allow:` and the config file's `allow` take them.
+    #[must_use]
+    pub fn has_prefix(&self, prefix: &str) -> bool {
+        let p = strip_scheme(prefix);
+        is_prefix_form(p) && self.hex().starts_with(&p.to_ascii_lowercase())
+    }
+}
+
+/// `prefix` without a leading `nmleaks/key-sha256/v1:`.
+fn strip_scheme(prefix: &str) -> &str {
+    prefix
+        .strip_prefix(FINGERPRINT_SCHEME)
+        .map_or(prefix, |r| r.trim_start_matches(':'))
+}
+
+/// Whether `prefix` (with or without the scheme) has the form of a fingerprint prefix: 8 to
+/// 64 hex digits.
+#[must_use]
+pub fn is_prefix_form(prefix: &str) -> bool {
+    let p = strip_scheme(prefix);
+    (8..=64).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// `bytes` as lower-case hex.
+#[must_use]
+pub fn hex(bytes: &[u8]) -> String {
+    use fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 impl fmt::Display for Fingerprint {

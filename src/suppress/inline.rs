@@ -36,7 +36,8 @@ pub fn allows(line: &[u8], secret: &Secret, keys_on_line: usize) -> bool {
                 &item[..n]
             })
             .take_while(|hex| !hex.is_empty())
-            .any(|hex| hex.len() >= 8 && fp.hex().as_bytes().starts_with(&hex.to_ascii_lowercase()))
+            // Hex digits are ASCII, so the slice is a str.
+            .any(|hex| std::str::from_utf8(hex).is_ok_and(|h| fp.has_prefix(h)))
     })
 }
 

@@ -259,12 +259,7 @@ impl std::fmt::Debug for Hiding<'_> {
 
 impl Hiding<'_> {
     fn allows(&self, fp: &Fingerprint) -> bool {
-        self.allow.iter().any(|a| {
-            let a = a
-                .strip_prefix(crate::finding::FINGERPRINT_SCHEME)
-                .map_or(a.as_str(), |r| r.trim_start_matches(':'));
-            a.len() >= 8 && fp.hex().starts_with(&a.to_ascii_lowercase())
-        })
+        self.allow.iter().any(|a| fp.has_prefix(a))
     }
 }
 

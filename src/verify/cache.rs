@@ -155,18 +155,12 @@ pub fn ttl_for(status: Status, ttl: Duration) -> Duration {
 /// SHA-256 over a label, the API URL and the key, hex: an answer from a test server or a
 /// staging API is never taken for the production API's.
 fn entry_name(api: &ApiUrl, key: &Secret) -> String {
-    use std::fmt::Write as _;
     let mut h = Sha256::new();
     h.update(b"nmleaks verification cache v1\0");
     h.update(api.as_str().as_bytes());
     h.update(b"\0");
     h.update(key.expose().as_bytes());
-    h.finalize()
-        .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    crate::finding::hex(&h.finalize())
 }
 
 /// Creates `dir` and its parents; on Unix the directories nmleaks creates are private.

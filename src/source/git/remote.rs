@@ -79,11 +79,7 @@ fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
 /// (without credentials), so two URLs never share a mirror.
 fn mirror_dir(root: &Path, url: &str) -> PathBuf {
     let digest = Sha256::digest(url.as_bytes());
-    let hex = digest[..8].iter().fold(String::new(), |mut h, b| {
-        use std::fmt::Write as _;
-        let _ = write!(h, "{b:02x}");
-        h
-    });
+    let hex = crate::finding::hex(&digest[..8]);
     let name: String = url
         .trim_end_matches('/')
         .rsplit(['/', ':'])
