@@ -86,12 +86,12 @@ cmd_source_id() {
 }
 
 # Whether the binary $1 is the build this run wants: `nmleaks --version` names the source
-# digest (building from source) or the release (a version).
-binary_matches() { # bin version
+# digest $3 (version `source`) or the release $2.
+binary_matches() { # bin version source-id
     local seen
     seen=$("$1" --version 2>/dev/null) || return 1
     if [[ $2 == source ]]; then
-        [[ $seen == *"source $(source_id "$(action_dir)"))"* ]]
+        [[ $seen == *"source $3)"* ]]
     else
         [[ $seen == "nmleaks $2 "* ]]
     fi
@@ -111,16 +111,18 @@ cmd_install() {
         return
     fi
     local dir=${NMLEAKS_INSTALL_DIR:?NMLEAKS_INSTALL_DIR is not set}
-    local version=${NMLEAKS_VERSION:-source}
+    local version=${NMLEAKS_VERSION:-source} id=""
+    # The source digest, once: the cache check, the notice and the check after building.
+    [[ $version == source ]] && id=$(source_id "$(action_dir)")
     mkdir -p "$dir/bin"
     if [[ -x $dir/bin/nmleaks ]]; then
-        if binary_matches "$dir/bin/nmleaks" "$version"; then
+        if binary_matches "$dir/bin/nmleaks" "$version" "$id"; then
             echo "nmleaks found in the cache: $("$dir/bin/nmleaks" --version)"
             add_to_path "$dir"
             return
         fi
         # An old cache entry (another version of the action): never run it silently.
-        echo "::notice title=nmleaks::the cached nmleaks ($("$dir/bin/nmleaks" --version 2>/dev/null || echo unreadable)) is not the one this action wants (${version/#source/source $(source_id "$(action_dir)")}); replacing it"
+        echo "::notice title=nmleaks::the cached nmleaks ($("$dir/bin/nmleaks" --version 2>/dev/null || echo unreadable)) is not the one this action wants (${version/#source/source $id}); replacing it"
         rm -f "$dir/bin/nmleaks"
     fi
     if [[ $version != source ]]; then
@@ -128,7 +130,7 @@ cmd_install() {
     else
         build_from_source "$dir"
     fi
-    binary_matches "$dir/bin/nmleaks" "$version" ||
+    binary_matches "$dir/bin/nmleaks" "$version" "$id" ||
         die "the nmleaks just installed reports $("$dir/bin/nmleaks" --version 2>&1), not $version"
     add_to_path "$dir"
 }
@@ -370,13 +372,15 @@ cmd_scan() {
             fi
             if [[ $MODE == range ]]; then
                 [[ $RANGE == *..* || $RANGE == *^* ]] || die "mode range needs a range A..B (input 'range')"
-                local c
-                for c in $RANGE; do
-                    c=${c#^}
-                    [[ $c == *..* ]] && set -- "${c%%..*}" "${c##*..}" || set -- "$c"
-                    for c in "$@"; do
-                        git -C "$path" cat-file -e "$c^{commit}" 2>/dev/null ||
-                            die "commit $c is not in the checkout: set 'fetch-depth: 0' on actions/checkout"
+                # Every revision the range names (`A..B`, `A...B`, or `B ^A1 ^A2`) must be here.
+                local word rev revs
+                for word in $RANGE; do
+                    word=${word#^}
+                    revs=("$word")
+                    [[ $word == *..* ]] && revs=("${word%%..*}" "${word##*..}")
+                    for rev in "${revs[@]}"; do
+                        git -C "$path" cat-file -e "$rev^{commit}" 2>/dev/null ||
+                            die "commit $rev is not in the checkout: set 'fetch-depth: 0' on actions/checkout"
                     done
                 done
                 args=(git --range "$RANGE" "$path")

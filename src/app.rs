@@ -304,8 +304,8 @@ fn load_baseline(common: &Common, top: &std::path::Path) -> anyhow::Result<Optio
 }
 
 /// Folds the config file into `common` (see [`crate::project`]), saying which file was read
-/// when `--verbose` asks.
-fn settle(common: &mut Common, top: &std::path::Path) -> anyhow::Result<()> {
+/// when `--verbose` asks, then loads the rules the file and the flags name.
+fn settle(common: &mut Common, top: &std::path::Path) -> anyhow::Result<Matcher> {
     let read = crate::project::settle(common, top)?;
     if let Some(path) = read.filter(|_| common.verbose) {
         messages::note(format_args!(
@@ -313,17 +313,18 @@ fn settle(common: &mut Common, top: &std::path::Path) -> anyhow::Result<()> {
             crate::sanitize::path(&path)
         ));
     }
-    Ok(())
+    Ok(Matcher::new(load_rules(
+        &common.rules,
+        common.show_secrets,
+    )?))
 }
 
 fn scan(cfg: &ScanConfig) -> anyhow::Result<ExitCode> {
     let top = project_root()?;
     let mut cfg = cfg.clone();
-    settle(&mut cfg.common, &top)?;
+    let matcher = settle(&mut cfg.common, &top)?;
     let cfg = &cfg;
-    let rules = load_rules(&cfg.common.rules, cfg.common.show_secrets)?;
     let baseline = load_baseline(&cfg.common, &top)?;
-    let matcher = Matcher::new(rules);
     let collected = scan_tree(cfg, &matcher);
     crate::interrupt::checkpoint()?;
     let root = std::env::current_dir().context("cannot read the current directory")?;
@@ -368,36 +369,23 @@ fn scan_tree(cfg: &ScanConfig, matcher: &Matcher) -> Collected {
 fn baseline_create(cfg: &BaselineCreate) -> anyhow::Result<ExitCode> {
     // The config file's rules apply here too (its excludes and allows do not: a baseline
     // lists what was found).
-    let mut cfg = cfg.clone();
-    match &mut cfg.source {
-        BaselineSource::Files(c) => settle(&mut c.common, &project_root()?)?,
-        BaselineSource::Git(c) => {
-            let repo = source::git::open(c.repo.as_deref())?;
-            settle(&mut c.common, &repo_top(&repo)?)?;
+    let (collected, matcher, top) = match &cfg.source {
+        BaselineSource::Report(path) => {
+            let from = Baseline::load(path)?;
+            return write_baseline(cfg, from, &project_root()?, " from the report");
         }
-        BaselineSource::Report(_) => {}
-    }
-    let cfg = &cfg;
-    let common = match &cfg.source {
-        BaselineSource::Files(c) => Some(&c.common),
-        BaselineSource::Git(c) => Some(&c.common),
-        BaselineSource::Report(_) => None,
-    };
-    let rules = load_rules(common.map_or(&[][..], |c| &c.rules[..]), false)?;
-    let matcher = Matcher::new(rules);
-    let (collected, top) = match &cfg.source {
         BaselineSource::Files(c) => {
             let top = project_root()?;
-            (scan_tree(c, &matcher), top)
+            let mut c = c.clone();
+            let matcher = settle(&mut c.common, &top)?;
+            (scan_tree(&c, &matcher), matcher, top)
         }
         BaselineSource::Git(c) => {
             let repo = source::git::open(c.repo.as_deref())?;
             let top = repo_top(&repo)?;
-            (git_collect(c, &matcher, repo, &[])?, top)
-        }
-        BaselineSource::Report(path) => {
-            let from = Baseline::load(path)?;
-            return write_baseline(cfg, from, &project_root()?, " from the report");
+            let mut c = c.clone();
+            let matcher = settle(&mut c.common, &top)?;
+            (git_collect(&c, &matcher, repo, &[])?, matcher, top)
         }
     };
     crate::interrupt::checkpoint()?;
@@ -476,11 +464,9 @@ fn git(cfg: &GitConfig) -> anyhow::Result<ExitCode> {
     let repo = source::git::open(mirrored.as_deref().or(cfg.repo.as_deref()))?;
     let root = repo_top(&repo)?;
     let mut cfg = cfg.clone();
-    settle(&mut cfg.common, &root)?;
+    let matcher = settle(&mut cfg.common, &root)?;
     let cfg = &cfg;
-    let rules = load_rules(&cfg.common.rules, cfg.common.show_secrets)?;
     let baseline = load_baseline(&cfg.common, &root)?;
-    let matcher = Matcher::new(rules);
     let push = if matches!(cfg.mode, GitMode::PreReceive) {
         let updates = source::git::push::read_updates(std::io::stdin().lock())?;
         Some(PushGate::new(&repo, updates))
@@ -534,7 +520,7 @@ fn git(cfg: &GitConfig) -> anyhow::Result<ExitCode> {
 
 /// "Nomotic API key" with the built-in rules alone, "key" once a rules file adds others.
 fn key_noun(rules: &[Rule]) -> &'static str {
-    if rules.iter().all(|r| r.source == "builtin") {
+    if rules::all_builtin(rules) {
         "Nomotic API key"
     } else {
         "key"

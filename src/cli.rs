@@ -594,11 +594,7 @@ impl CommonArgs {
             verify_rate: self.verify.verify_rate.is_some(),
         };
         let (verify, fail_on) = self.verify.into_settings();
-        let config = match (self.config, self.no_config) {
-            (_, true) => ConfigChoice::Off,
-            (Some(p), false) => ConfigChoice::File(p),
-            (None, false) => ConfigChoice::Conventional,
-        };
+        let config = config_choice(self.config, self.no_config);
         let baseline = match (self.baseline, self.no_baseline) {
             (_, true) => BaselineChoice::Off,
             (Some(p), false) => BaselineChoice::File(p),
@@ -709,11 +705,7 @@ fn hook_index(repo: Option<&PathBuf>) -> Option<PathBuf> {
 impl BaselineArgs {
     fn into_config(self) -> Result<BaselineCreate, clap::Error> {
         let mut common = self.engine.into_common();
-        common.config = match (self.config, self.no_config) {
-            (_, true) => ConfigChoice::Off,
-            (Some(p), false) => ConfigChoice::File(p),
-            (None, false) => ConfigChoice::Conventional,
-        };
+        common.config = config_choice(self.config, self.no_config);
         let output = match self.output {
             Some(p) if is_dash(&p) => BaselineOut::Stdout,
             Some(p) => BaselineOut::File(p),
@@ -761,6 +753,15 @@ impl BaselineArgs {
             output,
             merge: self.merge,
         })
+    }
+}
+
+/// `--config FILE` / `--no-config` / neither (the conventional `.nmleaks.toml`).
+fn config_choice(file: Option<PathBuf>, none: bool) -> ConfigChoice {
+    match (file, none) {
+        (_, true) => ConfigChoice::Off,
+        (Some(p), false) => ConfigChoice::File(p),
+        (None, false) => ConfigChoice::Conventional,
     }
 }
 

@@ -17,6 +17,15 @@ use crate::filter::{FilterSettings, Filters};
 /// The rules shipped with nmleaks.
 pub const BUILTIN: &str = include_str!("../rules/nomotic.toml");
 
+/// The `source` of the built-in rules.
+pub const BUILTIN_SOURCE: &str = "builtin";
+
+/// Whether every rule in `rules` is a built-in (Nomotic) one: no rules file added others.
+#[must_use]
+pub fn all_builtin(rules: &[Rule]) -> bool {
+    rules.iter().all(Rule::is_builtin)
+}
+
 /// How serious a finding of a rule is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -107,6 +116,14 @@ impl std::fmt::Debug for Rule {
             .field("negative_examples", &self.negative_examples.len())
             .field("source", &self.source)
             .finish_non_exhaustive()
+    }
+}
+
+impl Rule {
+    /// Whether this rule is one of the built-in Nomotic rules.
+    #[must_use]
+    pub fn is_builtin(&self) -> bool {
+        self.source == BUILTIN_SOURCE
     }
 }
 
@@ -208,7 +225,7 @@ fn compile(spec: RuleSpec, source: &str) -> Result<Rule, RuleError> {
 /// # Errors
 /// An unreadable or invalid file, or two rules sharing an id.
 pub fn load(extra: &[impl AsRef<Path>]) -> Result<Vec<Rule>, RuleError> {
-    let mut rules = parse(BUILTIN, "builtin")?;
+    let mut rules = parse(BUILTIN, BUILTIN_SOURCE)?;
     for path in extra {
         let path = path.as_ref();
         let name = crate::sanitize::path(path);
@@ -251,7 +268,7 @@ pub fn install_redaction(rules: &[Rule], show_secrets: bool) {
 /// The built-in rules' redaction, for messages printed before any rules file is read (a
 /// usage error echoing a flag's value).
 pub fn install_builtin_redaction() {
-    if let Ok(rules) = parse(BUILTIN, "builtin") {
+    if let Ok(rules) = parse(BUILTIN, BUILTIN_SOURCE) {
         install_redaction(&rules, false);
     }
 }
@@ -318,13 +335,13 @@ mod tests {
         }
         assert_eq!(
             BUILTIN.matches("\n[rules.filters]\n").count(),
-            parse(BUILTIN, "builtin").unwrap().len()
+            parse(BUILTIN, BUILTIN_SOURCE).unwrap().len()
         );
     }
 
     #[test]
     fn builtin_rule_ids_are_stable() {
-        let ids: Vec<_> = parse(BUILTIN, "builtin")
+        let ids: Vec<_> = parse(BUILTIN, BUILTIN_SOURCE)
             .unwrap()
             .into_iter()
             .map(|r| r.id)

@@ -151,7 +151,7 @@ pub fn verify_all(
     // Decide each finding's fate before any request: not ours, cached, or to ask.
     let mut todo: Vec<(usize, Secret)> = Vec::new();
     for (i, f) in findings.iter_mut().enumerate() {
-        if rules[f.rule].source != "builtin" {
+        if !rules[f.rule].is_builtin() {
             f.verification = Some(Verification::unknown(Reason::NotNomotic));
         } else if let Some(hit) = cache.as_ref().and_then(|c| c.get(&f.secret, now)) {
             outcome.cache_hits += 1;

@@ -85,7 +85,7 @@ impl Report<'_> {
     /// "keys" once a rules file adds others.
     #[must_use]
     pub fn noun(&self) -> &'static str {
-        if self.rules.iter().all(|r| r.source == "builtin") {
+        if crate::rules::all_builtin(self.rules) {
             "Nomotic keys"
         } else {
             "keys"
