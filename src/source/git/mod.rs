@@ -175,6 +175,35 @@ pub(crate) fn commit_origin(
     }
 }
 
+/// The origin of a blob no commit holds (or that a ref or tag names directly: `tag` is that
+/// name).
+pub(crate) fn blob_origin(blob: Oid, tag: Option<String>) -> GitOrigin {
+    GitOrigin {
+        time: 0,
+        commit: blob.to_string(),
+        path: tag,
+        author: String::new(),
+        email: String::new(),
+        staged: false,
+        kind: GitKind::Blob,
+    }
+}
+
+/// The origin of annotated tag `id`'s message, from its raw object `data` (the tagger and
+/// time; empty when the object could not be read).
+pub(crate) fn tag_origin(id: Oid, data: &[u8]) -> GitOrigin {
+    let tagger = objects::tag_target(data).1;
+    GitOrigin {
+        time: tagger.time,
+        commit: id.to_string(),
+        path: None,
+        author: String::from_utf8_lossy(tagger.name).into_owned(),
+        email: String::from_utf8_lossy(tagger.email).into_owned(),
+        staged: false,
+        kind: GitKind::TagMessage,
+    }
+}
+
 /// A git path for display and reports: invalid UTF-8 and control characters escaped.
 pub(crate) fn display_path(bytes: &[u8]) -> String {
     sanitize::bytes(bytes)

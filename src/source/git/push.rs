@@ -20,7 +20,7 @@ use super::objects::{self, Kind};
 use super::range::RangeScan;
 use super::store::{Check, Reader, Store};
 use super::{GitError, OidSet};
-use crate::finding::{GitKind, GitOrigin, Origin};
+use crate::finding::Origin;
 use crate::scan::Scanner;
 use crate::source::{Event, Problem};
 
@@ -262,31 +262,14 @@ fn scan_extras(push: &PushScan, scanner: &mut Scanner<'_>, tx: &Sender<Event>) {
         let Ok((Kind::Tag, data)) = reader.read(*id) else {
             continue;
         };
-        let tagger = objects::tag_target(&data).1;
-        let origin = Origin::Git(GitOrigin {
-            time: tagger.time,
-            commit: id.to_string(),
-            path: None,
-            author: String::from_utf8_lossy(tagger.name).into_owned(),
-            email: String::from_utf8_lossy(tagger.email).into_owned(),
-            staged: false,
-            kind: GitKind::TagMessage,
-        });
+        let origin = Origin::Git(super::tag_origin(*id, &data));
         scanner.scan_bytes(&data, &origin, &mut out);
         crate::source::send_scan_problems(scanner, &format!("tag {id}"), tx);
     }
     for (id, name) in &push.blobs {
         match reader.read(*id) {
             Ok((_, data)) => {
-                let origin = Origin::Git(GitOrigin {
-                    time: 0,
-                    commit: id.to_string(),
-                    path: Some(name.clone()),
-                    author: String::new(),
-                    email: String::new(),
-                    staged: false,
-                    kind: GitKind::Blob,
-                });
+                let origin = Origin::Git(super::blob_origin(*id, Some(name.clone())));
                 scanner.scan_bytes(&data, &origin, &mut out);
                 crate::source::send_scan_problems(scanner, &format!("blob {id}"), tx);
             }

@@ -12,7 +12,9 @@ use crate::finding::{GitKind, GitOrigin, Hit, Origin, Provenance, Secret};
 use crate::source::git::graph::{self, Commits};
 use crate::source::git::objects::{self, Kind, Odb};
 use crate::source::git::store::{ReadError, Reader};
-use crate::source::git::{GitError, OidMap, OidSet, commit_origin, display_path, git_message};
+use crate::source::git::{
+    GitError, OidMap, OidSet, blob_origin, commit_origin, display_path, git_message, tag_origin,
+};
 use crate::source::{Event, Problem};
 
 /// Key-holding blobs under one tree: `(path, blob)`, paths relative to that tree.
@@ -540,26 +542,11 @@ impl Mapper<'_> {
             .collect();
         tags.sort_unstable();
         for id in tags {
-            let (time, author, email) = match self.reader.read(id) {
-                Ok((Kind::Tag, data)) => {
-                    let tagger = objects::tag_target(&data).1;
-                    (
-                        tagger.time,
-                        String::from_utf8_lossy(tagger.name).into_owned(),
-                        String::from_utf8_lossy(tagger.email).into_owned(),
-                    )
-                }
-                _ => Default::default(),
+            let data = match self.reader.read(id) {
+                Ok((Kind::Tag, data)) => data,
+                _ => Vec::new(),
             };
-            let origin = GitOrigin {
-                time,
-                commit: id.to_string(),
-                path: None,
-                author,
-                email,
-                staged: false,
-                kind: GitKind::TagMessage,
-            };
+            let origin = tag_origin(id, &data);
             self.emit(&self.messages[&id].1, &origin);
         }
     }
@@ -592,19 +579,6 @@ impl Mapper<'_> {
             };
             let _ = self.tx.send(Event::Provenance(secret, provenance));
         }
-    }
-}
-
-/// The origin of a blob no commit holds (or that a tag names directly).
-fn blob_origin(blob: Oid, tag: Option<String>) -> GitOrigin {
-    GitOrigin {
-        time: 0,
-        commit: blob.to_string(),
-        path: tag,
-        author: String::new(),
-        email: String::new(),
-        staged: false,
-        kind: GitKind::Blob,
     }
 }
 
