@@ -115,12 +115,10 @@ pub fn settle(common: &mut Common, top: &Path) -> Result<Option<PathBuf>, UsageE
     let text = crate::textfile::read(&path, 1 << 20)
         .map_err(|e| UsageError(format!("cannot read config file {shown}: {e}")))?;
     let file: File = toml::from_str(&text).map_err(|e| {
-        let what = crate::sanitize::echoed(e.message());
-        let at = e.span().map_or_else(String::new, |span| {
-            let (line, col) = crate::textfile::position(&text, span.start);
-            format!("line {line}, column {col}: ")
-        });
-        UsageError(format!("config file {shown} is not valid: {at}{what}"))
+        UsageError(format!(
+            "config file {shown} is not valid: {}",
+            crate::rules::toml_error(&text, &e)
+        ))
     })?;
     let dir = path.parent().map_or_else(PathBuf::new, Path::to_path_buf);
     for a in &file.allow {

@@ -119,6 +119,19 @@ impl std::fmt::Debug for Rule {
     }
 }
 
+/// What a TOML parser said about `text`, for one sentence: `line 4, column 11: …` (when it
+/// knows where), with the file's content it may quote escaped and anything key-like hidden.
+pub(crate) fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let what = crate::sanitize::echoed(e.message());
+    match e.span() {
+        Some(span) => {
+            let (line, column) = crate::textfile::position(text, span.start);
+            format!("line {line}, column {column}: {what}")
+        }
+        None => what,
+    }
+}
+
 impl Rule {
     /// Whether this rule is one of the built-in Nomotic rules.
     #[must_use]
@@ -132,20 +145,9 @@ impl Rule {
 /// # Errors
 /// A [`RuleError`] naming the source and, where it applies, the rule id.
 pub fn parse(text: &str, source: &str) -> Result<Vec<Rule>, RuleError> {
-    let file: RulesFile = toml::from_str(text).map_err(|e| {
-        // The parser may quote the file's content: escape it and hide anything key-like.
-        let what = crate::sanitize::echoed(e.message());
-        let message = match e.span() {
-            Some(span) => {
-                let (line, column) = crate::textfile::position(text, span.start);
-                format!("line {line}, column {column}: {what}")
-            }
-            None => what,
-        };
-        RuleError::Syntax {
-            source_name: source.to_string(),
-            message,
-        }
+    let file: RulesFile = toml::from_str(text).map_err(|e| RuleError::Syntax {
+        source_name: source.to_string(),
+        message: toml_error(text, &e),
     })?;
     if file.rules.is_empty() {
         return Err(RuleError::Empty {

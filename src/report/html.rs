@@ -77,10 +77,6 @@ fn place(loc: &Location) -> String {
     esc(&s)
 }
 
-fn date(secs: i64) -> String {
-    crate::timefmt::rfc3339(secs)
-}
-
 /// Writes the HTML report.
 ///
 /// # Errors
@@ -145,8 +141,8 @@ pub fn write(r: &Report<'_>, w: &mut dyn Write) -> io::Result<()> {
     item("paths", paths.len().to_string())?;
     item("suppressed", r.suppressed.len().to_string())?;
     if first <= last {
-        item("first commit", esc(&date(first)))?;
-        item("last commit", esc(&date(last)))?;
+        item("first commit", esc(&crate::timefmt::rfc3339(first)))?;
+        item("last commit", esc(&crate::timefmt::rfc3339(last)))?;
     }
     if r.summary.errors > 0 {
         item(
@@ -209,7 +205,7 @@ fn write_row(w: &mut dyn Write, r: &Report<'_>, f: &Finding) -> io::Result<()> {
             });
             let when = prov
                 .and_then(|p| p.first_commit_time)
-                .map(|t| format!(" · {}", esc(&date(t))))
+                .map(|t| format!(" · {}", esc(&crate::timefmt::rfc3339(t))))
                 .unwrap_or_default();
             format!(
                 "<code>{}</code>{}{when}",
