@@ -503,21 +503,9 @@ fn a_cached_binary_from_another_source_is_rebuilt_not_run() {
     )
     .unwrap();
     crate::util::chmod(&stale, 0o755);
-    // A stand-in for `cargo install`: records the call and installs the binary under test,
-    // which is built from this very source.
-    let calls = env.path("cargo-calls");
-    let cargo = env.path("fake-cargo");
-    std::fs::write(
-        &cargo,
-        format!(
-            "#!/bin/sh\necho \"$*\" >> '{}'\nwhile [ $# -gt 0 ]; do [ \"$1\" = --root ] && root=$2; shift; done\n\
-             cp '{}' \"$root/bin/nmleaks\"\n",
-            calls.display(),
-            assert_cmd::cargo::cargo_bin("nmleaks").display()
-        ),
-    )
-    .unwrap();
-    crate::util::chmod(&cargo, 0o755);
+    // A stand-in for `cargo install`, which installs the binary under test (built from this
+    // very source).
+    let (cargo, calls) = crate::util::fake_cargo(&env);
     let install = || {
         let out = Command::new("bash")
             .arg(script())

@@ -154,19 +154,7 @@ struct Install {
 /// source would).
 fn install(env: &TestEnv, url: &str, version: &str) -> Install {
     let dir = env.path("install");
-    let calls = env.path("cargo-calls");
-    let cargo = env.path("fake-cargo");
-    std::fs::write(
-        &cargo,
-        format!(
-            "#!/bin/sh\necho \"$*\" >> '{}'\nwhile [ $# -gt 0 ]; do [ \"$1\" = --root ] && root=$2; shift; done\n\
-             mkdir -p \"$root/bin\" && cp '{}' \"$root/bin/nmleaks\"\n",
-            calls.display(),
-            assert_cmd::cargo::cargo_bin("nmleaks").display()
-        ),
-    )
-    .unwrap();
-    chmod(&cargo, 0o755);
+    let (cargo, calls) = crate::util::fake_cargo(env);
     let runner_temp = env.path("runner_temp");
     std::fs::create_dir_all(&runner_temp).unwrap();
     let mut cmd = Command::new("bash");

@@ -292,6 +292,26 @@ pub fn verifying<'a>(cmd: &'a str, api: &'a str, rest: &[&'a str]) -> Vec<&'a st
     args
 }
 
+/// A stand-in for `cargo` in `env` that records each call (one line of arguments in the
+/// returned log) and installs the binary under test at `--root`, as a real `cargo install`
+/// of this source would. Returns (the program, the log).
+pub fn fake_cargo(env: &TestEnv) -> (PathBuf, PathBuf) {
+    let calls = env.path("cargo-calls");
+    let cargo = env.path("fake-cargo");
+    std::fs::write(
+        &cargo,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nwhile [ $# -gt 0 ]; do [ \"$1\" = --root ] && root=$2; shift; done\n\
+             mkdir -p \"$root/bin\" && cp '{}' \"$root/bin/nmleaks\"\n",
+            calls.display(),
+            binary().display()
+        ),
+    )
+    .unwrap();
+    chmod(&cargo, 0o755);
+    (cargo, calls)
+}
+
 /// A finished run.
 pub struct Run(pub Output);
 
