@@ -1204,3 +1204,72 @@ fn json_times_carry_rfc3339_beside_the_epoch() {
             .is_none()
     );
 }
+
+/// The audit keeps the trees it reads from packs and maps keys from memory; loose trees, and
+/// trees the kept table lacks, are read by id. Both roads must give the same report: the same
+/// history audited loose, packed, and half packed half loose.
+#[test]
+fn audit_of_packed_trees_reports_what_the_loose_audit_reports() {
+    let mut t = TestRepo::new();
+    let (k1, k2, k3) = (t.key(), t.key(), t.key());
+    let deep = format!("NOMOTIC_API_KEY={k1}\n");
+    let other = format!("token: {k2}\n");
+    let base = t.commit(
+        &[
+            ("README", Some("hello\n")),
+            ("src/app/config/prod.env", Some(deep.as_str())),
+        ],
+        "config",
+    );
+    t.commit(&[("docs/notes.txt", Some("notes\n"))], "docs");
+    // The same blob at a second path, then gone from the first, then back.
+    t.commit(&[("deploy/k8s/secret.env", Some(deep.as_str()))], "copy");
+    t.commit(&[("src/app/config/prod.env", None)], "remove");
+    t.commit(
+        &[("src/app/config/prod.env", Some(deep.as_str()))],
+        "restore",
+    );
+    let side = t.commit_to(
+        Some("refs/heads/side"),
+        &[base],
+        &[("side/deeper/still/token.yml", Some(other.as_str()))],
+        "side",
+    );
+    let head = t.head().unwrap();
+    t.commit_to(Some("HEAD"), &[head, side], &[], "merge side");
+    let audit = |t: &TestRepo| {
+        let run = t.run(&["git", "repo"]);
+        assert_eq!(run.code(), 1, "{}", run.stderr());
+        run.stdout()
+    };
+    let loose = audit(&t);
+    for path in [
+        "src/app/config/prod.env",
+        "deploy/k8s/secret.env",
+        "side/deeper/still/token.yml",
+    ] {
+        assert!(loose.contains(path), "{path} missing from:\n{loose}");
+    }
+    let repo_dir = t.env.path("repo");
+    git_ok(&repo_dir, &["gc", "-q"]);
+    let objects = git_ok(&repo_dir, &["count-objects", "-v"]);
+    assert!(objects.contains("count: 0\n"), "{objects}");
+    assert_eq!(audit(&t), loose, "packed audit differs from the loose one");
+    // New loose commits on top of the pack: their trees are read by id, the rest kept.
+    let third = format!("K={k3}\n");
+    t.commit(
+        &[
+            ("src/app/config/dev.env", Some(third.as_str())),
+            ("deploy/k8s/secret.env", None),
+        ],
+        "more",
+    );
+    let mixed = audit(&t);
+    assert!(mixed.contains("src/app/config/dev.env"), "{mixed}");
+    git_ok(&repo_dir, &["repack", "-q", "-a", "-d"]);
+    assert_eq!(
+        audit(&t),
+        mixed,
+        "repacked audit differs from the half-loose one"
+    );
+}

@@ -21,8 +21,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crossbeam_channel::Sender;
 use git2::Oid;
 
-use super::OidSet;
 use super::store::{Pack, ReadError, Store};
+use super::{OidMap, OidSet};
 use crate::source::{Event, Problem};
 
 /// The kinds of object a visitor sees.
@@ -50,7 +50,8 @@ pub struct Odb<'s> {
     store: &'s Store,
     /// Every object id, sorted.
     ids: Vec<Oid>,
-    present: OidSet,
+    /// Every object id, with its position in `ids`.
+    present: OidMap<u32>,
 }
 
 impl<'s> Odb<'s> {
@@ -64,7 +65,11 @@ impl<'s> Odb<'s> {
         // visits an object that two packs hold once per pack (rare: `git gc` leaves one).
         ids.sort_unstable();
         ids.dedup();
-        let present = ids.iter().copied().collect();
+        let present = ids
+            .iter()
+            .enumerate()
+            .filter_map(|(i, id)| Some((*id, u32::try_from(i).ok()?)))
+            .collect();
         Odb {
             store,
             ids,
@@ -75,7 +80,19 @@ impl<'s> Odb<'s> {
     /// Whether the object database holds `id`.
     #[must_use]
     pub fn contains(&self, id: &Oid) -> bool {
-        self.present.contains(id)
+        self.present.contains_key(id)
+    }
+
+    /// A small number for `id` while this database is open, if it holds it.
+    #[must_use]
+    pub fn position(&self, id: &Oid) -> Option<u32> {
+        self.present.get(id).copied()
+    }
+
+    /// The id at `position`.
+    #[must_use]
+    pub fn at(&self, position: u32) -> Option<Oid> {
+        self.ids.get(position as usize).copied()
     }
 
     /// How many objects it holds.
@@ -90,30 +107,164 @@ impl<'s> Odb<'s> {
         self.ids.is_empty()
     }
 
-    /// Reads every object once, on `threads` workers, each with its own visitor from `make`:
-    /// packs by traversal, then whatever is left (loose objects, undecodable entries) by id.
-    /// Returns the ids that could not be read (each already reported).
+    /// Reads every object once, on `threads` workers, each with its own visitor from `make`,
+    /// in two passes: first everything but the trees that packs hold (packs by traversal,
+    /// then whatever is left, loose objects and undecodable entries, by id), then `between`
+    /// runs, then those trees (by traversal, and what it left by id). So a visitor that sees a
+    /// packed tree knows every blob already: git deltas an object only against another of its
+    /// kind, so each pack splits into chains of trees and chains of the rest, and the two
+    /// passes together decode what one traversal would. Returns the ids that could not be
+    /// read (each already reported).
     pub fn read_all<V: Visitor>(
         &self,
         threads: usize,
         make: &(dyn Fn() -> V + Sync),
+        between: &mut dyn FnMut(),
         tx: &Sender<Event>,
     ) -> OidSet {
         let mut visited = OidSet::default();
+        let mut later = OidSet::default();
+        let mut trees = Vec::new();
         for pack in self.store.packs() {
-            traverse_pack(pack, threads, make, &mut visited);
+            let (tree_entries, rest) = split_by_kind(pack);
+            later.extend(
+                tree_entries
+                    .iter()
+                    .filter_map(|e| Oid::from_bytes(e.oid.as_slice()).ok()),
+            );
+            traverse_pack(pack, rest, threads, make, &mut visited);
+            trees.push((pack, tree_entries));
         }
-        let rest: Vec<Oid> = if visited.is_empty() {
-            self.ids.clone()
-        } else {
-            self.ids
-                .iter()
-                .filter(|id| !visited.contains(id))
-                .copied()
-                .collect()
-        };
-        read_ids(self.store, &rest, threads, make, tx)
+        let rest: Vec<Oid> = self
+            .ids
+            .iter()
+            .filter(|id| !visited.contains(id) && !later.contains(id))
+            .copied()
+            .collect();
+        let mut failed = read_ids(self.store, &rest, threads, make, tx);
+        drop(rest);
+        between();
+        // Freed, not cleared: the trees' pass should not hold the first pass's memory.
+        visited = OidSet::default();
+        for (pack, entries) in trees {
+            traverse_pack(pack, entries, threads, make, &mut visited);
+        }
+        let mut rest: Vec<Oid> = later
+            .iter()
+            .filter(|id| !visited.contains(id))
+            .copied()
+            .collect();
+        rest.sort_unstable();
+        failed.extend(read_ids(self.store, &rest, threads, make, tx));
+        failed
     }
+}
+
+/// A pack entry as the traversal carries it: where it is, its id, and its position in the
+/// index (so marking it seen needs no lookup).
+struct Entry {
+    pack_offset: u64,
+    oid: gix_hash::ObjectId,
+    position: u32,
+}
+
+/// Splits a pack's index entries, in pack order, into the trees and the rest, by the kind of
+/// each delta chain's base. An entry whose kind cannot be worked out (a damaged header, a base
+/// the pack lacks) is in neither: it is read by id with the rest.
+fn split_by_kind(pack: &Pack) -> (Vec<Entry>, Vec<Entry>) {
+    const UNKNOWN: u8 = 0;
+    const TREE: u8 = 1;
+    const OTHER: u8 = 2;
+    let index = &pack.bundle.index;
+    let data = &pack.bundle.pack;
+    let mut entries: Vec<Entry> = index
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| {
+            Some(Entry {
+                pack_offset: e.pack_offset,
+                oid: e.oid,
+                position: u32::try_from(i).ok()?,
+            })
+        })
+        .collect();
+    entries.sort_unstable_by_key(|e| e.pack_offset);
+    let at = |offset: u64| {
+        entries
+            .binary_search_by_key(&offset, |e| e.pack_offset)
+            .ok()
+    };
+    let mut kinds = vec![UNKNOWN; entries.len()];
+    // Ref-deltas may name a base later in the pack: `(entry, base entry)`, resolved after.
+    let mut pending: Vec<(usize, usize)> = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        use gix_pack::data::entry::Header;
+        let Ok(entry) = data.entry(e.pack_offset) else {
+            continue;
+        };
+        kinds[i] = match entry.header {
+            Header::Tree => TREE,
+            Header::Blob | Header::Commit | Header::Tag => OTHER,
+            Header::OfsDelta { base_distance } => {
+                match Header::verified_base_pack_offset(e.pack_offset, base_distance).and_then(at) {
+                    Some(b) if b < i => kinds[b],
+                    _ => UNKNOWN,
+                }
+            }
+            Header::RefDelta { base_id } => {
+                match index
+                    .lookup(base_id)
+                    .map(|x| index.pack_offset_at_index(x))
+                    .and_then(at)
+                {
+                    Some(b) if b < i => kinds[b],
+                    Some(b) => {
+                        pending.push((i, b));
+                        UNKNOWN
+                    }
+                    None => UNKNOWN,
+                }
+            }
+        };
+    }
+    // Each round settles at least one link of a chain of forward ref-deltas, or nothing moves.
+    while !pending.is_empty() {
+        let before = pending.len();
+        pending.retain(|&(i, b)| {
+            if kinds[b] == UNKNOWN {
+                return true;
+            }
+            kinds[i] = kinds[b];
+            false
+        });
+        if pending.len() == before {
+            break;
+        }
+    }
+    // Settling a ref-delta may settle the offset-deltas built on it, which come later.
+    for i in 0..entries.len() {
+        if kinds[i] == UNKNOWN
+            && let Ok(entry) = data.entry(entries[i].pack_offset)
+            && let gix_pack::data::entry::Header::OfsDelta { base_distance } = entry.header
+            && let Some(b) = gix_pack::data::entry::Header::verified_base_pack_offset(
+                entries[i].pack_offset,
+                base_distance,
+            )
+            .and_then(at)
+            && b < i
+        {
+            kinds[i] = kinds[b];
+        }
+    }
+    let (mut trees, mut rest) = (Vec::new(), Vec::new());
+    for (e, k) in entries.into_iter().zip(kinds) {
+        match k {
+            TREE => trees.push(e),
+            OTHER => rest.push(e),
+            _ => {}
+        }
+    }
+    (trees, rest)
 }
 
 /// A visitor that the pack traversal may clone for each of its threads: a clone is a fresh
@@ -139,15 +290,33 @@ impl<V> Clone for PerThread<'_, V> {
     }
 }
 
-/// Traverses one pack, adding the ids it handed to a visitor to `visited`. Entries gitoxide
-/// cannot decode are left for [`read_ids`] to read (and report).
+/// Traverses the delta chains of `entries` (sorted by pack offset, each chain whole) in one
+/// pack, adding the ids it handed to a visitor to `visited`. Entries gitoxide cannot decode are
+/// left for [`read_ids`] to read (and report).
 fn traverse_pack<V: Visitor>(
     pack: &Pack,
+    entries: Vec<Entry>,
     threads: usize,
     make: &(dyn Fn() -> V + Sync),
     visited: &mut OidSet,
 ) {
+    if entries.is_empty() {
+        return;
+    }
     let index = &pack.bundle.index;
+    let data = &pack.bundle.pack;
+    let interrupt = AtomicBool::new(false);
+    let Ok(tree) = gix_pack::cache::delta::Tree::from_offsets_in_pack(
+        data.path(),
+        entries.into_iter(),
+        &|e: &Entry| e.pack_offset,
+        &|id| Ok(index.lookup(id).map(|i| index.pack_offset_at_index(i))),
+        &mut gix_utils::progress::Discard,
+        &interrupt,
+        index.object_hash(),
+    ) else {
+        return;
+    };
     let seen: Vec<AtomicBool> = (0..index.num_objects())
         .map(|_| AtomicBool::new(false))
         .collect();
@@ -155,42 +324,41 @@ fn traverse_pack<V: Visitor>(
         visitor: make(),
         make,
     };
-    let options = gix_pack::index::traverse::Options {
-        traversal: gix_pack::index::traverse::Algorithm::DeltaTreeLookup,
-        thread_limit: Some(threads.max(1)),
-        // Checksums cost a SHA-1 over every object; a damaged entry is skipped here and
-        // read (and reported) by id afterwards.
-        check: gix_pack::index::traverse::SafetyCheck::SkipFileAndObjectChecksumVerificationAndNoAbortOnDecodeError,
-        // Larger objects are left for `read_ids`, which reads them one at a time.
-        alloc_limit_bytes: Some(usize::try_from(BIG_OBJECT).unwrap_or(usize::MAX)),
-        make_pack_lookup_cache: || gix_pack::cache::Never,
-    };
-    let interrupt = AtomicBool::new(false);
-    // On error the objects not yet seen are read by id.
     let seen_ref = &seen;
-    let _ = index.traverse(
-        &pack.bundle.pack,
-        &mut gix_utils::progress::Discard,
-        &interrupt,
-        move |kind,
-              data: &[u8],
-              entry: &gix_pack::index::Entry,
-              _: &dyn gix_utils::progress::Progress| {
-            let kind = match kind {
-                gix_object::Kind::Blob => Kind::Blob,
-                gix_object::Kind::Tree => Kind::Tree,
-                gix_object::Kind::Commit => Kind::Commit,
-                gix_object::Kind::Tag => Kind::Tag,
+    // On error (a damaged entry, an object over the allocation limit) the objects not yet
+    // seen are read by id. No checksums: they cost a SHA-1 over every object, and a damaged
+    // entry is read (and reported) by id afterwards.
+    let _ = tree.traverse(
+        |slice, pack: &gix_pack::data::File| pack.entry_slice(slice),
+        data,
+        data.pack_end() as u64,
+        move |e: &mut Entry,
+              _: &dyn gix_utils::progress::Progress,
+              ctx: gix_pack::cache::delta::traverse::Context<'_>| {
+            let kind = match ctx.entry.header.as_kind() {
+                Some(gix_object::Kind::Blob) => Kind::Blob,
+                Some(gix_object::Kind::Tree) => Kind::Tree,
+                Some(gix_object::Kind::Commit) => Kind::Commit,
+                Some(gix_object::Kind::Tag) => Kind::Tag,
+                None => return Ok(()),
             };
-            if let Ok(id) = Oid::from_bytes(entry.oid.as_slice()) {
-                worker.visit(kind, id, data);
-                if let Some(i) = index.lookup(entry.oid) {
-                    seen_ref[i as usize].store(true, Ordering::Relaxed);
+            if let Ok(id) = Oid::from_bytes(e.oid.as_slice()) {
+                worker.visit(kind, id, ctx.decompressed);
+                if let Some(s) = seen_ref.get(e.position as usize) {
+                    s.store(true, Ordering::Relaxed);
                 }
             }
             Ok(())
         },
-        options,
+        gix_pack::cache::delta::traverse::Options {
+            object_progress: Box::new(gix_utils::progress::Discard),
+            size_progress: &mut gix_utils::progress::Discard,
+            thread_limit: Some(threads.max(1)),
+            should_interrupt: &interrupt,
+            object_hash: index.object_hash(),
+            // Larger objects are left for `read_ids`, which reads them one at a time.
+            alloc_limit_bytes: Some(usize::try_from(BIG_OBJECT).unwrap_or(usize::MAX)),
+        },
     );
     for (i, s) in seen.iter().enumerate() {
         if s.load(Ordering::Relaxed)

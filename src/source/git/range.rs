@@ -157,7 +157,7 @@ pub fn range(
     blobs.dedup();
     let found = Found::default();
     let no_shallow = OidSet::default();
-    let make = || Worker::new(matcher, opts, &found, None, &no_shallow, stats);
+    let make = || Worker::new(matcher, opts, &found, None, None, &no_shallow, stats);
     objects::read_ids(store, &blobs, opts.threads, &make, tx);
     super::history::send_problems(into_inner(found.problems), tx);
     let dropped = into_inner(found.dropped);

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use crossbeam_channel::Sender;
 use git2::{Oid, Repository};
 
+use super::table::{Table, To};
 use super::{BATCH, Named, SHOWN_SUBMODULES};
 use crate::finding::{GitKind, GitOrigin, Hit, Origin, Provenance, Secret};
 use crate::source::git::graph::{self, Commits};
@@ -65,6 +66,8 @@ pub(super) struct Mapper<'a> {
     pub(super) signatures: OidMap<(String, String, i64)>,
     /// Tree entries whose names hold a key.
     pub(super) named: &'a Named,
+    /// The trees phase 1 kept, read from memory instead of the repository.
+    pub(super) table: Option<&'a Table>,
 }
 
 impl Mapper<'_> {
@@ -307,7 +310,19 @@ impl Mapper<'_> {
             return p.clone();
         }
         let mut out = Vec::new();
-        if depth < 4096
+        if let Some((table, edges)) = self.table.and_then(|t| t.get(&tree)) {
+            for &e in edges {
+                match e.to() {
+                    To::Gitlink => out.push(display_path(table.name(e))),
+                    To::Tree if depth < 4096 => {
+                        let dir = display_path(table.name(e));
+                        let sub = self.gitlinks_under(e.id(self.odb), memo, depth + 1);
+                        out.extend(sub.iter().map(|p| format!("{dir}/{p}")));
+                    }
+                    _ => {}
+                }
+            }
+        } else if depth < 4096
             && let Ok((Kind::Tree, data)) = self.reader.read(tree)
         {
             for (mode, name, id) in objects::tree_entries(&data) {
@@ -329,6 +344,23 @@ impl Mapper<'_> {
     fn entries(&mut self, tree: Oid) -> Entries {
         if let Some(e) = self.memo.get(&tree) {
             return e.clone();
+        }
+        if let Some((table, edges)) = self.table.and_then(|t| t.get(&tree)) {
+            let mut out = Vec::new();
+            for &e in edges {
+                match e.to() {
+                    To::Tree => {
+                        let sub = self.entries(e.id(self.odb));
+                        if !sub.is_empty() {
+                            let dir = display_path(table.name(e));
+                            out.extend(sub.iter().map(|(p, b)| (format!("{dir}/{p}"), *b)));
+                        }
+                    }
+                    To::Key => out.push((display_path(table.name(e)), e.id(self.odb))),
+                    To::Gitlink => {}
+                }
+            }
+            return self.keep(tree, out);
         }
         let data = match self.reader.read(tree) {
             Ok((Kind::Tree, data)) => data,
@@ -359,7 +391,12 @@ impl Mapper<'_> {
                 out.push((display_path(name), id));
             }
         }
-        // Entries whose names hold a key, as the stand-in ids their hits are kept under.
+        self.keep(tree, out)
+    }
+
+    /// Remembers the key-holding blobs found under `tree`, adding its entries whose names hold
+    /// a key (as the stand-in ids their hits are kept under).
+    fn keep(&mut self, tree: Oid, mut out: Vec<(String, Oid)>) -> Entries {
         if let Some(list) = self.named.by_tree.get(&tree) {
             out.extend(list.iter().cloned());
         }

@@ -7,8 +7,11 @@
 //! 1. **Scan.** Every object in the object database is read once ([`super::objects`]), in
 //!    parallel: blobs and commit and tag messages go through the matcher; each commit's tree,
 //!    parents and time are kept; in a partial clone, trees are checked for entries the database
-//!    lacks (they are counted and reported). A pack that cannot be used and an object that
-//!    cannot be read are reported, and the rest is still scanned.
+//!    lacks (they are counted and reported). The trees that packs hold are read last, when
+//!    every blob has been scanned, so each is kept as the map needs it ([`table`]: its
+//!    subtrees, submodule entries and key-holding blobs, 8 bytes an entry) and step 3 walks
+//!    memory instead of reading every tree again. A pack that cannot be used and an object
+//!    that cannot be read are reported, and the rest is still scanned.
 //! 2. **Walk.** From every ref (branches, remote-tracking branches, tags, `refs/stash` and its
 //!    parents, notes, HEAD; with `--all-objects` also every commit) the commits kept in step 1
 //!    are walked (`graph.rs`), each ref as far as its history can be read: a missing or
@@ -17,8 +20,9 @@
 //!    entries (gitlinks) at the refs' tips are named in one warning: their commits live in
 //!    other repositories and were not audited.
 //! 3. **Map**, only if something was found. The walked commits are visited oldest first in
-//!    topological order. Each tree is read once and remembers which key-holding blobs it
-//!    contains and at which paths, so unchanged subtrees cost nothing. A location is reported
+//!    topological order. Each tree is looked up once (in the table, or read by id when the
+//!    table lacks it: a loose tree, one a pack could not decode) and remembers which
+//!    key-holding blobs it contains and at which paths, so unchanged subtrees cost nothing. A location is reported
 //!    where a commit introduces a key-holding blob at a path (no parent has that blob there),
 //!    which is what `git log` shows. Each key also gets its [`crate::finding::Provenance`].
 //!
@@ -29,11 +33,12 @@
 //! commits in the range, diffs each against its parents and scans the blobs they introduce.
 
 mod map;
+mod table;
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use crossbeam_channel::Sender;
 use git2::{Oid, Repository};
@@ -99,6 +104,14 @@ pub(super) struct Found {
     pub(super) dropped: Mutex<Vec<([u8; 32], u64)>>,
     /// What could not be looked inside, per blob (a damaged archive, a bomb stopped).
     pub(super) problems: Mutex<Vec<String>>,
+    /// The blobs holding a key, once every blob has been scanned; trees read after that are
+    /// kept for the map ([`table`]).
+    keys: OnceLock<table::Keys>,
+    /// The workers' kept trees.
+    tables: Mutex<Vec<table::Part>>,
+    /// A blob holding a key was read after the trees began to be kept (a pack that deltas a
+    /// blob against a tree): the table may lack it, so the map reads every tree by id.
+    late: AtomicBool,
 }
 
 /// A tree entry whose name holds a key: `(tree, entry name, hits)`.
@@ -110,12 +123,15 @@ pub(super) struct Worker<'a> {
     limits: Limits,
     found: &'a Found,
     odb: Option<&'a Odb<'a>>,
+    /// The database whose trees are kept for the map (the full audit's).
+    keep: Option<&'a Odb<'a>>,
     shallow: &'a OidSet,
     stats: &'a Stats,
     hits: Vec<Hit>,
     commits: Vec<(Oid, CommitRec)>,
     missing: OidSet,
     gitlinks: bool,
+    table: table::Part,
 }
 
 impl<'a> Worker<'a> {
@@ -124,6 +140,7 @@ impl<'a> Worker<'a> {
         opts: &Options,
         found: &'a Found,
         odb: Option<&'a Odb<'a>>,
+        keep: Option<&'a Odb<'a>>,
         shallow: &'a OidSet,
         stats: &'a Stats,
     ) -> Worker<'a> {
@@ -132,12 +149,14 @@ impl<'a> Worker<'a> {
             limits: opts.limits,
             found,
             odb,
+            keep,
             shallow,
             stats,
             hits: Vec::new(),
             commits: Vec::new(),
             missing: OidSet::default(),
             gitlinks: false,
+            table: table::Part::default(),
         }
     }
 }
@@ -164,6 +183,9 @@ impl Visitor for Worker<'_> {
                     }
                 }
                 if !self.hits.is_empty() {
+                    if self.found.keys.get().is_some() {
+                        self.found.late.store(true, Ordering::Relaxed);
+                    }
                     let hits = std::mem::take(&mut self.hits);
                     lock(&self.found.blobs).insert(id, hits);
                 }
@@ -183,6 +205,9 @@ impl Visitor for Worker<'_> {
                 }
             }
             Kind::Tree => {
+                if let (Some(keys), Some(odb)) = (self.found.keys.get(), self.keep) {
+                    self.table.add(id, data, keys, odb);
+                }
                 if self.scanner.holds_key(data) {
                     for (_, name, _) in objects::tree_entries(data) {
                         let mut hits = Vec::new();
@@ -219,6 +244,10 @@ impl Drop for Worker<'_> {
         lock(&self.found.missing).extend(self.missing.drain());
         if self.gitlinks {
             self.found.gitlinks.store(true, Ordering::Relaxed);
+        }
+        let part = std::mem::take(&mut self.table);
+        if !part.is_empty() {
+            lock(&self.found.tables).push(part);
         }
     }
 }
@@ -273,8 +302,13 @@ pub fn audit(
     // needs is reported when reading it fails.
     let partial = super::is_partial_clone(repo);
     let check = partial.then_some(&odb);
-    let make = || Worker::new(matcher, opts, &found, check, &shallow, stats);
-    let unreadable = odb.read_all(opts.threads, &make, tx);
+    let make = || Worker::new(matcher, opts, &found, check, Some(&odb), &shallow, stats);
+    // Once every blob is scanned, the trees that packs hold are read and kept for the map.
+    let mut between = || {
+        let keys = lock(&found.blobs).keys().copied().collect();
+        let _ = found.keys.set(table::Keys::new(keys));
+    };
+    let unreadable = odb.read_all(opts.threads, &make, &mut between, tx);
     let Found {
         blobs,
         messages,
@@ -284,7 +318,11 @@ pub fn audit(
         names,
         dropped,
         problems,
+        keys: _,
+        tables,
+        late,
     } = found;
+    let table = (!late.into_inner()).then(|| table::Table::new(into_inner(tables)));
     send_problems(into_inner(problems), tx);
     let dropped = into_inner(dropped);
     if !dropped.is_empty() {
@@ -312,6 +350,7 @@ pub fn audit(
         out: Vec::new(),
         signatures: OidMap::default(),
         named: &named,
+        table: table.as_ref(),
     };
     let roots = mapper.roots();
     let walked = mapper.walk(&roots, partial, &mut missing);
