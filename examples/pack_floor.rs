@@ -2,8 +2,10 @@
 //! directory, doing nothing with the bytes but count them. `bench/git.sh` runs it beside
 //! `nmleaks git` on the same packs and prints nmleaks' ratio to it.
 //!
-//!     cargo run --release --example pack_floor -- GIT_DIR [THREADS]
+//!     cargo run --release --example pack_floor -- GIT_DIR [THREADS] [--search]
 //!
+//! With `--search` it also runs `memchr::memmem` for the key prefix over every blob: the floor
+//! plus the literal search, the least any scanner of every blob must do.
 //! It uses the options `nmleaks git` traverses with (no checksums, objects over 64 MiB left
 //! out), so the difference between the two is what nmleaks does with the bytes.
 
@@ -12,13 +14,19 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 fn main() {
     let mut args = std::env::args().skip(1);
     let Some(git_dir) = args.next() else {
-        eprintln!("usage: pack_floor GIT_DIR [THREADS]");
+        eprintln!("usage: pack_floor GIT_DIR [THREADS] [--search]");
         std::process::exit(2);
     };
-    let threads: usize = args
-        .next()
-        .and_then(|t| t.parse().ok())
+    let rest: Vec<String> = args.collect();
+    let search = rest.iter().any(|a| a == "--search");
+    let threads: usize = rest
+        .iter()
+        .find_map(|t| t.parse().ok())
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    // The key prefix, from parts so this file holds no key-shaped literal.
+    let needle = format!("nm_{}_", "live");
+    let finder = memchr::memmem::Finder::new(needle.as_bytes());
+    let hits = AtomicU64::new(0);
     let pack_dir = std::path::Path::new(&git_dir).join("objects/pack");
     let mut idx: Vec<_> = std::fs::read_dir(&pack_dir)
         .unwrap_or_else(|e| panic!("{}: {e}", pack_dir.display()))
@@ -46,11 +54,14 @@ fn main() {
                 &pack,
                 &mut gix_utils::progress::Discard,
                 &interrupt,
-                |_kind,
+                |kind,
                  data: &[u8],
                  _entry: &gix_pack::index::Entry,
                  _: &dyn gix_utils::progress::Progress| {
                     objects.fetch_add(1, Ordering::Relaxed);
+                    if search && kind == gix_object::Kind::Blob && finder.find(data).is_some() {
+                        hits.fetch_add(1, Ordering::Relaxed);
+                    }
                     bytes.fetch_add(std::hint::black_box(data).len() as u64, Ordering::Relaxed);
                     Ok(())
                 },
@@ -59,7 +70,15 @@ fn main() {
             .expect("traversal");
     }
     println!(
-        "pack floor: {} objects, {} MiB inflated, {:.3} s on {threads} threads",
+        "pack floor{}: {} objects, {} MiB inflated, {:.3} s on {threads} threads",
+        if search {
+            format!(
+                " + search ({} blobs hold the prefix)",
+                hits.load(Ordering::Relaxed)
+            )
+        } else {
+            String::new()
+        },
         objects.load(Ordering::Relaxed),
         bytes.load(Ordering::Relaxed) >> 20,
         start.elapsed().as_secs_f64()
