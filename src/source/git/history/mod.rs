@@ -305,8 +305,12 @@ pub fn audit(
     let make = || Worker::new(matcher, opts, &found, check, Some(&odb), &shallow, stats);
     // Once every blob is scanned, the trees that packs hold are read and kept for the map.
     let mut between = || {
-        let keys = lock(&found.blobs).keys().copied().collect();
-        let _ = found.keys.set(table::Keys::new(keys));
+        let keys: OidSet = lock(&found.blobs).keys().copied().collect();
+        // No blob holds a key: the map has no blob to place, so the trees are not kept (a
+        // key in a message or an entry name alone has the map read the trees it needs).
+        if !keys.is_empty() {
+            let _ = found.keys.set(table::Keys::new(keys));
+        }
     };
     let unreadable = odb.read_all(opts.threads, &make, &mut between, tx);
     let Found {
