@@ -10,8 +10,8 @@ use anyhow::Context;
 use crossbeam_channel::{RecvTimeoutError, bounded};
 
 use crate::config::{
-    BASELINE_FILE, BaselineChoice, BaselineCreate, BaselineOut, BaselineSource, Common, Config,
-    Format, GitConfig, GitMode, ScanConfig,
+    AuditConfig, BASELINE_FILE, BaselineChoice, BaselineCreate, BaselineOut, BaselineSource,
+    Common, Config, Format, GitConfig, GitMode, ScanConfig,
 };
 use crate::exit::ExitCode;
 use crate::finding::{Collector, Finding, Limits};
@@ -80,6 +80,7 @@ fn execute(config: Config) -> anyhow::Result<ExitCode> {
         Config::Scan(cfg) => scan(&cfg),
         Config::BaselineCreate(cfg) => baseline_create(&cfg),
         Config::Git(cfg) => git(&cfg),
+        Config::Audit(cfg) => audit(&cfg),
         Config::RulesList { rules } => rules_list(&rules),
         Config::RulesCheck { files } => rules_check(&files),
         Config::InstallHook { repo, force, kind } => {
@@ -126,11 +127,25 @@ fn load_rules(files: &[std::path::PathBuf], show_secrets: bool) -> anyhow::Resul
 struct Collected {
     findings: Vec<Finding>,
     summary: Summary,
+    /// The warnings and notes printed, when a label asked for them to be kept (an audit
+    /// stores them with a repository's result): at most one more than
+    /// [`crate::audit::state::MAX_PROBLEMS`].
+    problems: Vec<crate::audit::state::StoredProblem>,
 }
 
 /// Runs `produce` on its own thread and collects its events here.
 fn collect(
     common: &Common,
+    produce: impl FnOnce(&crossbeam_channel::Sender<Event>, &Stats) + Send,
+) -> Collected {
+    collect_as(common, None, produce)
+}
+
+/// [`collect`], with each problem printed after `label` (the repository of an audit of
+/// many) and no progress bar when a label is given (the audit draws its own).
+fn collect_as(
+    common: &Common,
+    label: Option<&str>,
     produce: impl FnOnce(&crossbeam_channel::Sender<Event>, &Stats) + Send,
 ) -> Collected {
     let start = Instant::now();
@@ -140,7 +155,8 @@ fn collect(
     let (tx, rx) = bounded::<Event>(256);
     let mut collector = Collector::with_limits(common.limits);
     let mut summary = Summary::default();
-    let mut progress = Progress::new(common.stderr_tty);
+    let mut progress = Progress::new(common.stderr_tty && label.is_none());
+    let mut problems = Vec::new();
     std::thread::scope(|s| {
         let stats = &stats;
         s.spawn(move || {
@@ -162,15 +178,28 @@ fn collect(
                 // After Ctrl-C, reads cut short by it are no problem worth a line.
                 Ok(Event::Problem(_)) if crate::interrupt::requested() => {}
                 Ok(Event::Problem(p)) => {
+                    if label.is_some()
+                        && p.level != Level::Error
+                        && problems.len() <= crate::audit::state::MAX_PROBLEMS
+                    {
+                        problems.push(crate::audit::state::StoredProblem {
+                            warning: p.level == Level::Warning,
+                            message: p.message.clone(),
+                        });
+                    }
                     match p.level {
                         Level::Error => summary.errors += 1,
                         Level::Warning => summary.warnings += 1,
                         Level::Note => {}
                     }
+                    let message = match label {
+                        Some(l) => format!("{l}: {}", p.message),
+                        None => p.message,
+                    };
                     progress.suspend(|| match p.level {
-                        Level::Error => messages::error(&p.message),
-                        Level::Warning => messages::warning(&p.message),
-                        Level::Note => messages::note(&p.message),
+                        Level::Error => messages::error(&message),
+                        Level::Warning => messages::warning(&message),
+                        Level::Note => messages::note(&message),
                     });
                 }
                 Err(RecvTimeoutError::Timeout) => {}
@@ -186,7 +215,11 @@ fn collect(
     summary.elapsed = start.elapsed();
     let (findings, overflow) = collector.finish();
     report_overflow(&overflow, common.limits, &mut summary);
-    Collected { findings, summary }
+    Collected {
+        findings,
+        summary,
+        problems,
+    }
 }
 
 /// Says what the report cannot list: keys over `--max-keys` make it incomplete (an error:
@@ -518,6 +551,448 @@ fn git(cfg: &GitConfig) -> anyhow::Result<ExitCode> {
     Ok(code)
 }
 
+/// `nmleaks audit`: lists the repositories, audits the history of each (up to `--jobs`
+/// cloned or fetched at once, one scanned at a time on every thread, so memory stays one
+/// repository's audit), merges their findings by key and writes one report.
+fn audit(cfg: &AuditConfig) -> anyhow::Result<ExitCode> {
+    let top = std::env::current_dir().context("cannot read the current directory")?;
+    let mut cfg = cfg.clone();
+    let matcher = settle(&mut cfg.common, &top)?;
+    let cfg = &cfg;
+    let baseline = load_baseline(&cfg.common, &top)?;
+    let start = Instant::now();
+    let mut summary = Summary::default();
+    let targets = audit_targets(cfg, &mut summary)?;
+    if targets.is_empty() {
+        messages::warning("no repositories to audit");
+    }
+    let total = targets.len();
+    let run = AuditRun::new(cfg, &matcher, &targets);
+    let results = audit_all(cfg, &matcher, &targets, &run);
+    interrupt::checkpoint()?;
+    let mut outcomes = Vec::with_capacity(total);
+    let mut repos = Vec::with_capacity(total);
+    for (t, r) in targets.iter().zip(results) {
+        let r = r
+            .unwrap_or_else(|| Err("not audited".to_string()))
+            .map_err(|e| {
+                e.strip_prefix(&format!("{}: ", t.name))
+                    .map_or(e.clone(), str::to_string)
+            });
+        let (error, keys, problems) = match r {
+            Ok(c) => {
+                let s = &c.summary;
+                summary.blobs += s.blobs;
+                summary.bytes += s.bytes;
+                summary.errors += s.errors;
+                summary.warnings += s.warnings;
+                let keys = c.findings.len();
+                repos.push(crate::audit::RepoFindings {
+                    repo: std::sync::Arc::from(t.name.as_str()),
+                    public: t.public,
+                    findings: c.findings,
+                });
+                (None, keys, s.errors + s.warnings)
+            }
+            Err(e) => {
+                summary.errors += 1;
+                (Some(e), 0, 0)
+            }
+        };
+        outcomes.push(report::RepoOutcome {
+            name: t.name.clone(),
+            public: t.public,
+            error,
+            keys,
+            problems,
+        });
+    }
+    // By name, whatever order they were listed or finished in: shards merged report the same.
+    outcomes.sort_by(|a, b| a.name.cmp(&b.name));
+    let (findings, overflow) = crate::audit::merge(repos, cfg.common.limits);
+    report_overflow(&overflow, cfg.common.limits, &mut summary);
+    summary.audit = Some(report::AuditSummary {
+        repositories: outcomes,
+    });
+    summary.elapsed = start.elapsed();
+    finish(
+        "audit",
+        &cfg.common,
+        matcher.rules(),
+        baseline.as_ref(),
+        &top,
+        Collected {
+            findings,
+            summary,
+            problems: Vec::new(),
+        },
+    )
+}
+
+/// Audits every target, up to `--jobs` mirrored at once and one scanned at a time, printing
+/// a line as each finishes; the outcomes in the targets' order (`None`: not reached before
+/// Ctrl-C).
+fn audit_all(
+    cfg: &AuditConfig,
+    matcher: &Matcher,
+    targets: &[crate::audit::Target],
+    run: &AuditRun,
+) -> Vec<Option<Result<Collected, String>>> {
+    let total = targets.len();
+    let scan_turn = std::sync::Mutex::new(());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let mut results: Vec<Option<Result<Collected, String>>> = (0..total).map(|_| None).collect();
+    let mut keys_so_far = std::collections::HashSet::new();
+    std::thread::scope(|s| {
+        for _ in 0..cfg.jobs.min(total.max(1)) {
+            let (tx, next, targets, turn, matcher) =
+                (tx.clone(), &next, targets, &scan_turn, matcher);
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= targets.len() || interrupt::requested() {
+                        break;
+                    }
+                    let started = Instant::now();
+                    let outcome = audit_one(cfg, matcher, &targets[i], turn, run);
+                    if tx.send((i, outcome, started.elapsed())).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut done = 0;
+        for (i, outcome, took) in rx {
+            done += 1;
+            let name = crate::sanitize::text(&targets[i].name);
+            match &outcome {
+                Ok((how, c)) => {
+                    keys_so_far.extend(c.findings.iter().map(|f| f.fingerprint.clone()));
+                    if !cfg.common.quiet {
+                        messages::note(format_args!(
+                            "[{done}/{total}] {name}: {} key{} ({how}, {:.1} s; {} distinct so far)",
+                            c.findings.len(),
+                            if c.findings.len() == 1 { "" } else { "s" },
+                            took.as_secs_f64(),
+                            keys_so_far.len()
+                        ));
+                    }
+                }
+                Err(e) => {
+                    // Errors name their repository already; the line names it once.
+                    let e = e
+                        .strip_prefix(&format!("{}: ", targets[i].name))
+                        .unwrap_or(e);
+                    messages::error(format_args!("[{done}/{total}] {name}: {e}"));
+                }
+            }
+            results[i] = Some(outcome.map(|(_, c)| c));
+        }
+    });
+    results
+}
+
+/// The repositories an audit takes: its arguments, then the `--repos` files, then each
+/// GitHub listing (forks and archived repositories left out as the flags say), each once,
+/// then only this shard's. A listing that fails is an error counted in `summary`; the audit
+/// goes on with the rest.
+fn audit_targets(
+    cfg: &AuditConfig,
+    summary: &mut Summary,
+) -> anyhow::Result<Vec<crate::audit::Target>> {
+    use crate::audit::Target;
+    use crate::source::git::remote::token_for;
+    use crate::source::github;
+    let explicit = cfg.token.as_ref().map(|t| t.0.as_str());
+    let mut specs = cfg.repos.clone();
+    for f in &cfg.repos_files {
+        specs.extend(crate::audit::read_repos_file(f)?);
+    }
+    if specs.is_empty() && cfg.github.is_empty() {
+        anyhow::bail!(crate::error::UsageError(
+            "nmleaks audit needs repositories: name them (URLs or paths), or give --repos FILE, \
+             --github-org ORG or --github-user USER"
+                .to_string()
+        ));
+    }
+    let mut targets: Vec<Target> = specs
+        .iter()
+        .map(|s| Target::given(s, token_for(s, explicit)))
+        .collect();
+    let api_token = explicit.or(cfg.github_token.as_ref().map(|t| t.0.as_str()));
+    for owner in &cfg.github {
+        let listed = match github::list(&cfg.github_api_url, owner, api_token) {
+            Ok(l) => l,
+            Err(e) => {
+                summary.errors += 1;
+                messages::error(&e);
+                continue;
+            }
+        };
+        let (mut forks, mut archived, mut odd) = (0, 0, 0);
+        let found = listed.len();
+        for r in listed {
+            if r.fork && !cfg.include_forks {
+                forks += 1;
+                continue;
+            }
+            if r.archived && cfg.exclude_archived {
+                archived += 1;
+                continue;
+            }
+            // Only web URLs from a listing: nothing else (a local path, another transport)
+            // is what the API should list.
+            if !(r.clone_url.starts_with("https://") || r.clone_url.starts_with("http://")) {
+                odd += 1;
+                continue;
+            }
+            let token = api_token
+                .filter(|_| github::token_belongs(&cfg.github_api_url, &r.clone_url))
+                .map(str::to_string);
+            let mut t = Target::given(&r.clone_url, token);
+            t.public = Some(r.public);
+            targets.push(t);
+        }
+        if odd > 0 {
+            summary.errors += 1;
+            messages::error(format_args!(
+                "{}: {odd} listed repositor{} without an https:// clone URL, not audited",
+                owner_name(owner),
+                if odd == 1 { "y" } else { "ies" }
+            ));
+        }
+        if !cfg.common.quiet {
+            let mut left = Vec::new();
+            if forks > 0 {
+                left.push(format!(
+                    "{forks} fork{} (--include-forks)",
+                    if forks == 1 { "" } else { "s" }
+                ));
+            }
+            if archived > 0 {
+                left.push(format!("{archived} archived"));
+            }
+            let left = if left.is_empty() {
+                String::new()
+            } else {
+                format!("; left out: {}", left.join(", "))
+            };
+            messages::note(format_args!(
+                "{}: {found} repositor{} listed{left}",
+                owner_name(owner),
+                if found == 1 { "y" } else { "ies" }
+            ));
+        }
+    }
+    let mut targets = crate::audit::dedup(targets);
+    if let Some(shard) = cfg.shard {
+        let all = targets.len();
+        targets.retain(|t| shard.holds(&t.name));
+        if !cfg.common.quiet {
+            messages::note(format_args!(
+                "shard {}/{}: {} of {all} repositories",
+                shard.k,
+                shard.n,
+                targets.len()
+            ));
+        }
+    }
+    Ok(targets)
+}
+
+fn owner_name(owner: &crate::source::github::Owner) -> String {
+    match owner {
+        crate::source::github::Owner::Org(o) => {
+            format!("organisation {}", crate::sanitize::text(o))
+        }
+        crate::source::github::Owner::User(u) => format!("user {}", crate::sanitize::text(u)),
+    }
+}
+
+/// What every repository of one audit shares: where results are stored (none with
+/// `--show-secrets` or without a clone directory), the run they belong to and the digest
+/// of the settings that decide them.
+struct AuditRun {
+    store: Option<crate::audit::state::Store>,
+    run: String,
+    settings: String,
+    resume: bool,
+    /// `--verify`: a stored result that holds keys is not reused (its keys are known only
+    /// redacted, and cannot be verified), the repository is scanned again.
+    verify: bool,
+}
+
+impl AuditRun {
+    fn new(cfg: &AuditConfig, matcher: &Matcher, targets: &[crate::audit::Target]) -> AuditRun {
+        let settings = crate::audit::state::settings_digest(
+            crate::cli::VERSION,
+            matcher.rules(),
+            &cfg.common.decoding,
+            cfg.common.limits,
+        );
+        let store = cfg
+            .clone_dir
+            .as_deref()
+            .filter(|_| !cfg.common.show_secrets)
+            .map(crate::audit::state::Store::new);
+        let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
+        let run = store
+            .as_ref()
+            .and_then(|s| match s.run_id(&names, &settings, cfg.resume) {
+                Ok(id) => Some(id),
+                Err(e) => {
+                    messages::warning(format_args!(
+                        "cannot record this audit's run in the clone directory ({e}):                          --resume will not find it"
+                    ));
+                    None
+                }
+            })
+            .unwrap_or_default();
+        AuditRun {
+            store,
+            run,
+            settings,
+            resume: cfg.resume,
+            verify: cfg.common.verify.is_some(),
+        }
+    }
+
+    /// The stored result of `name` if it may stand for a scan: same settings, and (unless
+    /// `tips` is `None`: resuming) the same refs; never one with keys under `--verify`.
+    fn reusable(&self, name: &str, tips: Option<&str>, rules: &[Rule]) -> Option<Collected> {
+        let stored = self.store.as_ref()?.load(name)?;
+        let same = stored.settings == self.settings
+            && match tips {
+                Some(t) => stored.tips == t,
+                None => self.resume && !self.run.is_empty() && stored.run == self.run,
+            };
+        if !same || (self.verify && !stored.findings.is_empty()) {
+            return None;
+        }
+        let findings = stored.findings(rules)?;
+        if tips.is_some() && stored.run != self.run {
+            // Now part of this run too, for a --resume after it.
+            let mut restamped = stored;
+            restamped.run.clone_from(&self.run);
+            if let Some(store) = &self.store {
+                let _ = store.save(&restamped);
+            }
+            return Some(reused(restamped, findings));
+        }
+        Some(reused(stored, findings))
+    }
+
+    /// Stores a repository's result, unless part of it could not be read (then the next run
+    /// scans it again) or it printed too many problems to keep.
+    fn store(&self, name: &str, tips: &str, c: &Collected, rules: &[Rule]) {
+        let Some(store) = &self.store else { return };
+        if c.summary.errors > 0 || c.problems.len() > crate::audit::state::MAX_PROBLEMS {
+            return;
+        }
+        let result = crate::audit::state::Stored::new(
+            name,
+            &self.run,
+            &self.settings,
+            tips,
+            (c.summary.blobs, c.summary.bytes),
+            c.problems.clone(),
+            &c.findings,
+            rules,
+        );
+        if let Err(e) = store.save(&result) {
+            messages::warning(format_args!(
+                "{}: cannot store the result for the next run ({e})",
+                crate::sanitize::text(name)
+            ));
+        }
+    }
+}
+
+/// A stored result as if just collected; its warnings and notes are printed again.
+fn reused(stored: crate::audit::state::Stored, findings: Vec<Finding>) -> Collected {
+    let name = crate::sanitize::text(&stored.repository);
+    let mut summary = Summary {
+        blobs: stored.blobs,
+        bytes: stored.bytes,
+        ..Summary::default()
+    };
+    for p in &stored.problems {
+        if p.warning {
+            summary.warnings += 1;
+            messages::warning(format_args!("{name}: {}", p.message));
+        } else {
+            messages::note(format_args!("{name}: {}", p.message));
+        }
+    }
+    Collected {
+        findings,
+        summary,
+        problems: stored.problems,
+    }
+}
+
+/// Audits one repository's history: mirrors it first if it is a URL (any number at once),
+/// then scans it when its turn comes (one at a time), unless a stored result stands for the
+/// scan (refs unmoved, same settings; or, with `--resume`, done by the run resumed, which is
+/// not even fetched). Returns how it went (`cloned`, `fetched`, `local`, `unchanged`,
+/// `resumed`) and what was found, or why it could not be audited.
+fn audit_one(
+    cfg: &AuditConfig,
+    matcher: &Matcher,
+    target: &crate::audit::Target,
+    turn: &std::sync::Mutex<()>,
+    run: &AuditRun,
+) -> Result<(&'static str, Collected), String> {
+    use source::git::history;
+    let rules = matcher.rules();
+    if let Some(c) = run.reusable(&target.name, None, rules) {
+        return Ok(("resumed", c));
+    }
+    let (dir, how) = if target.remote {
+        let root = cfg.clone_dir.as_deref().ok_or_else(|| {
+            "no cache directory to mirror the repository into (HOME and XDG_CACHE_HOME are \
+             unset): give one with --clone-dir"
+                .to_string()
+        })?;
+        let m = source::git::remote::mirror(&target.spec, root, target.token.as_deref())
+            .map_err(|e| e.to_string())?;
+        (m.dir, if m.cloned { "cloned" } else { "fetched" })
+    } else {
+        (std::path::PathBuf::from(&target.spec), "local")
+    };
+    let repo = source::git::open(Some(&dir)).map_err(|e| e.to_string())?;
+    let tips = source::git::tips_digest(&repo).map_err(|e| e.to_string())?;
+    if let Some(c) = run.reusable(&target.name, Some(&tips), rules) {
+        return Ok(("unchanged", c));
+    }
+    // A poisoned lock only means another repository's scan panicked: the turn is still ours.
+    let _turn = turn
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if interrupt::requested() {
+        return Err("interrupted".to_string());
+    }
+    let opts = history::Options {
+        all_objects: false,
+        threads: cfg.common.threads,
+        show_secrets: cfg.common.show_secrets,
+        decoding: cfg.common.decoding,
+        limits: cfg.common.limits,
+    };
+    let name = crate::sanitize::text(&target.name);
+    // The repository moves to the producer thread (a `Repository` is `Send`, not `Sync`).
+    let o = &opts;
+    let collected = collect_as(&cfg.common, Some(&name), move |tx, stats| {
+        history::audit(&repo, o, matcher, stats, tx);
+    });
+    if !interrupt::requested() {
+        run.store(&target.name, &tips, &collected, rules);
+    }
+    Ok((how, collected))
+}
+
 /// "Nomotic API key" with the built-in rules alone, "key" once a rules file adds others.
 fn key_noun(rules: &[Rule]) -> &'static str {
     if rules::all_builtin(rules) {
@@ -743,7 +1218,11 @@ fn finish(
             .is_some()
             .then_some(&excluded as &dyn Fn(&crate::finding::Location) -> bool),
     };
-    let outcome = suppress::apply(c.findings, &hiding);
+    let mut outcome = suppress::apply(c.findings, &hiding);
+    // An audit of many repositories: live keys in public repositories first.
+    if outcome.active.iter().any(|f| !f.exposure.is_empty()) {
+        crate::audit::rank(&mut outcome.active);
+    }
     // `--status` narrows what is shown, never what the exit code counts.
     let shown: Vec<Finding> = match common.status_filter {
         Some(keep) => outcome
@@ -859,7 +1338,12 @@ impl PathFilter {
 /// The only place the network is used: asks the API about each distinct key.
 fn verify(common: &Common, settings: &verify::Settings, rules: &[Rule], c: &mut Collected) {
     let progress = VerifyProgress::new(common.stderr_tty, settings.rate_per_minute);
-    let outcome = verify::verify_all(&mut c.findings, rules, settings, &progress);
+    // Only keys at hand are sent; one read back by its redacted form stays unverified.
+    let (mut known, unknown): (Vec<Finding>, Vec<Finding>) =
+        c.findings.drain(..).partition(|f| f.secret.is_known());
+    let outcome = verify::verify_all(&mut known, rules, settings, &progress);
+    c.findings = known;
+    c.findings.extend(unknown);
     progress.finish();
     for w in &outcome.warnings {
         messages::warning(w);

@@ -52,6 +52,17 @@ enum Command {
     /// Exit codes: 0 nothing found, 1 keys found, 2 an error (an error outranks findings),
     /// 101 a bug in nmleaks.
     Git(GitArgs),
+    /// Audit the whole history of many repositories into one report: URLs (mirrored with the
+    /// system git into --clone-dir, fetched again on later runs), paths, a --repos file, or
+    /// every repository of a GitHub organisation or user.
+    ///
+    /// A key leaked in several repositories is one finding whose places name their
+    /// repository; live keys in public repositories come first. A repository that cannot be
+    /// cloned or read is reported with its reason and the audit goes on.
+    ///
+    /// Exit codes: 0 nothing found, 1 keys found, 2 an error (a repository failed, or part of
+    /// one could not be read; an error outranks findings), 101 a bug in nmleaks.
+    Audit(AuditArgs),
     /// Show or check the detection rules.
     Rules {
         #[command(subcommand)]
@@ -213,6 +224,71 @@ struct GitArgs {
     /// `install-hook --pre-receive`.
     #[arg(long, group = "mode")]
     pre_receive: bool,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+struct AuditArgs {
+    /// Repositories: URLs (https://, ssh://, git@host:path, file://) or paths on this machine.
+    #[arg(value_name = "REPO")]
+    repos: Vec<String>,
+    /// Also audit the repositories FILE lists: one URL or path a line; blank lines and lines
+    /// starting with `#` are skipped (repeatable).
+    #[arg(long = "repos", value_name = "FILE")]
+    repos_files: Vec<PathBuf>,
+    /// Also audit every repository of this GitHub organisation, listed through the REST API
+    /// (repeatable). Forks are left out unless --include-forks.
+    #[arg(long, value_name = "ORG")]
+    github_org: Vec<String>,
+    /// Also audit every repository this GitHub user owns (repeatable).
+    #[arg(long, value_name = "USER")]
+    github_user: Vec<String>,
+    /// The GitHub REST API (GitHub Enterprise Server: `https://HOST/api/v3`).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "NMLEAKS_GITHUB_API_URL",
+        default_value = "https://api.github.com"
+    )]
+    github_api_url: String,
+    /// List forks too (--github-org, --github-user).
+    #[arg(long)]
+    include_forks: bool,
+    /// Leave archived repositories out (they are audited by default: what they leaked is
+    /// still there).
+    #[arg(long)]
+    exclude_archived: bool,
+    /// Repositories cloned or fetched at once; their audits run one at a time on every
+    /// thread (-j), so memory is one repository's audit.
+    #[arg(long, value_name = "N", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    jobs: u16,
+    /// Audit only the repositories of shard K of N (1 <= K <= N), chosen by a hash of each
+    /// repository's URL: N machines with K = 1..N split an organisation; `nmleaks merge`
+    /// joins their JSON reports.
+    #[arg(long, value_name = "K/N", value_parser = crate::audit::Shard::parse)]
+    shard: Option<crate::audit::Shard>,
+    /// Go on with the last audit of the same repositories (and settings) that did not
+    /// finish: the repositories it finished are not fetched or scanned again, their stored
+    /// results are reported. Without it, a repository whose refs have not moved since its
+    /// last audit is fetched but not scanned again either.
+    #[arg(long)]
+    resume: bool,
+    /// Where remote repositories are mirrored [default: nmleaks/repos in the user's cache
+    /// directory]; the next run fetches into the same mirrors.
+    #[arg(long, value_name = "DIR")]
+    clone_dir: Option<PathBuf>,
+    /// A token: sent to the GitHub API, and as HTTP Basic credentials
+    /// (`x-access-token:TOKEN`) to the hosts of the repositories. Without it, `GITHUB_TOKEN`
+    /// is used for the GitHub API and the clone URLs on its host (and for github.com URLs).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "NMLEAKS_TOKEN",
+        hide_env_values = true
+    )]
+    token: Option<String>,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -756,6 +832,42 @@ impl BaselineArgs {
     }
 }
 
+impl AuditArgs {
+    fn into_config(self) -> crate::config::AuditConfig {
+        let mut common = self.common.into_common();
+        // An audit takes third parties' repositories: none of them configures its own audit.
+        common.no_repo_config = true;
+        let github = self
+            .github_org
+            .into_iter()
+            .map(crate::source::github::Owner::Org)
+            .chain(
+                self.github_user
+                    .into_iter()
+                    .map(crate::source::github::Owner::User),
+            )
+            .collect();
+        crate::config::AuditConfig {
+            common,
+            repos: self.repos,
+            repos_files: self.repos_files,
+            github,
+            github_api_url: self.github_api_url,
+            include_forks: self.include_forks,
+            exclude_archived: self.exclude_archived,
+            jobs: usize::from(self.jobs),
+            clone_dir: self.clone_dir.or_else(crate::audit::default_clone_dir),
+            token: self.token.filter(|t| !t.is_empty()).map(Token),
+            github_token: std::env::var("GITHUB_TOKEN")
+                .ok()
+                .filter(|t| !t.is_empty())
+                .map(Token),
+            shard: self.shard,
+            resume: self.resume,
+        }
+    }
+}
+
 /// `--config FILE` / `--no-config` / neither (the conventional `.nmleaks.toml`).
 fn config_choice(file: Option<PathBuf>, none: bool) -> ConfigChoice {
     match (file, none) {
@@ -875,6 +987,7 @@ impl Cli {
                     },
                 })
             }
+            Command::Audit(a) => Config::Audit(a.into_config()),
             Command::InstallHook {
                 repo,
                 force,

@@ -213,6 +213,38 @@ pub struct Remote {
     pub token: Option<Token>,
 }
 
+/// `nmleaks audit`: many repositories, one report.
+#[derive(Debug, Clone)]
+pub struct AuditConfig {
+    /// Shared settings (`no_repo_config` is always set: no audited repository's own
+    /// `.nmleaks.toml`, `.nmleaksignore` or baseline is read).
+    pub common: Common,
+    /// Repositories named as arguments.
+    pub repos: Vec<String>,
+    /// `--repos` files (the app reads them, so that a bad one is one sentence).
+    pub repos_files: Vec<PathBuf>,
+    /// `--github-org` and `--github-user`: whose repositories to list.
+    pub github: Vec<crate::source::github::Owner>,
+    /// The GitHub REST API's base URL.
+    pub github_api_url: String,
+    /// List forks too.
+    pub include_forks: bool,
+    /// Leave archived repositories out.
+    pub exclude_archived: bool,
+    /// Repositories fetched at once.
+    pub jobs: usize,
+    /// Where mirrors live; `None` when no cache directory can be found.
+    pub clone_dir: Option<PathBuf>,
+    /// `--token` (or `NMLEAKS_TOKEN`).
+    pub token: Option<Token>,
+    /// `GITHUB_TOKEN`, for the GitHub API and the clone URLs on its host.
+    pub github_token: Option<Token>,
+    /// `--shard K/N`.
+    pub shard: Option<crate::audit::Shard>,
+    /// `--resume`: reuse the results of the interrupted run without fetching.
+    pub resume: bool,
+}
+
 /// A token, which no `Debug` output shows.
 #[derive(Clone)]
 pub struct Token(pub String);
@@ -232,6 +264,8 @@ pub enum Config {
     BaselineCreate(BaselineCreate),
     /// Scan a git repository's history, staged changes or a range of commits.
     Git(GitConfig),
+    /// Audit the history of many repositories into one report.
+    Audit(AuditConfig),
     /// List the rules in force.
     RulesList {
         /// Extra rules files.

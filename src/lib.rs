@@ -27,7 +27,7 @@
 //! own (`tests/integration/layers.rs` checks both; `cargo test --test integration layers`):
 //!
 //! ```text
-//!  top            app, cli, config, policy, project
+//!  top            app, audit, cli, config, policy, project
 //!  reports        report::{human,json,sarif,flat,html}, progress
 //!  suppression    suppress (baseline, allow comments and lists, excludes)
 //!  verification   verify::{api,client,cache,limiter,retry}
@@ -40,6 +40,7 @@
 //! ```
 
 pub mod app;
+pub mod audit;
 pub mod bug;
 pub mod cli;
 pub mod config;

@@ -238,6 +238,7 @@ impl Collector {
             verification: None,
             suppression_overridden: None,
             provenance: None,
+            exposure: Vec::new(),
         });
         f.locations.push(location);
         f.unlisted.plain += unlisted.plain;

@@ -23,20 +23,46 @@ pub const REPORT_SCHEMA_VERSION: u32 = 1;
 pub const FINGERPRINT_SCHEME: &str = "nmleaks/key-sha256/v1";
 
 /// A key found in the input. Only [`Secret::expose`] returns it in full.
+///
+/// A finding read back from a stored audit result or a JSON report has no key at hand, only
+/// its redacted form ([`Secret::from_redacted`]): such a secret is never sent anywhere
+/// ([`Secret::is_known`] says which), and shows that form whatever is asked.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Secret(Box<str>);
+pub struct Secret {
+    text: Box<str>,
+    redacted_only: bool,
+}
 
 impl Secret {
     /// Wraps a key.
     #[must_use]
     pub fn new(key: &str) -> Secret {
-        Secret(key.into())
+        Secret {
+            text: key.into(),
+            redacted_only: false,
+        }
     }
 
-    /// The full key. Call only to print with `--show-secrets` or to send to the vendor's API.
+    /// A key known only by its redacted form (`nm_live_…h7Qz`), as a report shows it.
+    #[must_use]
+    pub fn from_redacted(shown: &str) -> Secret {
+        Secret {
+            text: shown.into(),
+            redacted_only: true,
+        }
+    }
+
+    /// Whether the key itself is at hand (else only its redacted form is).
+    #[must_use]
+    pub fn is_known(&self) -> bool {
+        !self.redacted_only
+    }
+
+    /// The full key (the redacted form when only that is known). Call only to print with
+    /// `--show-secrets` or to send to the vendor's API.
     #[must_use]
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.text
     }
 
     /// `nm_live_…h7Qz`: the prefix, an ellipsis and the last four characters of the body.
@@ -46,21 +72,37 @@ impl Secret {
     /// the panic message.
     #[must_use]
     pub fn redacted(&self, prefix_len: usize) -> String {
-        crate::sanitize::redact_key(&self.0, prefix_len)
+        if self.redacted_only {
+            return self.text.to_string();
+        }
+        crate::sanitize::redact_key(&self.text, prefix_len)
     }
 
-    /// The stable fingerprint, `nmleaks/key-sha256/v1:<hex>`.
+    /// The stable fingerprint, `nmleaks/key-sha256/v1:<hex>`. Only for a known key: a
+    /// finding read back keeps the fingerprint it was stored with.
     #[must_use]
     pub fn fingerprint(&self) -> Fingerprint {
-        Fingerprint::of(&self.0)
+        Fingerprint::of(&self.text)
     }
 }
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.redacted_only {
+            return write!(f, "Secret(redacted {})", self.text);
+        }
         // Never the key: the prefix (up to the second '_') and the length.
-        let shown = self.0.match_indices('_').nth(1).map_or(0, |(i, _)| i + 1);
-        write!(f, "Secret({}…, {} chars)", &self.0[..shown], self.0.len())
+        let shown = self
+            .text
+            .match_indices('_')
+            .nth(1)
+            .map_or(0, |(i, _)| i + 1);
+        write!(
+            f,
+            "Secret({}…, {} chars)",
+            &self.text[..shown],
+            self.text.len()
+        )
     }
 }
 
@@ -140,7 +182,7 @@ impl fmt::Display for Fingerprint {
 }
 
 /// Where a location's bytes came from.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Origin {
     /// A file on disk (relative paths are relative to the current directory).
     File(PathBuf),
@@ -155,8 +197,13 @@ pub enum Origin {
 }
 
 /// A place in git history.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct GitOrigin {
+    /// The repository that holds the commit, as the user named it (a URL without its
+    /// credentials, or a path): set by `nmleaks audit`, which reports many repositories at
+    /// once; `None` for a single repository's scan. First, so that an audit's places sort by
+    /// repository.
+    pub repo: Option<Arc<str>>,
     /// Commit time, seconds since the epoch (sorts history oldest first).
     pub time: i64,
     /// The commit id, hex.
@@ -174,7 +221,9 @@ pub struct GitOrigin {
 }
 
 /// What kind of git object a [`GitOrigin`] names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum GitKind {
     /// A file at `path` in the tree of commit `commit` (or in the index when `staged`).
     File,
@@ -223,7 +272,7 @@ impl GitKind {
 /// - `history_damaged`: part of history could not be read (a missing or damaged commit, tree
 ///   or pack), so the walk may have missed commits that hold the key: the other fields are
 ///   what the readable history shows, and the key is treated as pushed in the advice.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Provenance {
     /// The commit that introduced the key, hex.
     pub first_commit: Option<String>,
@@ -242,7 +291,19 @@ pub struct Provenance {
 /// Which part of an origin holds a key: its content, or one of the names around it. A key in a
 /// name is a finding like any other (a file named after a key publishes the key as surely as
 /// its content would), and the name is shown redacted wherever it is printed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub enum Part {
     /// The bytes of the file, blob or message.
     #[default]
@@ -281,7 +342,7 @@ impl Part {
 
 /// One place that holds a key. Its `Debug` shows the snippet's length, not its text: with
 /// `--show-secrets` the snippet holds the key in full.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Location {
     /// Where the bytes came from.
     pub origin: Origin,
@@ -317,7 +378,9 @@ pub struct Location {
 }
 
 /// One wrapping a key was found inside.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Layer {
     /// A gzip stream.
     Gzip,
@@ -355,7 +418,18 @@ impl Layer {
 }
 
 /// Where inside its origin a key was found.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Inner {
     /// The member's path inside the archive; the paths of nested archives' members are joined
     /// with `!` (`inner.zip!app/.env`). `None` when no archive holds the key (a compressed file,
@@ -448,49 +522,62 @@ impl Location {
             .map(|i| i.chain_text())
     }
 
-    /// The display path of the origin itself, without any archive member.
+    /// The display path of the origin itself, without any archive member; in an audit of
+    /// many repositories, after the repository's name.
     fn outer_path(&self) -> String {
         match &self.origin {
-            Origin::File(p) => crate::sanitize::path(p),
-            Origin::Stdin => "<stdin>".to_string(),
-            Origin::Pending => "<location not yet mapped>".to_string(),
-            Origin::Git(g) if self.part == Part::Author => {
-                let who = if g.kind == GitKind::TagMessage {
-                    "tagger"
-                } else {
-                    "author or committer"
-                };
-                format!("{} ({who})", short_id(&g.commit))
-            }
-            Origin::Git(g) => match (g.kind, &g.path) {
-                (GitKind::Ref, p) => format!(
-                    "{} (ref)",
-                    crate::sanitize::text(p.as_deref().unwrap_or_default())
-                ),
-                (GitKind::File, Some(p)) if g.staged => crate::sanitize::text(p),
-                (GitKind::File, Some(p)) => {
-                    format!("{}:{}", short_id(&g.commit), crate::sanitize::text(p))
-                }
-                (GitKind::TagMessage, _) => format!("{} (tag message)", short_id(&g.commit)),
-                (GitKind::Blob, Some(tag)) => format!(
-                    "{} (blob named by tag {})",
-                    short_id(&g.commit),
-                    crate::sanitize::text(tag)
-                ),
-                (GitKind::Blob, None) => format!("{} (unreachable blob)", short_id(&g.commit)),
-                (GitKind::Unplaced, _) => format!(
-                    "{} (blob; location unknown: history is damaged)",
-                    short_id(&g.commit)
-                ),
-                (GitKind::File | GitKind::CommitMessage, _) => {
-                    format!("{} (commit message)", short_id(&g.commit))
-                }
-            },
+            Origin::Git(g) if g.repo.is_some() => format!(
+                "{} {}",
+                crate::sanitize::text(g.repo.as_deref().unwrap_or_default()),
+                origin_path(&self.origin, self.part)
+            ),
+            origin => origin_path(origin, self.part),
         }
     }
 
     pub(crate) fn sort_key(&self) -> (&Origin, Part, Option<&Inner>, u64) {
         (&self.origin, self.part, self.inner.as_deref(), self.offset)
+    }
+}
+
+/// The display path of an origin, its repository aside.
+fn origin_path(origin: &Origin, part: Part) -> String {
+    match origin {
+        Origin::File(p) => crate::sanitize::path(p),
+        Origin::Stdin => "<stdin>".to_string(),
+        Origin::Pending => "<location not yet mapped>".to_string(),
+        Origin::Git(g) if part == Part::Author => {
+            let who = if g.kind == GitKind::TagMessage {
+                "tagger"
+            } else {
+                "author or committer"
+            };
+            format!("{} ({who})", short_id(&g.commit))
+        }
+        Origin::Git(g) => match (g.kind, &g.path) {
+            (GitKind::Ref, p) => format!(
+                "{} (ref)",
+                crate::sanitize::text(p.as_deref().unwrap_or_default())
+            ),
+            (GitKind::File, Some(p)) if g.staged => crate::sanitize::text(p),
+            (GitKind::File, Some(p)) => {
+                format!("{}:{}", short_id(&g.commit), crate::sanitize::text(p))
+            }
+            (GitKind::TagMessage, _) => format!("{} (tag message)", short_id(&g.commit)),
+            (GitKind::Blob, Some(tag)) => format!(
+                "{} (blob named by tag {})",
+                short_id(&g.commit),
+                crate::sanitize::text(tag)
+            ),
+            (GitKind::Blob, None) => format!("{} (unreachable blob)", short_id(&g.commit)),
+            (GitKind::Unplaced, _) => format!(
+                "{} (blob; location unknown: history is damaged)",
+                short_id(&g.commit)
+            ),
+            (GitKind::File | GitKind::CommitMessage, _) => {
+                format!("{} (commit message)", short_id(&g.commit))
+            }
+        },
     }
 }
 
@@ -501,7 +588,7 @@ pub fn short_id(id: &str) -> &str {
 }
 
 /// Places of a key that a report counts but does not list: beyond `--max-locations`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Unlisted {
     /// Places without an inline allow comment.
     pub plain: u64,
@@ -536,8 +623,26 @@ pub struct Finding {
     /// The baseline or an allow comment would hide this key, but it was verified live, so it
     /// is reported anyway: `baseline` or `inline`.
     pub suppression_overridden: Option<&'static str>,
-    /// Where the key came from in history (full `nmleaks git` audits only).
+    /// Where the key came from in history (full `nmleaks git` audits only). For
+    /// `nmleaks audit`, over every repository that holds the key (see [`Finding::exposure`]).
     pub provenance: Option<Provenance>,
+    /// `nmleaks audit`: each repository that holds the key, with its own provenance; empty
+    /// for a single repository's scan.
+    pub exposure: Vec<Exposure>,
+}
+
+/// One repository that holds a key, in an audit of many (`nmleaks audit`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exposure {
+    /// The repository, as [`GitOrigin::repo`] names it.
+    pub repository: Arc<str>,
+    /// Whether the repository is public, when its host said (the GitHub API's visibility);
+    /// `None` when nothing said (a URL or a path given by hand).
+    pub public: Option<bool>,
+    /// The key's provenance in this repository alone. Its `first_commit_time` is the start
+    /// of the exposure window: the repository's remote refs reach every commit audited, so
+    /// the key has been there since that commit was pushed (at the earliest, its time).
+    pub provenance: Provenance,
 }
 
 impl Finding {

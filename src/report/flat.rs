@@ -30,6 +30,7 @@ pub const COLUMNS: &[&str] = &[
     "email",
     "time",
     "object",
+    "repository",
 ];
 
 #[derive(Serialize)]
@@ -53,6 +54,8 @@ struct Row<'a> {
     /// `file`, `commit-message`, `tag-message`, `blob`, `location-unknown`, `ref`, or `file`
     /// for files on disk.
     object: &'static str,
+    /// `nmleaks audit`: the repository that holds the place (empty otherwise).
+    repository: String,
 }
 
 fn row<'a>(r: &'a Report<'_>, f: &'a Finding, loc: &Location) -> Row<'a> {
@@ -104,6 +107,14 @@ fn row<'a>(r: &'a Report<'_>, f: &'a Finding, loc: &Location) -> Row<'a> {
         email,
         time,
         object: if object.is_empty() { "file" } else { object },
+        repository: match &loc.origin {
+            Origin::Git(g) => g
+                .repo
+                .as_deref()
+                .map(crate::sanitize::text)
+                .unwrap_or_default(),
+            _ => String::new(),
+        },
     }
 }
 
@@ -148,6 +159,7 @@ pub fn write_csv(r: &Report<'_>, w: &mut dyn Write) -> io::Result<()> {
             row.email,
             row.time,
             row.object.to_string(),
+            row.repository,
         ];
         out.write_record(cells.iter().map(|c| defuse(c).into_owned()))
             .map_err(io::Error::other)?;

@@ -70,15 +70,13 @@ impl Palette {
 pub fn write(r: &Report<'_>, color: bool, w: &mut dyn Write) -> io::Result<()> {
     let p = Palette::new(color);
     for f in r.findings {
-        for loc in &f.locations {
-            write_location(w, &p, r, f, loc)?;
-        }
-        if let Some(prov) = &f.provenance {
-            writeln!(w, "    {}{}{:#}", p.dim, provenance_line(prov), p.dim)?;
-        }
+        write_finding(w, &p, r, f)?;
     }
     if r.quiet {
         return Ok(());
+    }
+    if let Some(a) = &r.summary.audit {
+        write_audit(w, a, r.findings)?;
     }
     if !r.suppressed.is_empty() {
         let count = |kind: &str| {
@@ -288,6 +286,97 @@ fn status_counts(findings: &[Finding]) -> String {
         .map(|(n, label)| format!("{n} {label}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// One key: its places, then where it came from.
+fn write_finding(w: &mut dyn Write, p: &Palette, r: &Report<'_>, f: &Finding) -> io::Result<()> {
+    for loc in &f.locations {
+        write_location(w, p, r, f, loc)?;
+    }
+    if let Some(prov) = &f.provenance {
+        writeln!(w, "    {}{}{:#}", p.dim, provenance_line(prov), p.dim)?;
+    }
+    if !f.exposure.is_empty() {
+        writeln!(w, "    {}{}{:#}", p.dim, exposure_line(&f.exposure), p.dim)?;
+    }
+    Ok(())
+}
+
+/// `in 2 repositories: https://h/org/app.git (public, since 2024-03-01), /srv/b (since …)`.
+fn exposure_line(exposure: &[crate::finding::Exposure]) -> String {
+    let each: Vec<String> = exposure
+        .iter()
+        .map(|e| {
+            let mut about = Vec::new();
+            match e.public {
+                Some(true) => about.push("public".to_string()),
+                Some(false) => about.push("private".to_string()),
+                None => {}
+            }
+            if let Some(t) = e.provenance.first_commit_time {
+                let day = crate::timefmt::rfc3339(t);
+                about.push(format!("since {}", day.get(..10).unwrap_or(&day)));
+            }
+            if about.is_empty() {
+                crate::sanitize::text(&e.repository)
+            } else {
+                format!(
+                    "{} ({})",
+                    crate::sanitize::text(&e.repository),
+                    about.join(", ")
+                )
+            }
+        })
+        .collect();
+    match exposure.len() {
+        1 => format!("in 1 repository: {}", each[0]),
+        n => format!("in {n} repositories: {}", each.join(", ")),
+    }
+}
+
+/// The audit's table: repositories audited and failed (each failure with its reason), and
+/// how the keys spread over them.
+fn write_audit(w: &mut dyn Write, a: &super::AuditSummary, findings: &[Finding]) -> io::Result<()> {
+    let (audited, failed) = (a.audited(), a.failed());
+    let plural = |n: usize| if n == 1 { "y" } else { "ies" };
+    writeln!(
+        w,
+        "repositories: {audited} audited, {failed} failed (of {})",
+        a.repositories.len()
+    )?;
+    for r in a.repositories.iter().filter(|r| r.error.is_some()) {
+        writeln!(
+            w,
+            "  failed: {}: {}",
+            crate::sanitize::text(&r.name),
+            r.error.as_deref().unwrap_or_default()
+        )?;
+    }
+    if findings.is_empty() {
+        return Ok(());
+    }
+    let holding = a.repositories.iter().filter(|r| r.keys > 0).count();
+    let public = findings
+        .iter()
+        .filter(|f| f.exposure.iter().any(|e| e.public == Some(true)))
+        .count();
+    let live = findings
+        .iter()
+        .filter(|f| f.status().is_some_and(|s| s.rank() == 2))
+        .count();
+    let widest = findings.iter().map(|f| f.exposure.len()).max().unwrap_or(0);
+    let mut parts = vec![format!("keys in {holding} repositor{}", plural(holding))];
+    if live > 0 {
+        parts.push(format!("{live} live"));
+    }
+    if public > 0 {
+        parts.push(format!("{public} in a public repository"));
+    }
+    parts.push(format!(
+        "at most {widest} repositor{} per key",
+        plural(widest)
+    ));
+    writeln!(w, "{}", parts.join("; "))
 }
 
 /// One line on where a key came from in history and what to do about it.

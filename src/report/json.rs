@@ -26,6 +26,42 @@ struct Doc<'a> {
     findings: Vec<JsonFinding<'a>>,
     suppressed: Vec<JsonSuppressed<'a>>,
     summary: JsonSummary,
+    /// `nmleaks audit`: every repository the audit took and how it went.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    audit: Option<JsonAudit<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonAudit<'a> {
+    repositories_audited: usize,
+    repositories_failed: usize,
+    repositories: Vec<JsonRepoOutcome<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonRepoOutcome<'a> {
+    repository: String,
+    /// `audited` or `failed`.
+    status: &'static str,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a str>,
+    /// `true`/`false` when its host said (a GitHub listing), else absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public: Option<bool>,
+    keys: usize,
+    /// Errors and warnings inside it (unreadable objects, damage).
+    problems: u64,
+}
+
+/// One repository that holds a key (`nmleaks audit`).
+#[derive(Serialize)]
+struct JsonExposure<'a> {
+    repository: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    public: Option<bool>,
+    #[serde(flatten)]
+    provenance: JsonProvenance<'a>,
 }
 
 #[derive(Serialize)]
@@ -50,6 +86,10 @@ struct JsonFinding<'a> {
     /// See [`crate::finding::Provenance`] for the fields.
     #[serde(skip_serializing_if = "Option::is_none")]
     provenance: Option<JsonProvenance<'a>>,
+    /// `nmleaks audit`: each repository that holds the key, with its own provenance
+    /// (`first_commit_time` there starts its exposure window); absent otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    repositories: Vec<JsonExposure<'a>>,
 }
 
 #[derive(Serialize)]
@@ -109,6 +149,9 @@ struct JsonProvenance<'a> {
 
 #[derive(Serialize)]
 struct JsonLocation {
+    /// `nmleaks audit`: the repository that holds this place.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repository: Option<String>,
     path: String,
     /// Where in the origin the key is, when not in its content: `path`, `author`, `ref-name`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -214,6 +257,10 @@ fn location(loc: &Location) -> JsonLocation {
         ),
     };
     JsonLocation {
+        repository: match &loc.origin {
+            Origin::Git(g) => g.repo.as_deref().map(crate::sanitize::text),
+            _ => None,
+        },
         path,
         part: (loc.part != crate::finding::Part::Content).then(|| loc.part.as_str()),
         line: loc.line,
@@ -244,15 +291,28 @@ fn finding<'a>(r: &'a Report<'_>, f: &'a Finding) -> JsonFinding<'a> {
         locations: f.locations.iter().map(location).collect(),
         verification: f.verification.as_ref().map(verification),
         suppression_overridden: f.suppression_overridden,
-        provenance: f.provenance.as_ref().map(|p| JsonProvenance {
-            first_commit: p.first_commit.as_deref(),
-            first_commit_time: p.first_commit_time,
-            first_commit_time_rfc3339: p.first_commit_time.map(crate::timefmt::rfc3339),
-            commits: p.commits,
-            at_head: p.at_head,
-            pushed: p.pushed,
-            history_damaged: p.history_damaged,
-        }),
+        provenance: f.provenance.as_ref().map(provenance),
+        repositories: f
+            .exposure
+            .iter()
+            .map(|e| JsonExposure {
+                repository: crate::sanitize::text(&e.repository),
+                public: e.public,
+                provenance: provenance(&e.provenance),
+            })
+            .collect(),
+    }
+}
+
+fn provenance(p: &crate::finding::Provenance) -> JsonProvenance<'_> {
+    JsonProvenance {
+        first_commit: p.first_commit.as_deref(),
+        first_commit_time: p.first_commit_time,
+        first_commit_time_rfc3339: p.first_commit_time.map(crate::timefmt::rfc3339),
+        commits: p.commits,
+        at_head: p.at_head,
+        pushed: p.pushed,
+        history_damaged: p.history_damaged,
     }
 }
 
@@ -302,6 +362,26 @@ pub fn write(r: &Report<'_>, w: &mut dyn Write) -> io::Result<()> {
                 cache_hits: v.cache_hits,
             }),
         },
+        audit: r.summary.audit.as_ref().map(|a| JsonAudit {
+            repositories_audited: a.audited(),
+            repositories_failed: a.failed(),
+            repositories: a
+                .repositories
+                .iter()
+                .map(|o| JsonRepoOutcome {
+                    repository: crate::sanitize::text(&o.name),
+                    status: if o.error.is_some() {
+                        "failed"
+                    } else {
+                        "audited"
+                    },
+                    error: o.error.as_deref(),
+                    public: o.public,
+                    keys: o.keys,
+                    problems: o.problems,
+                })
+                .collect(),
+        }),
     };
     serde_json::to_writer_pretty(&mut *w, &doc)?;
     writeln!(w)

@@ -46,6 +46,47 @@ pub struct Summary {
     pub hidden_by_status: usize,
     /// Files and directories the ignore rules skipped (a working-tree scan).
     pub ignored: u64,
+    /// `nmleaks audit`: how each repository went.
+    pub audit: Option<AuditSummary>,
+}
+
+/// How the repositories of an `nmleaks audit` went.
+#[derive(Debug, Clone, Default)]
+pub struct AuditSummary {
+    /// Every repository the audit took, in the order it listed them.
+    pub repositories: Vec<RepoOutcome>,
+}
+
+impl AuditSummary {
+    /// Repositories audited to the end (with or without problems inside).
+    #[must_use]
+    pub fn audited(&self) -> usize {
+        self.repositories
+            .iter()
+            .filter(|r| r.error.is_none())
+            .count()
+    }
+
+    /// Repositories that could not be audited.
+    #[must_use]
+    pub fn failed(&self) -> usize {
+        self.repositories.len() - self.audited()
+    }
+}
+
+/// One repository of an audit.
+#[derive(Debug, Clone)]
+pub struct RepoOutcome {
+    /// The repository (a URL without credentials, or a path).
+    pub name: String,
+    /// Public, when its host said.
+    pub public: Option<bool>,
+    /// Why it could not be audited (cloned, fetched or opened); `None` when it was.
+    pub error: Option<String>,
+    /// Distinct keys it holds.
+    pub keys: usize,
+    /// Problems inside it (unreadable objects, damage), errors and warnings.
+    pub problems: u64,
 }
 
 /// What a `--verify` run cost.

@@ -234,6 +234,9 @@ fn in_outer_text(loc: &Location) -> bool {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct LocationProperties {
+    /// `nmleaks audit`: the repository that holds the place.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    repository: Option<String>,
     commit: String,
     author: String,
     commit_time: i64,
@@ -429,6 +432,7 @@ fn location(loc: &Location, root: &Path, id: Option<usize>) -> SarifLocation {
                 },
             },
             (!g.staged).then(|| LocationProperties {
+                repository: g.repo.as_deref().map(crate::sanitize::text),
                 commit: g.commit.clone(),
                 author: crate::sanitize::text(&g.author),
                 commit_time: g.time,

@@ -7,6 +7,7 @@
 //! [`Event::Problem`]: they are reported and the walk goes on.
 
 pub mod git;
+pub mod github;
 pub mod stdin;
 pub mod worktree;
 

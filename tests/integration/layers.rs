@@ -41,6 +41,7 @@ const FLOORS: &[(&str, &[&str])] = &[
             "config",
             "cli",
             "app",
+            "audit",
             "differential",
             "differential_decode",
         ],

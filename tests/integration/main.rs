@@ -5,6 +5,7 @@
 
 mod action;
 mod api;
+mod audit;
 mod config;
 mod decode;
 mod git;

@@ -645,7 +645,7 @@ fn jsonl_and_csv_list_one_flat_record_per_place_redacted() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "fingerprint,rule_id,severity,key,status,path,line,column,member,commit,author,email,time,object"
+        "fingerprint,rule_id,severity,key,status,path,line,column,member,commit,author,email,time,object,repository"
     );
     let body: Vec<&str> = lines.collect();
     assert_eq!(body.len(), 3, "{csv}");

@@ -155,6 +155,11 @@ impl TestEnv {
             .env_remove("GIT_DIR")
             .env_remove("GIT_INDEX_FILE")
             .env_remove("GIT_WORK_TREE")
+            // Tokens of the calling environment (CI's GITHUB_TOKEN) never reach a test's
+            // servers, and the GitHub API is always one the test names.
+            .env_remove("GITHUB_TOKEN")
+            .env_remove("NMLEAKS_TOKEN")
+            .env_remove("NMLEAKS_GITHUB_API_URL")
             .env("NMLEAKS_TEST", "1")
             .env("NMLEAKS_CACHE_DIR", self.cache_dir());
         for proxy in PROXY_VARS {

@@ -123,6 +123,50 @@ pub fn open(path: Option<&Path>) -> Result<Repository, GitError> {
     })
 }
 
+/// A digest of every ref and what it points at (HEAD included): equal digests mean the
+/// history an audit reads is the same. `nmleaks audit` reuses a repository's stored result
+/// while its digest stays the same.
+///
+/// # Errors
+/// The refs cannot be listed.
+pub fn tips_digest(repo: &Repository) -> Result<String, GitError> {
+    use sha2::{Digest, Sha256};
+    let refs = repo.references().map_err(|e| GitError::Git {
+        context: "listing the refs".to_string(),
+        message: git_message(&e),
+    })?;
+    let mut tips: Vec<Vec<u8>> = Vec::new();
+    for r in refs {
+        let r = r.map_err(|e| GitError::Git {
+            context: "listing the refs".to_string(),
+            message: git_message(&e),
+        })?;
+        let mut line = r.name_bytes().to_vec();
+        line.push(0);
+        match (r.target(), r.symbolic_target_bytes()) {
+            (Some(id), _) => line.extend_from_slice(id.as_bytes()),
+            (None, Some(t)) => line.extend_from_slice(t),
+            (None, None) => {}
+        }
+        tips.push(line);
+    }
+    if let Ok(head) = repo.find_reference("HEAD") {
+        let mut line = b"HEAD\0".to_vec();
+        line.extend_from_slice(head.symbolic_target_bytes().unwrap_or_default());
+        if let Some(id) = head.target() {
+            line.extend_from_slice(id.as_bytes());
+        }
+        tips.push(line);
+    }
+    tips.sort();
+    let mut h = Sha256::new();
+    for t in &tips {
+        h.update((t.len() as u64).to_le_bytes());
+        h.update(t);
+    }
+    Ok(crate::finding::hex(&h.finalize()))
+}
+
 /// Whether the repository is a partial clone: objects may be missing by design, fetched
 /// from a promisor remote on demand (`git clone --filter=…`).
 pub(crate) fn is_partial_clone(repo: &Repository) -> bool {
@@ -161,6 +205,7 @@ pub(crate) fn commit_origin(
     path: Option<String>,
 ) -> GitOrigin {
     GitOrigin {
+        repo: None,
         time,
         commit: id.to_string(),
         kind: if path.is_some() {
@@ -179,6 +224,7 @@ pub(crate) fn commit_origin(
 /// name).
 pub(crate) fn blob_origin(blob: Oid, tag: Option<String>) -> GitOrigin {
     GitOrigin {
+        repo: None,
         time: 0,
         commit: blob.to_string(),
         path: tag,
@@ -194,6 +240,7 @@ pub(crate) fn blob_origin(blob: Oid, tag: Option<String>) -> GitOrigin {
 pub(crate) fn tag_origin(id: Oid, data: &[u8]) -> GitOrigin {
     let tagger = objects::tag_target(data).1;
     GitOrigin {
+        repo: None,
         time: tagger.time,
         commit: id.to_string(),
         path: None,

@@ -174,6 +174,7 @@ pub fn range(
             continue;
         };
         let origin = Origin::Git(GitOrigin {
+            repo: None,
             path: Some(path),
             kind: GitKind::File,
             ..origins[&commit].clone()
@@ -271,6 +272,7 @@ fn introduced(
         // A name this commit introduces (new against every parent) that holds a key.
         for (path, raw) in names {
             let origin = Origin::Git(GitOrigin {
+                repo: None,
                 path: Some(path),
                 kind: GitKind::File,
                 ..origins[&id].clone()

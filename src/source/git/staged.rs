@@ -457,6 +457,7 @@ pub fn scan(
             )));
         }
         let origin = Origin::Git(GitOrigin {
+            repo: None,
             time: 0,
             commit: String::new(),
             path: Some(change.path.clone()),

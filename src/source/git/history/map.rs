@@ -455,6 +455,7 @@ impl Mapper<'_> {
                 let origin = match self.named.stand_ins.get(&blob) {
                     // A name in a tree no walk reached: name the tree and the entry.
                     Some((tree, name)) => GitOrigin {
+                        repo: None,
                         kind: if self.damaged {
                             GitKind::Unplaced
                         } else {
@@ -570,6 +571,7 @@ impl Mapper<'_> {
         for (path, blob) in here.iter() {
             reached.insert(*blob);
             let origin = GitOrigin {
+                repo: None,
                 time: 0,
                 commit: tree.to_string(),
                 path: Some(format!("{}:{path}", crate::sanitize::text(name))),
@@ -634,6 +636,7 @@ impl Mapper<'_> {
 /// The origin of a key-holding blob that no walk reached in a damaged history.
 fn unplaced_origin(blob: Oid) -> GitOrigin {
     GitOrigin {
+        repo: None,
         kind: GitKind::Unplaced,
         ..blob_origin(blob, None)
     }

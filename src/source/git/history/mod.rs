@@ -455,6 +455,7 @@ fn ref_names(repo: &Repository, matcher: &Matcher, show_secrets: bool, tx: &Send
             continue;
         }
         let origin = Origin::Git(GitOrigin {
+            repo: None,
             time: 0,
             commit: target,
             path: Some(crate::sanitize::bytes(&raw)),

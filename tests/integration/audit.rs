@@ -1,0 +1,589 @@
+//! `nmleaks audit`: many repositories into one report, over real smart HTTP (`git
+//! http-backend` on 127.0.0.1, [`crate::gitserver`]) and a fake GitHub REST API on 127.0.0.1
+//! that paginates with `Link` headers and refuses on request. Nothing reaches the internet.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+
+use crate::gitserver::GitServer;
+use crate::util::{TestEnv, git_ok};
+
+/// A bare repository `ROOT/NAME.git` with one commit per file (none: an empty repository).
+fn bare(env: &TestEnv, root: &str, name: &str, files: &[(&str, String)]) -> PathBuf {
+    let bare = env.path(&format!("{root}/{name}.git"));
+    std::fs::create_dir_all(&bare).unwrap();
+    git_ok(&bare, &["init", "-q", "--bare"]);
+    if files.is_empty() {
+        return bare;
+    }
+    let work = env.path(&format!("work/{root}-{name}"));
+    git_ok(
+        env.root(),
+        &[
+            "clone",
+            "-q",
+            bare.to_str().unwrap(),
+            work.to_str().unwrap(),
+        ],
+    );
+    for (file, text) in files {
+        std::fs::write(work.join(file), text).unwrap();
+        git_ok(&work, &["add", "."]);
+        git_ok(&work, &["commit", "-q", "-m", file]);
+    }
+    git_ok(&work, &["push", "-q", "origin", "HEAD:main"]);
+    bare
+}
+
+/// One repository as the fake API lists it.
+struct Listed {
+    name: &'static str,
+    clone_url: String,
+    private: bool,
+    fork: bool,
+    archived: bool,
+}
+
+/// A fake GitHub REST API: `GET /api/orgs/acme/repos` lists `repos` two a page (so three
+/// pages for five), with `Link: <…>; rel="next"`; only with `Authorization: Bearer TOKEN`
+/// when a token is set (else 401). `/api/orgs/missing/repos` answers 404,
+/// `/api/orgs/limited/repos` 403 with the rate limit exhausted. Counts the requests.
+struct FakeGithub {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    requests: Arc<AtomicUsize>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl FakeGithub {
+    fn start(repos: &[Listed], token: Option<String>) -> FakeGithub {
+        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+        let port = server.server_addr().to_ip().unwrap().port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let requests = Arc::new(AtomicUsize::new(0));
+        let (flag, count) = (stop.clone(), requests.clone());
+        let pages: Vec<String> = repos
+            .chunks(2)
+            .map(|chunk| {
+                let items: Vec<serde_json::Value> = chunk
+                    .iter()
+                    .map(|r| {
+                        serde_json::json!({
+                            "full_name": format!("acme/{}", r.name),
+                            "clone_url": r.clone_url,
+                            "private": r.private,
+                            "visibility": if r.private { "private" } else { "public" },
+                            "fork": r.fork,
+                            "archived": r.archived,
+                        })
+                    })
+                    .collect();
+                serde_json::to_string(&items).unwrap()
+            })
+            .collect();
+        let handle = std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                let Ok(Some(req)) = server.recv_timeout(std::time::Duration::from_millis(50))
+                else {
+                    continue;
+                };
+                count.fetch_add(1, Ordering::Relaxed);
+                let url = req.url().to_string();
+                let authorized = token.as_ref().is_none_or(|t| {
+                    req.headers().iter().any(|h| {
+                        h.field.equiv("Authorization") && h.value.as_str() == format!("Bearer {t}")
+                    })
+                });
+                let header = |k: &str, v: &str| tiny_http::Header::from_bytes(k, v).unwrap();
+                let resp = if url.starts_with("/api/orgs/missing/") {
+                    tiny_http::Response::from_string("{\"message\":\"Not Found\"}")
+                        .with_status_code(404)
+                } else if url.starts_with("/api/orgs/limited/") {
+                    tiny_http::Response::from_string("{\"message\":\"API rate limit exceeded\"}")
+                        .with_status_code(403)
+                        .with_header(header("x-ratelimit-remaining", "0"))
+                        .with_header(header("x-ratelimit-reset", "1800000000"))
+                } else if !authorized {
+                    tiny_http::Response::from_string("{\"message\":\"Bad credentials\"}")
+                        .with_status_code(401)
+                } else if url.starts_with("/api/orgs/acme/repos") {
+                    let page: usize = ["?page=", "&page="]
+                        .iter()
+                        .find_map(|m| url.split_once(m))
+                        .and_then(|(_, p)| p.split('&').next()?.parse().ok())
+                        .unwrap_or(1);
+                    let body = pages.get(page - 1).cloned().unwrap_or_else(|| "[]".into());
+                    let mut resp = tiny_http::Response::from_string(body)
+                        .with_header(header("Content-Type", "application/json"));
+                    if page < pages.len() {
+                        resp = resp.with_header(header(
+                            "Link",
+                            &format!(
+                                "<http://127.0.0.1:{port}/api/orgs/acme/repos?per_page=2&page={}>; \
+                                 rel=\"next\", <http://127.0.0.1:{port}/api/orgs/acme/repos?\
+                                 per_page=2&page={}>; rel=\"last\"",
+                                page + 1,
+                                pages.len()
+                            ),
+                        ));
+                    }
+                    resp
+                } else {
+                    tiny_http::Response::from_string("{}").with_status_code(404)
+                };
+                let _ = req.respond(resp);
+            }
+        });
+        FakeGithub {
+            port,
+            stop,
+            requests,
+            handle: Some(handle),
+        }
+    }
+
+    fn api(&self) -> String {
+        format!("http://127.0.0.1:{}/api", self.port)
+    }
+}
+
+impl Drop for FakeGithub {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// A `git` on PATH that appends its arguments, and the command line of every process on the
+/// machine at that moment (`/proc/*/cmdline`), to a log before running the real git.
+fn logging_git(env: &TestEnv) -> (String, PathBuf) {
+    let real = String::from_utf8(
+        std::process::Command::new("sh")
+            .args(["-c", "command -v git"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let bin = env.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = env.path("argv.log");
+    std::fs::write(
+        bin.join("git"),
+        format!(
+            "#!/bin/sh\necho \"$@\" >> '{log}'\n\
+             for f in /proc/[0-9]*/cmdline; do tr '\\000' ' ' < \"$f\" 2>/dev/null; echo; done \
+             >> '{log}'\nexec '{real}' \"$@\"\n",
+            log = log.display(),
+            real = real.trim()
+        ),
+    )
+    .unwrap();
+    crate::util::chmod(&bin.join("git"), 0o755);
+    (
+        format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        log,
+    )
+}
+
+fn assert_nothing_under_holds(dir: &Path, secret: &str) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            assert_nothing_under_holds(&p, secret);
+        } else if let Ok(bytes) = std::fs::read(&p) {
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(secret),
+                "{} holds it",
+                p.display()
+            );
+        }
+    }
+}
+
+/// The repositories of the JSON report's `audit` section: name → (status, keys).
+fn outcomes(json: &serde_json::Value) -> Vec<(String, String, u64)> {
+    json["audit"]["repositories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["repository"].as_str().unwrap().to_string(),
+                r["status"].as_str().unwrap().to_string(),
+                r["keys"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+#[allow(clippy::too_many_lines)] // one organisation, every kind of repository in it
+fn an_organisation_is_listed_page_by_page_and_audited_into_one_report_without_leaking_the_token() {
+    let mut env = TestEnv::new();
+    let shared = env.live_key();
+    let own = env.live_key();
+    let secret_key = env.live_key();
+    let archived_key = env.live_key();
+    let fork_key = env.live_key();
+    bare(
+        &env,
+        "public",
+        "app",
+        &[("app.env", format!("K={shared}\n"))],
+    );
+    bare(
+        &env,
+        "public",
+        "lib",
+        &[
+            ("README.md", "lib\n".into()),
+            ("conf.env", format!("K={shared}\nL={own}\n")),
+        ],
+    );
+    bare(&env, "public", "empty", &[]);
+    bare(
+        &env,
+        "public",
+        "old",
+        &[("x.env", format!("K={archived_key}\n"))],
+    );
+    bare(
+        &env,
+        "public",
+        "fork",
+        &[("f.env", format!("K={fork_key}\n"))],
+    );
+    bare(
+        &env,
+        "private",
+        "vault",
+        &[("v.env", format!("K={secret_key}\n"))],
+    );
+    let token = format!("tok{}", env.rng.base62(24));
+    let public = GitServer::start(&env.path("public"), None);
+    let private = GitServer::start(&env.path("private"), Some(&token));
+    let listed = |name, server: &GitServer, private, fork, archived| Listed {
+        name,
+        clone_url: server.url(&format!("{name}.git")),
+        private,
+        fork,
+        archived,
+    };
+    let api = FakeGithub::start(
+        &[
+            listed("app", &public, false, false, false),
+            listed("lib", &public, false, false, false),
+            listed("vault", &private, true, false, false),
+            listed("gone", &public, false, false, false),
+            listed("empty", &public, false, false, false),
+            listed("old", &public, false, false, true),
+            listed("fork", &public, false, true, false),
+        ],
+        Some(token.clone()),
+    );
+    let (path, log) = logging_git(&env);
+    let clones = env.path("clones");
+    let run = env.run_with_env(
+        &[
+            "audit",
+            "--github-org",
+            "acme",
+            "--github-api-url",
+            &api.api(),
+            "--clone-dir",
+            clones.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        b"",
+        &[("PATH", &path), ("GITHUB_TOKEN", &token)],
+    );
+    let (out, err) = (run.stdout(), run.stderr());
+    // The missing repository failed: the audit went on, and the exit code says a part failed.
+    assert_eq!(run.code(), 2, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // Four pages of two (seven repositories) were followed; the fork is left out by default.
+    assert!(api.requests.load(Ordering::Relaxed) >= 4, "{err}");
+    assert!(
+        err.contains("organisation acme: 7 repositories listed; left out: 1 fork"),
+        "{err}"
+    );
+    let got = outcomes(&json);
+    let url = |s: &GitServer, n: &str| s.url(&format!("{n}.git"));
+    let expect = [
+        (url(&public, "app"), "audited", 1),
+        (url(&public, "lib"), "audited", 2),
+        (url(&private, "vault"), "audited", 1),
+        (url(&public, "gone"), "failed", 0),
+        (url(&public, "empty"), "audited", 0),
+        (url(&public, "old"), "audited", 1),
+    ];
+    let mut expect: Vec<(String, String, u64)> = expect
+        .iter()
+        .map(|(u, s, k)| (u.clone(), (*s).to_string(), *k))
+        .collect();
+    // Listed by name, whatever order the API listed them in.
+    expect.sort();
+    assert_eq!(got, expect, "{err}");
+    assert_eq!(json["audit"]["repositories_failed"], 1);
+    assert!(
+        err.contains(&format!("{}: git fetch failed", url(&public, "gone"))),
+        "{err}"
+    );
+    // The key in two repositories is one finding with a place in each, both public.
+    let findings = json["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 4, "{json:#}");
+    let fp = |key: &str| nmleaks::finding::Fingerprint::of(key).0;
+    let cross = findings
+        .iter()
+        .find(|f| f["fingerprint"] == fp(&shared))
+        .unwrap();
+    let repos: Vec<&str> = cross["repositories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["repository"].as_str().unwrap())
+        .collect();
+    assert_eq!(repos, [url(&public, "app"), url(&public, "lib")]);
+    assert!(
+        cross["repositories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["public"] == true && r["pushed"] == true)
+    );
+    let places: Vec<(&str, &str)> = cross["locations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["repository"].as_str().unwrap(),
+                l["path"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        places,
+        [
+            (url(&public, "app").as_str(), "app.env"),
+            (url(&public, "lib").as_str(), "conf.env")
+        ]
+    );
+    // The private repository is reported as such; the fork's key was never looked at.
+    let vault = findings
+        .iter()
+        .find(|f| f["fingerprint"] == fp(&secret_key))
+        .unwrap();
+    assert_eq!(vault["repositories"][0]["public"], false);
+    assert!(!findings.iter().any(|f| f["fingerprint"] == fp(&fork_key)));
+    // No key and no token anywhere: output, git's arguments, any process's command line
+    // while git ran, the clone directory.
+    let argv = std::fs::read_to_string(&log).unwrap();
+    assert!(argv.contains("fetch"), "{argv}");
+    for text in [&out, &err, &argv] {
+        assert!(!text.contains(&token), "the token leaked");
+        for key in [&shared, &own, &secret_key, &archived_key] {
+            assert!(!text.contains(key.as_str()), "a key leaked");
+        }
+    }
+    assert_nothing_under_holds(&clones, &token);
+
+    // --exclude-archived leaves the archived repository out; --include-forks takes the fork.
+    let run = env.run_with_env(
+        &[
+            "audit",
+            "--github-org",
+            "acme",
+            "--github-api-url",
+            &api.api(),
+            "--clone-dir",
+            clones.to_str().unwrap(),
+            "--exclude-archived",
+            "--include-forks",
+            "--format",
+            "json",
+        ],
+        b"",
+        &[("GITHUB_TOKEN", &token)],
+    );
+    let json: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    let names: Vec<String> = outcomes(&json).into_iter().map(|(n, _, _)| n).collect();
+    assert!(names.contains(&url(&public, "fork")), "{names:?}");
+    assert!(!names.contains(&url(&public, "old")), "{names:?}");
+}
+
+#[test]
+fn api_refusals_are_one_sentence_each_and_fail_the_audit() {
+    let env = TestEnv::new();
+    let api = FakeGithub::start(&[], Some("right".into()));
+    let clones = env.path("clones");
+    for (org, token, said) in [
+        ("acme", "wrong", "the GitHub API refused the token (401)"),
+        (
+            "missing",
+            "right",
+            "the GitHub API knows no such organisation (404)",
+        ),
+        (
+            "limited",
+            "right",
+            "the GitHub API's rate limit is exhausted (it resets at 2027-01-15T08:00:00Z)",
+        ),
+    ] {
+        let run = env.run_with_env(
+            &[
+                "audit",
+                "--github-org",
+                org,
+                "--github-api-url",
+                &api.api(),
+                "--clone-dir",
+                clones.to_str().unwrap(),
+            ],
+            b"",
+            &[("NMLEAKS_TOKEN", token)],
+        );
+        let err = run.stderr();
+        assert_eq!(run.code(), 2, "{org}: {err}");
+        assert!(
+            err.contains(&format!(
+                "nmleaks: error: listing the repositories of organisation {org}: {said}"
+            )),
+            "{org}: {err}"
+        );
+        // Never an all-clear: the report says nothing was audited and why.
+        assert!(
+            !run.stdout().contains("no Nomotic keys found\n"),
+            "{}",
+            run.stdout()
+        );
+        assert!(!err.contains("wrong") && !err.contains("right"), "{err}");
+    }
+}
+
+#[test]
+fn repositories_from_arguments_and_a_file_are_audited_once_each_and_a_missing_one_is_reported() {
+    let mut env = TestEnv::new();
+    let shared = env.live_key();
+    let a = bare(&env, "local", "a", &[("a.env", format!("K={shared}\n"))]);
+    let b = bare(&env, "local", "b", &[("b.env", format!("K={shared}\n"))]);
+    let list = env.write(
+        "repos.txt",
+        format!(
+            "# the team's repositories\n{}\n\n  {}  \n/no/such/repository\n",
+            a.display(),
+            b.display()
+        ),
+    );
+    let run = env.run(&[
+        "audit",
+        a.to_str().unwrap(),
+        "--repos",
+        list.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    let json = run.json();
+    let got: Vec<(String, String, u64)> = outcomes(&json);
+    assert_eq!(got.len(), 3, "a given twice is audited once: {got:?}");
+    let missing = got
+        .iter()
+        .find(|(n, _, _)| n == "/no/such/repository")
+        .unwrap();
+    assert_eq!(missing.1, "failed");
+    assert_eq!(json["findings"].as_array().unwrap().len(), 1);
+    assert_eq!(json["findings"][0]["location_count"], 2);
+    // The human report names the repository of each place and tallies the repositories.
+    let run = env.run(&["audit", a.to_str().unwrap(), b.to_str().unwrap()]);
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    let out = run.stdout();
+    assert!(out.contains(&format!("{} ", a.display())), "{out}");
+    assert!(out.contains("in 2 repositories: "), "{out}");
+    assert!(
+        out.contains("repositories: 2 audited, 0 failed (of 2)"),
+        "{out}"
+    );
+    // Nothing to audit is a usage error, one sentence.
+    let run = env.run(&["audit"]);
+    assert_eq!(run.code(), 2);
+    assert!(
+        run.stderr().contains("nmleaks audit needs repositories"),
+        "{}",
+        run.stderr()
+    );
+}
+
+/// The `[i/n] NAME: …` progress line of `url` on stderr.
+fn progress_of<'a>(err: &'a str, url: &str) -> &'a str {
+    err.lines()
+        .find(|l| l.contains(&format!("] {url}: ")))
+        .unwrap_or_else(|| panic!("no line for {url}: {err}"))
+}
+
+#[test]
+fn an_unmoved_repository_is_not_scanned_again_and_resume_skips_what_the_last_run_finished() {
+    let mut env = TestEnv::new();
+    let (k1, k2, k3) = (env.live_key(), env.live_key(), env.live_key());
+    bare(&env, "served", "a", &[("a.env", format!("K={k1}\n"))]);
+    bare(&env, "served", "b", &[("b.env", format!("K={k2}\n"))]);
+    let server = GitServer::start(&env.path("served"), None);
+    let (a, b) = (server.url("a.git"), server.url("b.git"));
+    let clones = env.path("clones");
+    let args = [
+        "audit",
+        a.as_str(),
+        b.as_str(),
+        "--clone-dir",
+        clones.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    let first = env.run(&args);
+    assert_eq!(first.code(), 1, "{}", first.stderr());
+    assert!(progress_of(&first.stderr(), &a).contains("(cloned"));
+    // Nothing moved: both are fetched, neither is scanned, and the report is the same.
+    let second = env.run(&args);
+    assert_eq!(second.code(), 1, "{}", second.stderr());
+    for url in [&a, &b] {
+        assert!(
+            progress_of(&second.stderr(), url).contains("1 key (unchanged"),
+            "{}",
+            second.stderr()
+        );
+    }
+    assert_eq!(second.stdout(), first.stdout());
+    // A push to b: b is scanned again, a is not.
+    let work = env.path("work/served-b");
+    std::fs::write(work.join("c.env"), format!("K={k3}\n")).unwrap();
+    git_ok(&work, &["add", "."]);
+    git_ok(&work, &["commit", "-q", "-m", "c"]);
+    git_ok(&work, &["push", "-q", "origin", "HEAD:main"]);
+    let third = env.run(&args);
+    assert_eq!(third.code(), 1, "{}", third.stderr());
+    assert!(progress_of(&third.stderr(), &a).contains("(unchanged"));
+    assert!(progress_of(&third.stderr(), &b).contains("2 keys (fetched"));
+    assert_eq!(third.json()["findings"].as_array().unwrap().len(), 3);
+    // The server is gone. --resume reports what the last run finished without fetching;
+    // without it, the fetches fail.
+    drop(server);
+    let resumed = env.run(&[&args[..], &["--resume"]].concat());
+    assert_eq!(resumed.code(), 1, "{}", resumed.stderr());
+    for url in [&a, &b] {
+        assert!(progress_of(&resumed.stderr(), url).contains("(resumed"));
+    }
+    assert_eq!(resumed.stdout(), third.stdout());
+    let offline = env.run(&args);
+    assert_eq!(offline.code(), 2, "{}", offline.stderr());
+    assert_eq!(offline.json()["audit"]["repositories_failed"], 2);
+    // What the audits stored holds no key.
+    for key in [&k1, &k2, &k3] {
+        assert_nothing_under_holds(&clones.join("audits"), &key[8..]);
+    }
+}
