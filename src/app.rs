@@ -11,7 +11,7 @@ use crossbeam_channel::{RecvTimeoutError, bounded};
 
 use crate::config::{
     AuditConfig, BASELINE_FILE, BaselineChoice, BaselineCreate, BaselineOut, BaselineSource,
-    Common, Config, Format, GitConfig, GitMode, ScanConfig,
+    Common, Config, Format, GitConfig, GitMode, MergeConfig, ScanConfig,
 };
 use crate::exit::ExitCode;
 use crate::finding::{Collector, Finding, Limits};
@@ -81,6 +81,7 @@ fn execute(config: Config) -> anyhow::Result<ExitCode> {
         Config::BaselineCreate(cfg) => baseline_create(&cfg),
         Config::Git(cfg) => git(&cfg),
         Config::Audit(cfg) => audit(&cfg),
+        Config::Merge(cfg) => merge_reports(&cfg),
         Config::RulesList { rules } => rules_list(&rules),
         Config::RulesCheck { files } => rules_check(&files),
         Config::InstallHook { repo, force, kind } => {
@@ -131,6 +132,9 @@ struct Collected {
     /// stores them with a repository's result): at most one more than
     /// [`crate::audit::state::MAX_PROBLEMS`].
     problems: Vec<crate::audit::state::StoredProblem>,
+    /// Findings already suppressed when they were read (`nmleaks merge` of reports that
+    /// list some): reported as suppressed with the rest.
+    carried: Vec<crate::suppress::Suppressed>,
 }
 
 /// Runs `produce` on its own thread and collects its events here.
@@ -219,6 +223,7 @@ fn collect_as(
         findings,
         summary,
         problems,
+        carried: Vec::new(),
     }
 }
 
@@ -625,6 +630,7 @@ fn audit(cfg: &AuditConfig) -> anyhow::Result<ExitCode> {
             findings,
             summary,
             problems: Vec::new(),
+            carried: Vec::new(),
         },
     )
 }
@@ -692,6 +698,89 @@ fn audit_all(
         }
     });
     results
+}
+
+/// `nmleaks merge`: joins JSON reports (of audits on several machines, `--shard K/N`) into
+/// one report: one finding per key, the repositories of every report, the counts added up.
+fn merge_reports(cfg: &MergeConfig) -> anyhow::Result<ExitCode> {
+    if cfg.common.verify.is_some() || cfg.common.show_secrets {
+        anyhow::bail!(crate::error::UsageError(
+            "nmleaks merge: JSON reports hold no keys, so --verify and --show-secrets cannot \
+             apply to them (verify in the audits that wrote them)"
+                .to_string()
+        ));
+    }
+    let top = std::env::current_dir().context("cannot read the current directory")?;
+    let mut cfg = cfg.clone();
+    let matcher = settle(&mut cfg.common, &top)?;
+    let cfg = &cfg;
+    let baseline = load_baseline(&cfg.common, &top)?;
+    let rules = matcher.rules();
+    let mut summary = Summary::default();
+    let mut findings = Vec::new();
+    let mut carried: Vec<crate::suppress::Suppressed> = Vec::new();
+    let mut commands = std::collections::BTreeSet::new();
+    let mut repositories: Vec<report::RepoOutcome> = Vec::new();
+    let mut any_audit = false;
+    for path in &cfg.reports {
+        let r = report::read::read(path, rules)?;
+        commands.insert(r.command);
+        summary.blobs += r.summary.blobs;
+        summary.bytes += r.summary.bytes;
+        summary.errors += r.summary.errors;
+        summary.warnings += r.summary.warnings;
+        summary.keys_unlisted += r.summary.keys_unlisted;
+        summary.locations_unlisted += r.summary.locations_unlisted;
+        if let Some(a) = r.summary.audit {
+            any_audit = true;
+            for o in a.repositories {
+                if !repositories.iter().any(|x| x.name == o.name) {
+                    repositories.push(o);
+                }
+            }
+        }
+        findings.extend(r.findings);
+        for s in r.suppressed {
+            match carried
+                .iter_mut()
+                .find(|c| c.finding.fingerprint == s.finding.fingerprint && c.reason == s.reason)
+            {
+                Some(c) => {
+                    c.finding.locations.extend(s.finding.locations);
+                    c.finding.unlisted.plain += s.finding.unlisted.plain;
+                }
+                None => carried.push(s),
+            }
+        }
+    }
+    let (findings, overflow) = crate::audit::join(findings, cfg.common.limits);
+    report_overflow(&overflow, cfg.common.limits, &mut summary);
+    for c in &mut carried {
+        c.finding.compact(overflow.per_key.max(1));
+    }
+    carried.sort_by(|a, b| a.finding.fingerprint.cmp(&b.finding.fingerprint));
+    if any_audit {
+        repositories.sort_by(|a, b| a.name.cmp(&b.name));
+        summary.audit = Some(report::AuditSummary { repositories });
+    }
+    // One command's reports keep its name (`audit`); a mix is a `merge`.
+    let command = match commands.len() {
+        1 => commands.pop_first().unwrap_or_default(),
+        _ => "merge".to_string(),
+    };
+    finish(
+        &command,
+        &cfg.common,
+        rules,
+        baseline.as_ref(),
+        &top,
+        Collected {
+            findings,
+            summary,
+            problems: Vec::new(),
+            carried,
+        },
+    )
 }
 
 /// The repositories an audit takes: its arguments, then the `--repos` files, then each
@@ -930,6 +1019,7 @@ fn reused(stored: crate::audit::state::Stored, findings: Vec<Finding>) -> Collec
         findings,
         summary,
         problems: stored.problems,
+        carried: Vec::new(),
     }
 }
 
@@ -1219,6 +1309,11 @@ fn finish(
             .then_some(&excluded as &dyn Fn(&crate::finding::Location) -> bool),
     };
     let mut outcome = suppress::apply(c.findings, &hiding);
+    if !c.carried.is_empty() {
+        let mut all = std::mem::take(&mut c.carried);
+        all.append(&mut outcome.suppressed);
+        outcome.suppressed = all;
+    }
     // An audit of many repositories: live keys in public repositories first.
     if outcome.active.iter().any(|f| !f.exposure.is_empty()) {
         crate::audit::rank(&mut outcome.active);

@@ -63,6 +63,16 @@ enum Command {
     /// Exit codes: 0 nothing found, 1 keys found, 2 an error (a repository failed, or part of
     /// one could not be read; an error outranks findings), 101 a bug in nmleaks.
     Audit(AuditArgs),
+    /// Join JSON reports into one report, in any format: the reports of `nmleaks audit
+    /// --shard K/N` run on N machines, or any nmleaks JSON reports.
+    ///
+    /// A key in several reports is one finding with the places and repositories of each;
+    /// counts add up. Reports hold no keys, so the merged one shows them redacted and cannot
+    /// verify them (verify in the audits).
+    ///
+    /// Exit codes: 0 nothing found, 1 keys found, 2 an error (a report unreadable, or one
+    /// that counts errors of its own), 101 a bug in nmleaks.
+    Merge(MergeArgs),
     /// Show or check the detection rules.
     Rules {
         #[command(subcommand)]
@@ -289,6 +299,15 @@ struct AuditArgs {
         hide_env_values = true
     )]
     token: Option<String>,
+    #[command(flatten)]
+    common: CommonArgs,
+}
+
+#[derive(Debug, Args)]
+struct MergeArgs {
+    /// The JSON reports (`--format json`) to join.
+    #[arg(value_name = "REPORT", required = true)]
+    reports: Vec<PathBuf>,
     #[command(flatten)]
     common: CommonArgs,
 }
@@ -988,6 +1007,10 @@ impl Cli {
                 })
             }
             Command::Audit(a) => Config::Audit(a.into_config()),
+            Command::Merge(a) => Config::Merge(crate::config::MergeConfig {
+                common: a.common.into_common(),
+                reports: a.reports,
+            }),
             Command::InstallHook {
                 repo,
                 force,

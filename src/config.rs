@@ -245,6 +245,15 @@ pub struct AuditConfig {
     pub resume: bool,
 }
 
+/// `nmleaks merge`: JSON reports joined into one.
+#[derive(Debug, Clone)]
+pub struct MergeConfig {
+    /// Report settings (no verification, no keys: reports hold none).
+    pub common: Common,
+    /// The JSON reports.
+    pub reports: Vec<PathBuf>,
+}
+
 /// A token, which no `Debug` output shows.
 #[derive(Clone)]
 pub struct Token(pub String);
@@ -266,6 +275,8 @@ pub enum Config {
     Git(GitConfig),
     /// Audit the history of many repositories into one report.
     Audit(AuditConfig),
+    /// Join JSON reports into one.
+    Merge(MergeConfig),
     /// List the rules in force.
     RulesList {
         /// Extra rules files.

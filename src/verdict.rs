@@ -74,6 +74,31 @@ impl Reason {
     }
 }
 
+impl Reason {
+    /// Every reason, for reading codes back.
+    const ALL: [Reason; 13] = [
+        Reason::RateLimited,
+        Reason::ServerError,
+        Reason::UnexpectedStatus,
+        Reason::Redirect,
+        Reason::NotApiJson,
+        Reason::Timeout,
+        Reason::Tls,
+        Reason::Dns,
+        Reason::Connection,
+        Reason::Network,
+        Reason::Budget,
+        Reason::Deadline,
+        Reason::NotNomotic,
+    ];
+
+    /// The reason whose [`Reason::code`] is `code`.
+    #[must_use]
+    pub fn from_code(code: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.code() == code)
+    }
+}
+
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -109,6 +134,18 @@ impl Status {
             Status::Unknown(_) => 1,
             Status::Revoked => 0,
         }
+    }
+
+    /// The status a JSON report's `status` and `reason` codes name.
+    #[must_use]
+    pub fn from_codes(status: &str, reason: Option<&str>) -> Option<Status> {
+        Some(match status {
+            "live" => Status::Live,
+            "live_insufficient_scope" => Status::LiveInsufficientScope,
+            "revoked" => Status::Revoked,
+            "unknown" => Status::Unknown(Reason::from_code(reason?)?),
+            _ => return None,
+        })
     }
 
     /// The stable code in machine outputs.

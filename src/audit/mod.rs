@@ -140,13 +140,10 @@ pub struct RepoFindings {
 
 /// Joins each repository's findings into one finding per key: the places of every
 /// repository (each naming its repository), one [`Exposure`] per repository, and a
-/// provenance over all of them (the earliest first commit, commits added up, at HEAD or
-/// pushed or damaged anywhere). Keeps at most `limits.max_keys` keys (the smallest
-/// fingerprints, as a single scan would) and shares the places listed as the collector does;
-/// what is left out is counted in the returned [`Overflow`].
+/// provenance over all of them (see [`join`]).
 #[must_use]
 pub fn merge(repos: Vec<RepoFindings>, limits: Limits) -> (Vec<Finding>, Overflow) {
-    let mut by_key: BTreeMap<crate::finding::Fingerprint, Finding> = BTreeMap::new();
+    let mut all = Vec::new();
     for r in repos {
         for mut f in r.findings {
             for loc in &mut f.locations {
@@ -168,16 +165,44 @@ pub fn merge(repos: Vec<RepoFindings>, limits: Limits) -> (Vec<Finding>, Overflo
                     }),
                 });
             }
-            match by_key.entry(f.fingerprint.clone()) {
-                std::collections::btree_map::Entry::Vacant(v) => {
-                    v.insert(f);
+            all.push(f);
+        }
+    }
+    join(all, limits)
+}
+
+/// One finding per key out of findings that may share keys (of several repositories, or of
+/// several reports): their places joined, their repositories joined (a repository listed
+/// twice, by two reports of it, counts once), the provenance recomputed over the
+/// repositories (the earliest first commit, commits added up, at HEAD or pushed or damaged
+/// anywhere), and the most urgent verification kept. Keeps at most `limits.max_keys` keys
+/// (the smallest fingerprints, as a single scan would) and shares the places listed as the
+/// collector does; what is left out is counted in the returned [`Overflow`]. The order is a
+/// single scan's: by first place, then fingerprint.
+#[must_use]
+pub fn join(findings: Vec<Finding>, limits: Limits) -> (Vec<Finding>, Overflow) {
+    let mut by_key: BTreeMap<crate::finding::Fingerprint, Finding> = BTreeMap::new();
+    for mut f in findings {
+        match by_key.entry(f.fingerprint.clone()) {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(f);
+            }
+            std::collections::btree_map::Entry::Occupied(mut o) => {
+                let m = o.get_mut();
+                m.locations.append(&mut f.locations);
+                m.unlisted.plain += f.unlisted.plain;
+                m.unlisted.allowed += f.unlisted.allowed;
+                let rank = |f: &Finding| f.status().map(crate::verdict::Status::rank);
+                if rank(&f) > rank(m) {
+                    m.verification = f.verification.take();
                 }
-                std::collections::btree_map::Entry::Occupied(mut o) => {
-                    let m = o.get_mut();
-                    m.locations.append(&mut f.locations);
-                    m.unlisted.plain += f.unlisted.plain;
-                    m.unlisted.allowed += f.unlisted.allowed;
-                    m.exposure.append(&mut f.exposure);
+                for e in f.exposure {
+                    if !m.exposure.iter().any(|x| x.repository == e.repository) {
+                        m.exposure.push(e);
+                    }
+                }
+                if m.provenance.is_none() {
+                    m.provenance = f.provenance;
                 }
             }
         }
@@ -197,7 +222,9 @@ pub fn merge(repos: Vec<RepoFindings>, limits: Limits) -> (Vec<Finding>, Overflo
         .into_values()
         .map(|mut f| {
             f.exposure.sort_by(|a, b| a.repository.cmp(&b.repository));
-            f.provenance = Some(combined(&f.exposure));
+            if !f.exposure.is_empty() {
+                f.provenance = Some(combined(&f.exposure));
+            }
             f.compact(per_key);
             if f.unlisted.total() > 0 {
                 overflow.capped_keys += 1;

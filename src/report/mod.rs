@@ -11,6 +11,7 @@ pub mod flat;
 pub mod html;
 pub mod human;
 pub mod json;
+pub mod read;
 pub mod sarif;
 
 use std::io::{self, Write};

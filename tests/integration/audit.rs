@@ -587,3 +587,200 @@ fn an_unmoved_repository_is_not_scanned_again_and_resume_skips_what_the_last_run
         assert_nothing_under_holds(&clones.join("audits"), &key[8..]);
     }
 }
+
+#[test]
+fn three_shards_merged_equal_one_unsharded_audit_byte_for_byte() {
+    let mut env = TestEnv::new();
+    let shared = env.live_key();
+    let mut repos = Vec::new();
+    for i in 0..9 {
+        let own = env.live_key();
+        let mut files = vec![(format!("own{i}.env"), format!("K={own}\n"))];
+        if i % 3 == 0 {
+            files.push(("shared.env".to_string(), format!("S={shared}\n")));
+        }
+        let files: Vec<(&str, String)> =
+            files.iter().map(|(f, t)| (f.as_str(), t.clone())).collect();
+        repos.push(bare(&env, "local", &format!("r{i}"), &files));
+    }
+    let names: Vec<&str> = repos.iter().map(|r| r.to_str().unwrap()).collect();
+    let audit = |extra: &[&str], clones: &str| {
+        let dir = env.path(clones);
+        let mut args = vec!["audit", "--clone-dir", dir.to_str().unwrap()];
+        args.extend_from_slice(&names);
+        args.extend_from_slice(extra);
+        env.run(&args)
+    };
+    for format in ["json", "human"] {
+        let whole = audit(&["--format", format], &format!("whole-{format}"));
+        assert_eq!(whole.code(), 1, "{}", whole.stderr());
+        let mut parts = Vec::new();
+        let mut audited = 0;
+        for k in 1..=3 {
+            let which = format!("{k}/3");
+            let run = audit(
+                &["--shard", &which, "--format", "json"],
+                &format!("shard{k}-{format}"),
+            );
+            assert!(matches!(run.code(), 0 | 1), "{}", run.stderr());
+            audited += run.json()["audit"]["repositories"]
+                .as_array()
+                .unwrap()
+                .len();
+            parts.push(env.write(&format!("shard{k}-{format}.json"), run.stdout()));
+        }
+        // Every repository in exactly one shard.
+        assert_eq!(audited, 9);
+        let mut args = vec!["merge", "--format", format];
+        let paths: Vec<&str> = parts.iter().map(|p| p.to_str().unwrap()).collect();
+        args.extend_from_slice(&paths);
+        let merged = env.run(&args);
+        assert_eq!(merged.code(), 1, "{}", merged.stderr());
+        assert_eq!(merged.stdout(), whole.stdout(), "{format}");
+    }
+    // The key of three repositories is one finding of three repositories.
+    let dir = env.path("again");
+    let mut args = vec![
+        "audit",
+        "--clone-dir",
+        dir.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(&names);
+    let json = env.run(&args).json();
+    let fp = nmleaks::finding::Fingerprint::of(&shared).0;
+    let f = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["fingerprint"] == fp)
+        .unwrap();
+    assert_eq!(f["repositories"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn merge_refuses_what_is_not_a_report_and_what_reports_cannot_hold() {
+    let env = TestEnv::new();
+    let bad = env.write("bad.json", "{\"findings\": 3}");
+    let run = env.run(&["merge", bad.to_str().unwrap()]);
+    assert_eq!(run.code(), 2);
+    assert!(
+        run.stderr()
+            .contains("bad.json: not an nmleaks JSON report"),
+        "{}",
+        run.stderr()
+    );
+    let empty = env.write(
+        "empty.json",
+        env.run(&["scan", "--format", "json", "bad.json"]).stdout(),
+    );
+    let run = env.run(&["merge", "--show-secrets", empty.to_str().unwrap()]);
+    assert_eq!(run.code(), 2);
+    assert!(
+        run.stderr().contains("JSON reports hold no keys"),
+        "{}",
+        run.stderr()
+    );
+    let run = env.run(&["merge", empty.to_str().unwrap(), empty.to_str().unwrap()]);
+    assert_eq!(run.code(), 0, "{}", run.stderr());
+}
+
+#[test]
+fn a_key_in_many_repositories_is_verified_once_and_live_keys_in_public_repositories_come_first() {
+    use crate::api::{ApiServer, Reply};
+    let mut env = TestEnv::new();
+    let (live_public, live_private, revoked) = (env.live_key(), env.live_key(), env.live_key());
+    // Listed first and holding the revoked key, so only the ranking can put it last.
+    bare(
+        &env,
+        "public",
+        "aaa",
+        &[("r.env", format!("K={revoked}\n"))],
+    );
+    bare(
+        &env,
+        "public",
+        "zzz",
+        &[
+            ("r.env", format!("K={revoked}\n")),
+            ("l.env", format!("K={live_public}\n")),
+        ],
+    );
+    bare(
+        &env,
+        "public",
+        "mmm",
+        &[("p.env", format!("K={live_private}\n"))],
+    );
+    let git = GitServer::start(&env.path("public"), None);
+    let listed = |name, private| Listed {
+        name,
+        clone_url: git.url(&format!("{name}.git")),
+        private,
+        fork: false,
+        archived: false,
+    };
+    let github = FakeGithub::start(
+        &[
+            listed("aaa", false),
+            listed("mmm", true),
+            listed("zzz", false),
+        ],
+        None,
+    );
+    let nomotic = ApiServer::by_key(
+        [
+            (live_public.clone(), Reply::json(200, r#"{"agents":[]}"#)),
+            (live_private.clone(), Reply::json(200, r#"{"agents":[]}"#)),
+        ]
+        .into_iter()
+        .collect(),
+    );
+    let clones = env.path("clones");
+    let api = github.api();
+    let nomotic_url = nomotic.url();
+    let args = crate::util::verifying(
+        "audit",
+        &nomotic_url,
+        &[
+            "--github-org",
+            "acme",
+            "--github-api-url",
+            &api,
+            "--clone-dir",
+            clones.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    let run = env.run(&args);
+    assert_eq!(run.code(), 1, "{}", run.stderr());
+    let json = run.json();
+    let order: Vec<String> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["fingerprint"].as_str().unwrap().to_string())
+        .collect();
+    let fp = |k: &str| nmleaks::finding::Fingerprint::of(k).0;
+    assert_eq!(order, [fp(&live_public), fp(&live_private), fp(&revoked)]);
+    assert_eq!(json["findings"][2]["verification"]["status"], "revoked");
+    assert_eq!(
+        json["findings"][2]["repositories"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    // Three keys, three requests: the key of two repositories was sent once.
+    assert_eq!(nomotic.seen().len(), 3);
+    nomotic.assert_only_agents_calls();
+    // A second run verifies again: results with keys are not reused, their keys were stored
+    // redacted; the repositories are scanned again.
+    let again = env.run(&args);
+    assert_eq!(again.code(), 1, "{}", again.stderr());
+    assert!(!again.stderr().contains("(unchanged"), "{}", again.stderr());
+    assert_eq!(again.json()["findings"], json["findings"]);
+    assert_eq!(nomotic.seen().len(), 6);
+}
