@@ -784,3 +784,68 @@ fn a_key_in_many_repositories_is_verified_once_and_live_keys_in_public_repositor
     assert_eq!(again.json()["findings"], json["findings"]);
     assert_eq!(nomotic.seen().len(), 6);
 }
+
+#[test]
+fn ctrl_c_keeps_the_repositories_that_finished_and_resume_goes_on_from_there() {
+    let mut env = TestEnv::new();
+    let (k1, k2) = (env.live_key(), env.live_key());
+    let a = bare(&env, "local", "a", &[("a.env", format!("K={k1}\n"))]);
+    bare(&env, "served", "b", &[("b.env", format!("K={k2}\n"))]);
+    let open = Arc::new(AtomicBool::new(false));
+    let server = GitServer::start_gated(&env.path("served"), None, open.clone());
+    let b = server.url("b.git");
+    let clones = env.path("clones");
+    let args = [
+        "audit",
+        a.to_str().unwrap(),
+        b.as_str(),
+        "--jobs",
+        "1",
+        "--clone-dir",
+        clones.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    let child = env
+        .command(&crate::util::binary())
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The signal to wait for: a's result is stored (b's fetch now hangs on the server).
+    let audits = clones.join("audits");
+    let stored = || {
+        std::fs::read_dir(&audits)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("a-"))
+    };
+    let start = std::time::Instant::now();
+    while !stored() {
+        assert!(start.elapsed().as_secs() < 60, "a was never stored");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("nmleaks: interrupted"), "{err}");
+    assert!(out.stdout.is_empty(), "no report of part of the audit");
+    // The server answers again; --resume does not scan a again, and audits b.
+    open.store(true, Ordering::Relaxed);
+    let resumed = env.run(&[&args[..], &["--resume"]].concat());
+    assert_eq!(resumed.code(), 1, "{}", resumed.stderr());
+    let err = resumed.stderr();
+    assert!(
+        progress_of(&err, &a.display().to_string()).contains("(resumed"),
+        "{err}"
+    );
+    assert!(progress_of(&err, &b).contains("(cloned"), "{err}");
+    assert_eq!(resumed.json()["findings"].as_array().unwrap().len(), 2);
+}

@@ -21,6 +21,12 @@ impl GitServer {
     /// `token`, every request must carry HTTP Basic credentials whose password is the token
     /// (as GitHub takes `x-access-token:TOKEN`); others get 401.
     pub fn start(root: &Path, token: Option<&str>) -> GitServer {
+        GitServer::start_gated(root, token, Arc::new(AtomicBool::new(true)))
+    }
+
+    /// As [`GitServer::start`], holding every request until `open` is set: a server that
+    /// hangs until the test lets it answer.
+    pub fn start_gated(root: &Path, token: Option<&str>, open: Arc<AtomicBool>) -> GitServer {
         let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
         let port = server.server_addr().to_ip().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
@@ -40,6 +46,9 @@ impl GitServer {
                 else {
                     continue;
                 };
+                while !open.load(Ordering::Relaxed) && !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
                 serve(req, &root, &backend, token.as_deref());
             }
         });
