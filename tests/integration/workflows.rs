@@ -19,11 +19,21 @@ fn workflows() -> Vec<PathBuf> {
         .filter(|p| p.extension().is_some_and(|x| x == "yml" || x == "yaml"))
         .map(|p| p.strip_prefix(root()).unwrap().to_path_buf())
         .collect();
-    found.sort();
-    assert!(
-        found.contains(&PathBuf::from(".github/workflows/release.yml")),
-        "{found:?}"
+    // The workflows the README tells users to copy are checked as ours are.
+    found.extend(
+        std::fs::read_dir(root().join("examples"))
+            .expect("examples exists")
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "yml" || x == "yaml"))
+            .map(|p| p.strip_prefix(root()).unwrap().to_path_buf()),
     );
+    found.sort();
+    for expected in [
+        ".github/workflows/release.yml",
+        "examples/audit-organisation.yml",
+    ] {
+        assert!(found.contains(&PathBuf::from(expected)), "{found:?}");
+    }
     found
 }
 
@@ -93,4 +103,41 @@ fn every_workflow_passes_actionlint() {
             file.display()
         );
     }
+}
+
+/// The organisation example's shards cover 1..=N for the N its audit step names, and its
+/// last job merges what the shards upload: the recipe the README gives, kept true.
+#[test]
+fn the_organisation_example_shards_cover_every_repository_and_merge_them() {
+    let text = std::fs::read_to_string(root().join("examples/audit-organisation.yml")).unwrap();
+    let doc = &yaml_rust2::YamlLoader::load_from_str(&text).unwrap()[0];
+    let audit = &doc["jobs"]["audit"];
+    let shards: Vec<i64> = audit["strategy"]["matrix"]["shard"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    let run: String = audit["steps"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["run"].as_str())
+        .collect();
+    let n: i64 = run
+        .split("--shard \"$SHARD/")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .and_then(|n| n.parse().ok())
+        .expect("the audit step passes --shard \"$SHARD/N\"");
+    assert_eq!(shards, (1..=n).collect::<Vec<_>>());
+    assert!(run.contains("--format json"), "{run}");
+    let merge: String = doc["jobs"]["merge"]["steps"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["run"].as_str())
+        .collect();
+    assert!(merge.contains("nmleaks merge shard-*.json"), "{merge}");
+    assert_eq!(doc["jobs"]["merge"]["needs"].as_str(), Some("audit"));
 }
