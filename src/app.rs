@@ -1048,7 +1048,12 @@ fn audit_one(
         })?;
         let m = source::git::remote::mirror(&target.spec, root, target.token.as_deref())
             .map_err(|e| e.to_string())?;
-        (m.dir, if m.cloned { "cloned" } else { "fetched" })
+        let how = match (m.cloned, m.up_to_date) {
+            (true, _) => "cloned",
+            (false, true) => "up to date",
+            (false, false) => "fetched",
+        };
+        (m.dir, how)
     } else {
         (std::path::PathBuf::from(&target.spec), "local")
     };
@@ -1103,12 +1108,20 @@ fn mirror(r: &crate::config::Remote) -> anyhow::Result<std::path::PathBuf> {
         ));
     };
     let m = source::git::remote::mirror(&r.url, root, r.token.as_ref().map(|t| t.0.as_str()))?;
-    messages::note(format_args!(
-        "{} {} into {}",
-        if m.cloned { "cloned" } else { "fetched" },
-        crate::sanitize::text(&m.shown),
-        crate::sanitize::path(&m.dir)
-    ));
+    if m.up_to_date {
+        messages::note(format_args!(
+            "{} is up to date in {}",
+            crate::sanitize::text(&m.shown),
+            crate::sanitize::path(&m.dir)
+        ));
+    } else {
+        messages::note(format_args!(
+            "{} {} into {}",
+            if m.cloned { "cloned" } else { "fetched" },
+            crate::sanitize::text(&m.shown),
+            crate::sanitize::path(&m.dir)
+        ));
+    }
     Ok(m.dir)
 }
 

@@ -548,8 +548,23 @@ fn an_unmoved_repository_is_not_scanned_again_and_resume_skips_what_the_last_run
     let first = env.run(&args);
     assert_eq!(first.code(), 1, "{}", first.stderr());
     assert!(progress_of(&first.stderr(), &a).contains("(cloned"));
-    // Nothing moved: both are fetched, neither is scanned, and the report is the same.
-    let second = env.run(&args);
+    // Nothing moved: each remote's refs are asked for (one round trip), nothing is fetched,
+    // nothing is scanned, and the report is the same.
+    let (path, log) = logging_git(&env);
+    let second = env.run_with_env(&args, b"", &[("PATH", &path)]);
+    let calls: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("-C "))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(
+        calls
+            .iter()
+            .all(|c| c.ends_with("ls-remote --symref origin")),
+        "{calls:?}"
+    );
     assert_eq!(second.code(), 1, "{}", second.stderr());
     for url in [&a, &b] {
         assert!(

@@ -107,6 +107,8 @@ pub struct Mirror {
     pub shown: String,
     /// Whether this run cloned it (else it fetched).
     pub cloned: bool,
+    /// The remote's refs were the mirror's already: nothing was fetched.
+    pub up_to_date: bool,
 }
 
 /// Mirrors `url` under `root`: clones it the first time, fetches after.
@@ -134,7 +136,7 @@ pub fn mirror(url: &str, root: &Path, token: Option<&str>) -> Result<Mirror, Git
     let auth = token
         .map(|t| ("x-access-token".to_string(), t.to_string()))
         .or(creds.filter(|(_, p)| !p.is_empty()));
-    let git = |dir: &Path, args: &[&str]| -> Result<(), GitError> {
+    let git = |dir: &Path, args: &[&str]| -> Result<Vec<u8>, GitError> {
         let mut cmd = Command::new("git");
         cmd.arg("-C").arg(dir).args(args);
         git_env(&mut cmd, &clean, auth.as_ref());
@@ -142,41 +144,46 @@ pub fn mirror(url: &str, root: &Path, token: Option<&str>) -> Result<Mirror, Git
             .output()
             .map_err(|e| fail("cannot run git", &e.to_string()))?;
         if out.status.success() {
-            return Ok(());
+            return Ok(out.stdout);
         }
         let err = String::from_utf8_lossy(&out.stderr);
         let last: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
         let tail = last[last.len().saturating_sub(3)..].join("; ");
         Err(fail(&format!("git {} failed", args[0]), &tail))
     };
+    // What the remote has: its refs, and the branch its HEAD names.
+    let advertised = |dir: &Path| -> Result<Advertised, GitError> {
+        Ok(parse_ls_remote(&git(
+            dir,
+            &["ls-remote", "--symref", "origin"],
+        )?))
+    };
     // HEAD follows the remote's default branch, so that "still at HEAD" means at the tip of
     // the remote's default branch.
-    let set_head = |dir: &Path| {
-        let mut cmd = Command::new("git");
-        cmd.arg("-C")
-            .arg(dir)
-            .args(["ls-remote", "--symref", "origin", "HEAD"]);
-        git_env(&mut cmd, &clean, auth.as_ref());
-        let Ok(out) = cmd.output() else { return };
-        let text = String::from_utf8_lossy(&out.stdout);
-        let Some(branch) = text.lines().find_map(|l| {
-            l.strip_prefix("ref: ")?
-                .split('\t')
-                .next()?
-                .strip_prefix("refs/")
-        }) else {
-            return;
+    let set_head = |dir: &Path, head: Option<&str>| -> Result<(), GitError> {
+        let Some(branch) = head.and_then(|h| h.strip_prefix("refs/")) else {
+            return Ok(());
         };
         let target = format!("refs/remotes/origin/{branch}");
-        let _ = git(dir, &["symbolic-ref", "HEAD", &target]);
+        let current = std::fs::read_to_string(dir.join("HEAD")).unwrap_or_default();
+        if current.trim() != format!("ref: {target}") {
+            git(dir, &["symbolic-ref", "HEAD", &target])?;
+        }
+        Ok(())
     };
     if dir.join("HEAD").is_file() {
-        git(&dir, &["fetch", "--prune", "--quiet", "origin"])?;
-        set_head(&dir);
+        // One round trip when nothing moved: the remote's refs, compared with the mirror's.
+        let remote = advertised(&dir)?;
+        let up_to_date = remote.refs == mirrored_refs(&dir);
+        if !up_to_date {
+            git(&dir, &["fetch", "--prune", "--quiet", "origin"])?;
+        }
+        set_head(&dir, remote.head.as_deref())?;
         return Ok(Mirror {
             dir,
             shown,
             cloned: false,
+            up_to_date,
         });
     }
     let partial = root.join(format!(
@@ -199,7 +206,7 @@ pub fn mirror(url: &str, root: &Path, token: Option<&str>) -> Result<Mirror, Git
             ],
         )?;
         git(&partial, &["fetch", "--prune", "--quiet", "origin"])?;
-        set_head(&partial);
+        set_head(&partial, advertised(&partial)?.head.as_deref())?;
         std::fs::rename(&partial, &dir)
             .map_err(|e| fail("cannot move the mirror into place", &e.to_string()))
     })();
@@ -211,7 +218,61 @@ pub fn mirror(url: &str, root: &Path, token: Option<&str>) -> Result<Mirror, Git
         dir,
         shown,
         cloned: true,
+        up_to_date: false,
     })
+}
+
+/// What `git ls-remote --symref origin` says: each ref (but HEAD and peeled tags) as the
+/// mirror's refspec maps it (`refs/X` to `refs/remotes/origin/X`), with its id, and the ref
+/// HEAD names.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Advertised {
+    refs: std::collections::BTreeMap<Vec<u8>, Vec<u8>>,
+    head: Option<String>,
+}
+
+fn parse_ls_remote(out: &[u8]) -> Advertised {
+    let mut a = Advertised::default();
+    for line in out.split(|&b| b == b'\n') {
+        let Some(tab) = line.iter().position(|&b| b == b'\t') else {
+            continue;
+        };
+        let (left, name) = (&line[..tab], &line[tab + 1..]);
+        if let Some(target) = left.strip_prefix(b"ref: ") {
+            if name == b"HEAD" {
+                a.head = Some(String::from_utf8_lossy(target).into_owned());
+            }
+            continue;
+        }
+        if name.ends_with(b"^{}") {
+            continue;
+        }
+        if let Some(rest) = name.strip_prefix(b"refs/") {
+            let mut local = b"refs/remotes/origin/".to_vec();
+            local.extend_from_slice(rest);
+            a.refs.insert(local, left.to_vec());
+        }
+    }
+    a
+}
+
+/// The mirror's refs under `refs/remotes/origin/` with their ids (hex), as
+/// [`parse_ls_remote`] lists the remote's; empty if the mirror cannot be read (then it is
+/// fetched).
+fn mirrored_refs(dir: &Path) -> std::collections::BTreeMap<Vec<u8>, Vec<u8>> {
+    let mut refs = std::collections::BTreeMap::new();
+    let Ok(repo) = git2::Repository::open_bare(dir) else {
+        return refs;
+    };
+    let Ok(iter) = repo.references_glob("refs/remotes/origin/*") else {
+        return refs;
+    };
+    for r in iter.flatten() {
+        if let Some(id) = r.target() {
+            refs.insert(r.name_bytes().to_vec(), id.to_string().into_bytes());
+        }
+    }
+    refs
 }
 
 /// The environment git runs with: no prompt unless a person is at a terminal, no hook
@@ -308,6 +369,35 @@ mod tests {
         for p in ["repo", "./a:b", "dir/x@y:z", "C"] {
             assert!(!looks_remote(p), "{p}");
         }
+    }
+
+    #[test]
+    fn ls_remote_is_read_as_the_mirror_maps_it() {
+        let out = b"ref: refs/heads/main\tHEAD\n\
+            1111111111111111111111111111111111111111\tHEAD\n\
+            1111111111111111111111111111111111111111\trefs/heads/main\n\
+            2222222222222222222222222222222222222222\trefs/tags/v1\n\
+            3333333333333333333333333333333333333333\trefs/tags/v1^{}\n";
+        let a = parse_ls_remote(out);
+        assert_eq!(a.head.as_deref(), Some("refs/heads/main"));
+        let refs: Vec<(&[u8], &[u8])> = a
+            .refs
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_slice()))
+            .collect();
+        assert_eq!(
+            refs,
+            [
+                (
+                    &b"refs/remotes/origin/heads/main"[..],
+                    &b"1111111111111111111111111111111111111111"[..]
+                ),
+                (
+                    &b"refs/remotes/origin/tags/v1"[..],
+                    &b"2222222222222222222222222222222222222222"[..]
+                ),
+            ]
+        );
     }
 
     #[test]
