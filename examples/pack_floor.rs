@@ -2,10 +2,12 @@
 //! directory, doing nothing with the bytes but count them. `bench/git.sh` runs it beside
 //! `nmleaks git` on the same packs and prints nmleaks' ratio to it.
 //!
-//!     cargo run --release --example pack_floor -- GIT_DIR [THREADS] [--search]
+//!     cargo run --release --example pack_floor -- GIT_DIR [THREADS] [--search] [--trees]
 //!
 //! With `--search` it also runs `memchr::memmem` for the key prefix over every blob: the floor
-//! plus the literal search, the least any scanner of every blob must do.
+//! plus the literal search, the least any scanner of every blob must do. With `--trees` it
+//! also walks every entry of every tree (mode, name, id), the least any audit that places
+//! blobs in commits must add without an index of which trees hold which blob: git has none.
 //! It uses the options `nmleaks git` traverses with (no checksums, objects over 64 MiB left
 //! out), so the difference between the two is what nmleaks does with the bytes.
 
@@ -19,6 +21,8 @@ fn main() {
     };
     let rest: Vec<String> = args.collect();
     let search = rest.iter().any(|a| a == "--search");
+    let trees = rest.iter().any(|a| a == "--trees");
+    let entries = AtomicU64::new(0);
     let threads: usize = rest
         .iter()
         .find_map(|t| t.parse().ok())
@@ -62,6 +66,9 @@ fn main() {
                     if search && kind == gix_object::Kind::Blob && finder.find(data).is_some() {
                         hits.fetch_add(1, Ordering::Relaxed);
                     }
+                    if trees && kind == gix_object::Kind::Tree {
+                        entries.fetch_add(tree_entries(data), Ordering::Relaxed);
+                    }
                     bytes.fetch_add(std::hint::black_box(data).len() as u64, Ordering::Relaxed);
                     Ok(())
                 },
@@ -70,7 +77,12 @@ fn main() {
             .expect("traversal");
     }
     println!(
-        "pack floor{}: {} objects, {} MiB inflated, {:.3} s on {threads} threads",
+        "pack floor{}{}: {} objects, {} MiB inflated, {:.3} s on {threads} threads",
+        if trees {
+            format!(" + tree walk ({} entries)", entries.load(Ordering::Relaxed))
+        } else {
+            String::new()
+        },
         if search {
             format!(
                 " + search ({} blobs hold the prefix)",
@@ -83,4 +95,20 @@ fn main() {
         bytes.load(Ordering::Relaxed) >> 20,
         start.elapsed().as_secs_f64()
     );
+}
+
+/// The entries of a tree (`MODE NAME\0` then a 20-byte id, repeated), each id read.
+fn tree_entries(mut data: &[u8]) -> u64 {
+    let mut n = 0;
+    let mut ids = 0u8;
+    while let Some(nul) = memchr::memchr(0, data) {
+        let Some(id) = data.get(nul + 1..nul + 21) else {
+            break;
+        };
+        ids ^= std::hint::black_box(id)[0];
+        n += 1;
+        data = &data[nul + 21..];
+    }
+    std::hint::black_box(ids);
+    n
 }

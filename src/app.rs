@@ -569,6 +569,7 @@ fn audit(cfg: &AuditConfig) -> anyhow::Result<ExitCode> {
     let mut summary = Summary::default();
     let targets = audit_targets(cfg, &mut summary)?;
     if targets.is_empty() {
+        summary.warnings += 1;
         messages::warning("no repositories to audit");
     }
     let total = targets.len();
@@ -792,7 +793,6 @@ fn audit_targets(
     summary: &mut Summary,
 ) -> anyhow::Result<Vec<crate::audit::Target>> {
     use crate::audit::Target;
-    use crate::source::git::remote::token_for;
     use crate::source::github;
     let explicit = cfg.token.as_ref().map(|t| t.0.as_str());
     let mut specs = cfg.repos.clone();
@@ -806,11 +806,18 @@ fn audit_targets(
                 .to_string()
         ));
     }
+    let api_token = explicit.or(cfg.github_token.as_ref().map(|t| t.0.as_str()));
+    // Many hosts may be named: a token goes only to the GitHub API's host (github.com for
+    // api.github.com). Other hosts get what git's own credential helpers give them.
     let mut targets: Vec<Target> = specs
         .iter()
-        .map(|s| Target::given(s, token_for(s, explicit)))
+        .map(|s| {
+            let token = api_token
+                .filter(|_| github::token_belongs(&cfg.github_api_url, s))
+                .map(str::to_string);
+            Target::given(s, token)
+        })
         .collect();
-    let api_token = explicit.or(cfg.github_token.as_ref().map(|t| t.0.as_str()));
     for owner in &cfg.github {
         let listed = match github::list(&cfg.github_api_url, owner, api_token) {
             Ok(l) => l,

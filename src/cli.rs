@@ -289,9 +289,10 @@ struct AuditArgs {
     /// directory]; the next run fetches into the same mirrors.
     #[arg(long, value_name = "DIR")]
     clone_dir: Option<PathBuf>,
-    /// A token: sent to the GitHub API, and as HTTP Basic credentials
-    /// (`x-access-token:TOKEN`) to the hosts of the repositories. Without it, `GITHUB_TOKEN`
-    /// is used for the GitHub API and the clone URLs on its host (and for github.com URLs).
+    /// A token for the GitHub API's host: sent to the API as a bearer token, and as HTTP
+    /// Basic credentials (`x-access-token:TOKEN`) to the repositories on that host (github.com
+    /// for api.github.com), never to another host (those get git's own credential helpers).
+    /// Without it, `GITHUB_TOKEN` is used the same way.
     #[arg(
         long,
         value_name = "TOKEN",

@@ -864,3 +864,43 @@ fn ctrl_c_keeps_the_repositories_that_finished_and_resume_goes_on_from_there() {
     assert!(progress_of(&err, &b).contains("(cloned"), "{err}");
     assert_eq!(resumed.json()["findings"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn a_token_goes_to_the_github_apis_host_only_even_for_repositories_given_by_hand() {
+    let mut env = TestEnv::new();
+    let key = env.live_key();
+    bare(&env, "private", "vault", &[("v.env", format!("K={key}\n"))]);
+    let token = format!("tok{}", env.rng.base62(24));
+    let server = GitServer::start(&env.path("private"), Some(&token));
+    let api = FakeGithub::start(&[], None);
+    let on_api_host = server.url("vault.git");
+    // The same server under another host name: not the API's host, so no token.
+    let elsewhere = on_api_host.replace("127.0.0.1", "localhost");
+    let clones = env.path("clones");
+    let run = env.run_with_env(
+        &[
+            "audit",
+            &on_api_host,
+            &elsewhere,
+            "--github-api-url",
+            &api.api(),
+            "--clone-dir",
+            clones.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        b"",
+        &[("NMLEAKS_TOKEN", &token)],
+    );
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    let got = outcomes(&run.json());
+    let status = |url: &str| {
+        got.iter()
+            .find(|(n, _, _)| n == url)
+            .map(|(_, s, _)| s.clone())
+            .unwrap()
+    };
+    assert_eq!(status(&on_api_host), "audited");
+    assert_eq!(status(&elsewhere), "failed");
+    assert!(!run.stderr().contains(&token) && !run.stdout().contains(&token));
+}
