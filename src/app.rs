@@ -720,8 +720,11 @@ fn merge_reports(cfg: &MergeConfig) -> anyhow::Result<ExitCode> {
     let mut summary = Summary::default();
     let mut findings = Vec::new();
     let mut carried: Vec<crate::suppress::Suppressed> = Vec::new();
+    // (fingerprint, kind of suppression) -> index in `carried`.
+    let mut carried_at = std::collections::HashMap::new();
     let mut commands = std::collections::BTreeSet::new();
     let mut repositories: Vec<report::RepoOutcome> = Vec::new();
+    let mut seen_repositories = std::collections::HashSet::new();
     let mut any_audit = false;
     for path in &cfg.reports {
         let r = report::read::read(path, rules)?;
@@ -735,22 +738,22 @@ fn merge_reports(cfg: &MergeConfig) -> anyhow::Result<ExitCode> {
         if let Some(a) = r.summary.audit {
             any_audit = true;
             for o in a.repositories {
-                if !repositories.iter().any(|x| x.name == o.name) {
+                // A repository two reports hold (overlapping shards) is listed once.
+                if seen_repositories.insert(o.name.clone()) {
                     repositories.push(o);
                 }
             }
         }
         findings.extend(r.findings);
         for s in r.suppressed {
-            match carried
-                .iter_mut()
-                .find(|c| c.finding.fingerprint == s.finding.fingerprint && c.reason == s.reason)
-            {
-                Some(c) => {
-                    c.finding.locations.extend(s.finding.locations);
-                    c.finding.unlisted.plain += s.finding.unlisted.plain;
-                }
-                None => carried.push(s),
+            let key = (s.finding.fingerprint.clone(), s.reason.kind());
+            if let Some(&i) = carried_at.get(&key) {
+                let c: &mut crate::suppress::Suppressed = &mut carried[i];
+                c.finding.locations.extend(s.finding.locations);
+                c.finding.unlisted.plain += s.finding.unlisted.plain;
+            } else {
+                carried_at.insert(key, carried.len());
+                carried.push(s);
             }
         }
     }
