@@ -45,29 +45,9 @@ trap 'rm -rf "$work"' EXIT
 export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.test
 export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.test
 
-# A key-shaped string; the prefix is built from parts so this file holds no key.
-key() {
-    local body
-    body=$(LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c 32 || true)
-    printf 'nm_%s_%s' live "$body"
-}
-
-# measure LABEL CMD...: runs CMD once with stdout discarded; prints wall seconds and peak RSS.
-# Exit codes 0-2 are results (nmleaks exits 1 when it finds keys), anything else fails.
-measure() {
-    local label=$1 rc=0
-    shift
-    /usr/bin/time -f '%e %M' -o "$work/time" "$@" >/dev/null 2>"$work/stderr" || rc=$?
-    if ((rc > 2)); then
-        echo "$label: exit $rc" >&2
-        cat "$work/stderr" >&2
-        exit 1
-    fi
-    # GNU time writes "Command exited with non-zero status N" first when N != 0.
-    read -r wall kib < <(tail -n 1 "$work/time")
-    last_wall=$wall
-    printf '%-58s %9.3f s %8d MiB\n' "$label" "$wall" $((kib / 1024))
-}
+# key, measure
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 
 # measure_ms LABEL CMD...: GNU time has 10 ms resolution, too coarse for --staged; this runs
 # CMD 21 times and prints the median wall time in milliseconds (bash's EPOCHREALTIME), then

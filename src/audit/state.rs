@@ -168,19 +168,10 @@ impl Store {
 
     /// The file of `repository`: a readable name plus a digest of the whole name.
     fn file(&self, repository: &str) -> PathBuf {
-        let digest = Sha256::digest(repository.as_bytes());
-        let name: String = repository
-            .trim_end_matches('/')
-            .rsplit(['/', ':'])
-            .next()
-            .unwrap_or("repo")
-            .trim_end_matches(".git")
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || "-_".contains(*c))
-            .take(40)
-            .collect();
-        self.dir
-            .join(format!("{name}-{}.json", crate::finding::hex(&digest[..8])))
+        self.dir.join(format!(
+            "{}.json",
+            crate::source::git::remote::file_stem(repository)
+        ))
     }
 
     /// The stored result of `repository`, if there is a readable one of this format.

@@ -2,40 +2,13 @@
 //! http-backend` on 127.0.0.1, [`crate::gitserver`]) and a fake GitHub REST API on 127.0.0.1
 //! that paginates with `Link` headers and refuses on request. Nothing reaches the internet.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
-use crate::gitserver::GitServer;
+use crate::gitserver::{GitServer, bare_repo as bare, logging_git};
 use crate::util::{TestEnv, git_ok};
-
-/// A bare repository `ROOT/NAME.git` with one commit per file (none: an empty repository).
-fn bare(env: &TestEnv, root: &str, name: &str, files: &[(&str, String)]) -> PathBuf {
-    let bare = env.path(&format!("{root}/{name}.git"));
-    std::fs::create_dir_all(&bare).unwrap();
-    git_ok(&bare, &["init", "-q", "--bare"]);
-    if files.is_empty() {
-        return bare;
-    }
-    let work = env.path(&format!("work/{root}-{name}"));
-    git_ok(
-        env.root(),
-        &[
-            "clone",
-            "-q",
-            bare.to_str().unwrap(),
-            work.to_str().unwrap(),
-        ],
-    );
-    for (file, text) in files {
-        std::fs::write(work.join(file), text).unwrap();
-        git_ok(&work, &["add", "."]);
-        git_ok(&work, &["commit", "-q", "-m", file]);
-    }
-    git_ok(&work, &["push", "-q", "origin", "HEAD:main"]);
-    bare
-}
 
 /// One repository as the fake API lists it.
 struct Listed {
@@ -156,38 +129,6 @@ impl Drop for FakeGithub {
             let _ = h.join();
         }
     }
-}
-
-/// A `git` on PATH that appends its arguments, and the command line of every process on the
-/// machine at that moment (`/proc/*/cmdline`), to a log before running the real git.
-fn logging_git(env: &TestEnv) -> (String, PathBuf) {
-    let real = String::from_utf8(
-        std::process::Command::new("sh")
-            .args(["-c", "command -v git"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let bin = env.path("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let log = env.path("argv.log");
-    std::fs::write(
-        bin.join("git"),
-        format!(
-            "#!/bin/sh\necho \"$@\" >> '{log}'\n\
-             for f in /proc/[0-9]*/cmdline; do tr '\\000' ' ' < \"$f\" 2>/dev/null; echo; done \
-             >> '{log}'\nexec '{real}' \"$@\"\n",
-            log = log.display(),
-            real = real.trim()
-        ),
-    )
-    .unwrap();
-    crate::util::chmod(&bin.join("git"), 0o755);
-    (
-        format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
-        log,
-    )
 }
 
 fn assert_nothing_under_holds(dir: &Path, secret: &str) {

@@ -188,3 +188,69 @@ fn serve(mut req: tiny_http::Request, root: &Path, backend: &Path, token: Option
     }
     let _ = req.respond(resp);
 }
+
+/// A bare repository `ROOT/NAME.git` (under the test's tree) pushed from a work clone,
+/// `work/ROOT-NAME`, with one commit per file; none: an empty repository.
+pub fn bare_repo(
+    env: &crate::util::TestEnv,
+    root: &str,
+    name: &str,
+    files: &[(&str, String)],
+) -> PathBuf {
+    use crate::util::git_ok;
+    let bare = env.path(&format!("{root}/{name}.git"));
+    std::fs::create_dir_all(&bare).unwrap();
+    git_ok(&bare, &["init", "-q", "--bare"]);
+    if files.is_empty() {
+        return bare;
+    }
+    let work = env.path(&format!("work/{root}-{name}"));
+    git_ok(
+        env.root(),
+        &[
+            "clone",
+            "-q",
+            bare.to_str().unwrap(),
+            work.to_str().unwrap(),
+        ],
+    );
+    for (file, text) in files {
+        std::fs::write(work.join(file), text).unwrap();
+        git_ok(&work, &["add", "."]);
+        git_ok(&work, &["commit", "-q", "-m", file]);
+    }
+    git_ok(&work, &["push", "-q", "origin", "HEAD:main"]);
+    bare
+}
+
+/// A `git` on PATH that appends its arguments, and the command line of every process on the
+/// machine at that moment (`/proc/*/cmdline`), to a log before running the real git.
+pub fn logging_git(env: &crate::util::TestEnv) -> (String, PathBuf) {
+    let real = String::from_utf8(
+        std::process::Command::new("sh")
+            .args(["-c", "command -v git"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let bin = env.path("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = env.path("argv.log");
+    std::fs::write(
+        bin.join("git"),
+        format!(
+            "#!/bin/sh\necho \"$@\" >> '{log}'\n\
+             for f in /proc/[0-9]*/cmdline; do tr '\\000' ' ' < \"$f\" 2>/dev/null; echo; done \
+             >> '{log}'\nexec '{real}' \"$@\"\n",
+            log = log.display(),
+            real = real.trim()
+        ),
+    )
+    .unwrap();
+    crate::util::chmod(&bin.join("git"), 0o755);
+    (
+        format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        log,
+    )
+}

@@ -6,28 +6,10 @@ use std::path::Path;
 use crate::gitserver::GitServer;
 use crate::util::{TestEnv, git_ok};
 
-/// A bare repository `served/NAME.git` pushed from a work clone with one commit per file.
+/// A bare repository `served/NAME.git` with one commit per file (its work clone is
+/// `work/served-NAME`).
 fn served(env: &TestEnv, name: &str, files: &[(&str, String)]) -> std::path::PathBuf {
-    let bare = env.path(&format!("served/{name}.git"));
-    std::fs::create_dir_all(&bare).unwrap();
-    git_ok(&bare, &["init", "-q", "--bare"]);
-    let work = env.path(&format!("work-{name}"));
-    git_ok(
-        env.root(),
-        &[
-            "clone",
-            "-q",
-            bare.to_str().unwrap(),
-            work.to_str().unwrap(),
-        ],
-    );
-    for (file, text) in files {
-        std::fs::write(work.join(file), text).unwrap();
-        git_ok(&work, &["add", "."]);
-        git_ok(&work, &["commit", "-q", "-m", file]);
-    }
-    git_ok(&work, &["push", "-q", "origin", "HEAD:main"]);
-    bare
+    crate::gitserver::bare_repo(env, "served", name, files)
 }
 
 fn json_of(env: &TestEnv, args: &[&str]) -> (i32, serde_json::Value, String) {
@@ -70,7 +52,7 @@ fn a_remote_url_is_mirrored_audited_as_pushed_and_fetched_again_on_the_next_run(
     assert_eq!(f["provenance"]["at_head"], true, "{json:#}");
     // A new commit on the server: the next run fetches into the same mirror and sees it.
     let other = env.live_key();
-    let work = env.path("work-app");
+    let work = env.path("work/served-app");
     std::fs::write(work.join("more.env"), format!("K={other}\n")).unwrap();
     git_ok(&work, &["add", "."]);
     git_ok(&work, &["commit", "-q", "-m", "more"]);
@@ -102,29 +84,9 @@ fn a_token_reaches_the_server_but_never_argv_disk_or_output() {
     let server = GitServer::start(&env.path("served"), Some(&token));
     let clones = env.path("clones");
     let url = server.url("private.git");
-    // A git that logs its arguments, then runs the real one.
-    let real = String::from_utf8(
-        std::process::Command::new("sh")
-            .args(["-c", "command -v git"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let bin = env.path("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let log = env.path("argv.log");
-    std::fs::write(
-        bin.join("git"),
-        format!(
-            "#!/bin/sh\necho \"$@\" >> '{}'\nexec '{}' \"$@\"\n",
-            log.display(),
-            real.trim()
-        ),
-    )
-    .unwrap();
-    crate::util::chmod(&bin.join("git"), 0o755);
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    // A git that logs its arguments (and every process's command line), then runs the real
+    // one.
+    let (path, log) = crate::gitserver::logging_git(&env);
     let run = |extra: &[(&str, &str)]| {
         let mut vars = vec![("PATH", path.as_str())];
         vars.extend_from_slice(extra);

@@ -78,9 +78,17 @@ fn split_credentials(url: &str) -> (String, Option<(String, String)>) {
 /// Where the mirror of `url` lives under `root`: a readable name plus a digest of the URL
 /// (without credentials), so two URLs never share a mirror.
 fn mirror_dir(root: &Path, url: &str) -> PathBuf {
-    let digest = Sha256::digest(url.as_bytes());
+    root.join(format!("{}.git", file_stem(url)))
+}
+
+/// A file name for what `name` (a URL or a path) names: its last component, plain
+/// characters only (never starting with a dot), then 16 hex digits of the SHA-256 of the
+/// whole name, so that two names never share a file: `app-0123456789abcdef`.
+#[must_use]
+pub fn file_stem(name: &str) -> String {
+    let digest = Sha256::digest(name.as_bytes());
     let hex = crate::finding::hex(&digest[..8]);
-    let name: String = url
+    let last: String = name
         .trim_end_matches('/')
         .rsplit(['/', ':'])
         .next()
@@ -90,12 +98,12 @@ fn mirror_dir(root: &Path, url: &str) -> PathBuf {
         .filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
         .take(40)
         .collect();
-    let name = if name.is_empty() || name.starts_with('.') {
-        format!("repo{name}")
+    let last = if last.is_empty() || last.starts_with('.') {
+        format!("repo{last}")
     } else {
-        name
+        last
     };
-    root.join(format!("{name}-{hex}.git"))
+    format!("{last}-{hex}")
 }
 
 /// A mirror made or brought up to date.
