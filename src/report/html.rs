@@ -131,29 +131,7 @@ pub fn write(r: &Report<'_>, w: &mut dyn Write) -> io::Result<()> {
             ""
         }
     )?;
-    writeln!(w, "<section id=\"summary\"><dl>")?;
-    let mut item = |k: &str, v: String| writeln!(w, "<div><dt>{k}</dt><dd>{v}</dd></div>");
-    item("keys", r.findings.len().to_string())?;
-    item("live", counts[0].to_string())?;
-    item("unknown", counts[1].to_string())?;
-    item("revoked", counts[2].to_string())?;
-    item("not verified", counts[3].to_string())?;
-    item("paths", paths.len().to_string())?;
-    item("suppressed", r.suppressed.len().to_string())?;
-    if first <= last {
-        item("first commit", esc(&crate::timefmt::rfc3339(first)))?;
-        item("last commit", esc(&crate::timefmt::rfc3339(last)))?;
-    }
-    if r.summary.errors > 0 {
-        item(
-            "not scanned",
-            format!(
-                "{} input(s) could not be read in full: see the errors nmleaks printed",
-                r.summary.errors
-            ),
-        )?;
-    }
-    writeln!(w, "</dl></section>")?;
+    write_summary(w, r, &counts, paths.len(), (first, last))?;
     writeln!(
         w,
         "<section id=\"controls\"><label>Filter <input id=\"q\" type=\"search\" \
@@ -178,10 +156,11 @@ pub fn write(r: &Report<'_>, w: &mut dyn Write) -> io::Result<()> {
     for f in r.findings {
         write_row(w, r, f)?;
     }
-    writeln!(
-        w,
-        "</tbody></table>\n<script>{SCRIPT}</script>\n</body>\n</html>"
-    )
+    writeln!(w, "</tbody></table>")?;
+    if let Some(a) = &r.summary.audit {
+        write_repositories(w, a)?;
+    }
+    writeln!(w, "<script>{SCRIPT}</script>\n</body>\n</html>")
 }
 
 fn write_row(w: &mut dyn Write, r: &Report<'_>, f: &Finding) -> io::Result<()> {
@@ -247,6 +226,9 @@ fn write_row(w: &mut dyn Write, r: &Report<'_>, f: &Finding) -> io::Result<()> {
         }
         writeln!(w, "</li>")?;
     }
+    if let Some(item) = exposure_item(f) {
+        writeln!(w, "{item}")?;
+    }
     let unlisted = f.location_count() - f.locations.len() as u64;
     if unlisted > 0 {
         writeln!(
@@ -261,6 +243,105 @@ fn write_row(w: &mut dyn Write, r: &Report<'_>, f: &Finding) -> io::Result<()> {
         yes_no(prov.map(|p| p.at_head)),
         esc(advice(class, pushed))
     )
+}
+
+/// The counts above the table.
+fn write_summary(
+    w: &mut dyn Write,
+    r: &Report<'_>,
+    counts: &[usize; 4],
+    paths: usize,
+    (first, last): (i64, i64),
+) -> io::Result<()> {
+    writeln!(w, "<section id=\"summary\"><dl>")?;
+    let mut item = |k: &str, v: String| writeln!(w, "<div><dt>{k}</dt><dd>{v}</dd></div>");
+    item("keys", r.findings.len().to_string())?;
+    item("live", counts[0].to_string())?;
+    item("unknown", counts[1].to_string())?;
+    item("revoked", counts[2].to_string())?;
+    item("not verified", counts[3].to_string())?;
+    item("paths", paths.to_string())?;
+    item("suppressed", r.suppressed.len().to_string())?;
+    if first <= last {
+        item("first commit", esc(&crate::timefmt::rfc3339(first)))?;
+        item("last commit", esc(&crate::timefmt::rfc3339(last)))?;
+    }
+    if let Some(a) = &r.summary.audit {
+        item("repositories audited", a.audited().to_string())?;
+        item("repositories failed", a.failed().to_string())?;
+    }
+    if r.summary.errors > 0 {
+        item(
+            "not scanned",
+            format!(
+                "{} input(s) could not be read in full: see the errors nmleaks printed",
+                r.summary.errors
+            ),
+        )?;
+    }
+    writeln!(w, "</dl></section>")?;
+    Ok(())
+}
+
+/// `<li>in 2 repositories: …</li>` for a key of an audit of many repositories.
+fn exposure_item(f: &Finding) -> Option<String> {
+    if f.exposure.is_empty() {
+        return None;
+    }
+    let each: Vec<String> = f
+        .exposure
+        .iter()
+        .map(|e| {
+            let public = match e.public {
+                Some(true) => " (public)",
+                Some(false) => " (private)",
+                None => "",
+            };
+            let since = e
+                .provenance
+                .first_commit_time
+                .map(|t| format!(" since {}", esc(&crate::timefmt::rfc3339(t))))
+                .unwrap_or_default();
+            format!("<code>{}</code>{public}{since}", esc(&e.repository))
+        })
+        .collect();
+    Some(format!(
+        "<li>in {} repositor{}: {}</li>",
+        f.exposure.len(),
+        if f.exposure.len() == 1 { "y" } else { "ies" },
+        each.join(", ")
+    ))
+}
+
+/// An audit's repositories: each with how it went, failures first.
+fn write_repositories(w: &mut dyn Write, a: &super::AuditSummary) -> io::Result<()> {
+    writeln!(
+        w,
+        "<h2>Repositories</h2>\n<table id=\"repositories\"><thead><tr><th>Repository</th>\
+         <th>Status</th><th>Public</th><th>Keys</th><th>Why it failed</th></tr></thead><tbody>"
+    )?;
+    let mut rows: Vec<&super::RepoOutcome> = a.repositories.iter().collect();
+    rows.sort_by_key(|o| o.error.is_none());
+    for o in rows {
+        writeln!(
+            w,
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&o.name),
+            if o.error.is_some() {
+                "failed"
+            } else {
+                "audited"
+            },
+            match o.public {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "—",
+            },
+            o.keys,
+            esc(o.error.as_deref().unwrap_or(""))
+        )?;
+    }
+    writeln!(w, "</tbody></table>")
 }
 
 const STYLE: &str = "

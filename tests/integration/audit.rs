@@ -19,8 +19,8 @@ struct Listed {
     archived: bool,
 }
 
-/// A fake GitHub REST API: `GET /api/orgs/acme/repos` lists `repos` two a page (so three
-/// pages for five), with `Link: <…>; rel="next"`; only with `Authorization: Bearer TOKEN`
+/// A fake GitHub REST API: `GET /api/orgs/acme/repos` (and `/api/users/someone/repos`) lists
+/// `repos` two a page (so three pages for five), with `Link: <…>; rel="next"`; only with `Authorization: Bearer TOKEN`
 /// when a token is set (else 401). `/api/orgs/missing/repos` answers 404,
 /// `/api/orgs/limited/repos` 403 with the rate limit exhausted. Counts the requests.
 struct FakeGithub {
@@ -81,7 +81,10 @@ impl FakeGithub {
                 } else if !authorized {
                     tiny_http::Response::from_string("{\"message\":\"Bad credentials\"}")
                         .with_status_code(401)
-                } else if url.starts_with("/api/orgs/acme/repos") {
+                } else if url.starts_with("/api/orgs/acme/repos")
+                    || url.starts_with("/api/users/someone/repos")
+                {
+                    let base = url.split('?').next().unwrap_or_default().to_string();
                     let page: usize = ["?page=", "&page="]
                         .iter()
                         .find_map(|m| url.split_once(m))
@@ -94,8 +97,8 @@ impl FakeGithub {
                         resp = resp.with_header(header(
                             "Link",
                             &format!(
-                                "<http://127.0.0.1:{port}/api/orgs/acme/repos?per_page=2&page={}>; \
-                                 rel=\"next\", <http://127.0.0.1:{port}/api/orgs/acme/repos?\
+                                "<http://127.0.0.1:{port}{base}?per_page=2&page={}>; \
+                                 rel=\"next\", <http://127.0.0.1:{port}{base}?\
                                  per_page=2&page={}>; rel=\"last\"",
                                 page + 1,
                                 pages.len()
@@ -357,6 +360,44 @@ fn an_organisation_is_listed_page_by_page_and_audited_into_one_report_without_le
     let names: Vec<String> = outcomes(&json).into_iter().map(|(n, _, _)| n).collect();
     assert!(names.contains(&url(&public, "fork")), "{names:?}");
     assert!(!names.contains(&url(&public, "old")), "{names:?}");
+
+    // A user's repositories, listed the same way; the HTML report lists the repositories,
+    // the failed one with its reason.
+    let html = env.path("audit.html");
+    let run = env.run_with_env(
+        &[
+            "audit",
+            "--github-user",
+            "someone",
+            "--github-api-url",
+            &api.api(),
+            "--clone-dir",
+            clones.to_str().unwrap(),
+            "--format",
+            "html",
+            "-o",
+            html.to_str().unwrap(),
+        ],
+        b"",
+        &[("GITHUB_TOKEN", &token)],
+    );
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    assert!(
+        run.stderr().contains("user someone: 7 repositories listed"),
+        "{}",
+        run.stderr()
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<h2>Repositories</h2>"), "{page}");
+    assert!(
+        page.contains(&format!(
+            "<code>{}</code></td><td>failed</td>",
+            url(&public, "gone")
+        )),
+        "{page}"
+    );
+    assert!(page.contains("in 2 repositories: "), "{page}");
+    assert!(!page.contains(&token) && !page.contains(&shared[8..]));
 }
 
 #[test]
