@@ -230,7 +230,7 @@ fn an_organisation_is_listed_page_by_page_and_audited_into_one_report_without_le
         ],
         Some(token.clone()),
     );
-    let (path, log) = logging_git(&env);
+    let git = logging_git(&env);
     let clones = env.path("clones");
     let run = env.run_with_env(
         &[
@@ -245,7 +245,7 @@ fn an_organisation_is_listed_page_by_page_and_audited_into_one_report_without_le
             "json",
         ],
         b"",
-        &[("PATH", &path), ("GITHUB_TOKEN", &token)],
+        &[("PATH", &git.path), ("GITHUB_TOKEN", &token)],
     );
     let (out, err) = (run.stdout(), run.stderr());
     // The missing repository failed: the audit went on, and the exit code says a part failed.
@@ -328,7 +328,7 @@ fn an_organisation_is_listed_page_by_page_and_audited_into_one_report_without_le
     assert!(!findings.iter().any(|f| f["fingerprint"] == fp(&fork_key)));
     // No key and no token anywhere: output, git's arguments, any process's command line
     // while git ran, the clone directory.
-    let argv = std::fs::read_to_string(&log).unwrap();
+    let argv = git.text();
     assert!(argv.contains("fetch"), "{argv}");
     for text in [&out, &err, &argv] {
         assert!(!text.contains(&token), "the token leaked");
@@ -532,14 +532,9 @@ fn an_unmoved_repository_is_not_scanned_again_and_resume_skips_what_the_last_run
     assert!(progress_of(&first.stderr(), &a).contains("(cloned"));
     // Nothing moved: each remote's refs are asked for (one round trip), nothing is fetched,
     // nothing is scanned, and the report is the same.
-    let (path, log) = logging_git(&env);
-    let second = env.run_with_env(&args, b"", &[("PATH", &path)]);
-    let calls: Vec<String> = std::fs::read_to_string(&log)
-        .unwrap()
-        .lines()
-        .filter(|l| l.starts_with("-C "))
-        .map(str::to_string)
-        .collect();
+    let git = logging_git(&env);
+    let second = env.run_with_env(&args, b"", &[("PATH", &git.path)]);
+    let calls = git.calls();
     assert_eq!(calls.len(), 2, "{calls:?}");
     assert!(
         calls

@@ -223,9 +223,35 @@ pub fn bare_repo(
     bare
 }
 
-/// A `git` on PATH that appends its arguments, and the command line of every process on the
-/// machine at that moment (`/proc/*/cmdline`), to a log before running the real git.
-pub fn logging_git(env: &crate::util::TestEnv) -> (String, PathBuf) {
+/// A `git` on PATH that logs, before running the real git, its arguments (one line to
+/// `argv.log`, one write each, so that gits running at once never cut each other's line) and
+/// the command line of every process on the machine at that moment (`/proc/*/cmdline`, to
+/// `procs.log`).
+pub struct LoggingGit {
+    /// `PATH` with the logging git first.
+    pub path: String,
+    argv: PathBuf,
+    procs: PathBuf,
+}
+
+impl LoggingGit {
+    /// The arguments of each git run so far, a line each.
+    pub fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.argv)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Everything logged: the arguments and every process's command line.
+    pub fn text(&self) -> String {
+        std::fs::read_to_string(&self.argv).unwrap_or_default()
+            + &std::fs::read_to_string(&self.procs).unwrap_or_default()
+    }
+}
+
+pub fn logging_git(env: &crate::util::TestEnv) -> LoggingGit {
     let real = String::from_utf8(
         std::process::Command::new("sh")
             .args(["-c", "command -v git"])
@@ -236,21 +262,24 @@ pub fn logging_git(env: &crate::util::TestEnv) -> (String, PathBuf) {
     .unwrap();
     let bin = env.path("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    let log = env.path("argv.log");
+    let (argv, procs) = (env.path("argv.log"), env.path("procs.log"));
     std::fs::write(
         bin.join("git"),
         format!(
-            "#!/bin/sh\necho \"$@\" >> '{log}'\n\
+            "#!/bin/sh
+printf '%s\\n' \"$*\" >> '{argv}'\n\
              for f in /proc/[0-9]*/cmdline; do tr '\\000' ' ' < \"$f\" 2>/dev/null; echo; done \
-             >> '{log}'\nexec '{real}' \"$@\"\n",
-            log = log.display(),
+             >> '{procs}'\nexec '{real}' \"$@\"\n",
+            argv = argv.display(),
+            procs = procs.display(),
             real = real.trim()
         ),
     )
     .unwrap();
     crate::util::chmod(&bin.join("git"), 0o755);
-    (
-        format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
-        log,
-    )
+    LoggingGit {
+        path: format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        argv,
+        procs,
+    }
 }

@@ -86,9 +86,9 @@ fn a_token_reaches_the_server_but_never_argv_disk_or_output() {
     let url = server.url("private.git");
     // A git that logs its arguments (and every process's command line), then runs the real
     // one.
-    let (path, log) = crate::gitserver::logging_git(&env);
+    let git = crate::gitserver::logging_git(&env);
     let run = |extra: &[(&str, &str)]| {
-        let mut vars = vec![("PATH", path.as_str())];
+        let mut vars = vec![("PATH", git.path.as_str())];
         vars.extend_from_slice(extra);
         env.run_with_env(
             &[
@@ -114,7 +114,7 @@ fn a_token_reaches_the_server_but_never_argv_disk_or_output() {
     let ok = run(&[("NMLEAKS_TOKEN", &token)]);
     assert_eq!(ok.code(), 1, "{}", ok.stderr());
     assert!(ok.stdout().contains("x.env"));
-    let argv = std::fs::read_to_string(&log).unwrap();
+    let argv = git.text();
     assert!(argv.contains("fetch"), "the wrapper saw the runs: {argv}");
     for (what, text) in [
         ("argv", argv),
