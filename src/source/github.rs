@@ -2,7 +2,8 @@
 //! (`nmleaks audit --github-org ORG`, `--github-user USER`; `--github-api-url` for GitHub
 //! Enterprise Server).
 //!
-//! One `GET {api}/orgs/{org}/repos` (or `/users/{user}/repos`) of 100 repositories a page,
+//! One `GET {api}/orgs/{org}/repos` (or `/users/{user}/repos`; `/user/repos` when the token is
+//! the user's own, which lists the private ones too) of 100 repositories a page,
 //! following the `Link: <…>; rel="next"` header, and only to the API's own scheme, host and
 //! port: a token is never sent anywhere else. Bounded: a page's body is read up to
 //! [`PAGE_LIMIT`] bytes and at most [`MAX_PAGES`] pages are followed, each request within the
@@ -95,20 +96,21 @@ pub fn list(api: &str, owner: &Owner, token: Option<&str>) -> Result<Vec<Repo>, 
             crate::sanitize::echoed(api)
         ))
     })?;
-    let mut config = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        // A redirect could carry the token to another host.
-        .max_redirects(0)
-        .user_agent(concat!("nmleaks/", env!("CARGO_PKG_VERSION")))
-        .timeout_connect(Some(Duration::from_secs(10)))
-        .timeout_recv_response(Some(Duration::from_secs(60)))
-        .timeout_recv_body(Some(Duration::from_secs(60)));
-    if is_loopback(&origin) {
-        config = config.proxy(None);
-    }
-    let agent: ureq::Agent = config.build().new_agent();
+    let agent = agent(&origin);
     let who = owner.describe();
-    let mut url = format!("{api}/{}", owner.path());
+    // `/users/{user}/repos` lists a user's public repositories only, even to the user: with
+    // the user's own token, `/user/repos` lists the private ones too.
+    let own = match (owner, token) {
+        (Owner::User(u), Some(t)) => {
+            authenticated_login(&agent, api, t).is_some_and(|l| l.eq_ignore_ascii_case(u))
+        }
+        _ => false,
+    };
+    let mut url = if own {
+        format!("{api}/user/repos?affiliation=owner&per_page=100")
+    } else {
+        format!("{api}/{}", owner.path())
+    };
     let mut repos = Vec::new();
     for page in 1..=MAX_PAGES {
         let mut request = agent
@@ -182,6 +184,47 @@ pub fn list(api: &str, owner: &Owner, token: Option<&str>) -> Result<Vec<Repo>, 
     Err(GithubError(format!(
         "listing the repositories of {who}: more than {MAX_PAGES} pages of repositories"
     )))
+}
+
+/// The HTTP client for the API at `origin`: no redirects (one could carry the token to
+/// another host), fixed timeouts, no proxy for a loopback API.
+fn agent(origin: &str) -> ureq::Agent {
+    let mut config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        // A redirect could carry the token to another host.
+        .max_redirects(0)
+        .user_agent(concat!("nmleaks/", env!("CARGO_PKG_VERSION")))
+        .timeout_connect(Some(Duration::from_secs(10)))
+        .timeout_recv_response(Some(Duration::from_secs(60)))
+        .timeout_recv_body(Some(Duration::from_secs(60)));
+    if is_loopback(origin) {
+        config = config.proxy(None);
+    }
+    config.build().new_agent()
+}
+
+/// The login the token belongs to (`GET /user`), if the API says.
+fn authenticated_login(agent: &ureq::Agent, api: &str, token: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct User {
+        login: String,
+    }
+    let mut response = agent
+        .get(&format!("{api}/user"))
+        .header("Accept", "application/vnd.github+json")
+        .header("Authorization", format!("Bearer {token}"))
+        .call()
+        .ok()?;
+    if response.status().as_u16() != 200 {
+        return None;
+    }
+    let body = response
+        .body_mut()
+        .with_config()
+        .limit(1 << 20)
+        .read_to_vec()
+        .ok()?;
+    serde_json::from_slice::<User>(&body).ok().map(|u| u.login)
 }
 
 /// What a non-200 answer means, in one sentence.

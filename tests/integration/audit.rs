@@ -19,7 +19,8 @@ struct Listed {
     archived: bool,
 }
 
-/// A fake GitHub REST API: `GET /api/orgs/acme/repos` (and `/api/users/someone/repos`) lists
+/// A fake GitHub REST API: `GET /api/orgs/acme/repos` (and `/api/user/repos`, for `/api/user`,
+/// the token's user, `someone`) lists
 /// `repos` two a page (so three pages for five), with `Link: <…>; rel="next"`; only with `Authorization: Bearer TOKEN`
 /// when a token is set (else 401). `/api/orgs/missing/repos` answers 404,
 /// `/api/orgs/limited/repos` 403 with the rate limit exhausted. Counts the requests.
@@ -81,8 +82,11 @@ impl FakeGithub {
                 } else if !authorized {
                     tiny_http::Response::from_string("{\"message\":\"Bad credentials\"}")
                         .with_status_code(401)
+                } else if url == "/api/user" {
+                    tiny_http::Response::from_string("{\"login\":\"someone\"}")
+                        .with_header(header("Content-Type", "application/json"))
                 } else if url.starts_with("/api/orgs/acme/repos")
-                    || url.starts_with("/api/users/someone/repos")
+                    || url.starts_with("/api/user/repos")
                 {
                     let base = url.split('?').next().unwrap_or_default().to_string();
                     let page: usize = ["?page=", "&page="]
@@ -361,8 +365,9 @@ fn an_organisation_is_listed_page_by_page_and_audited_into_one_report_without_le
     assert!(names.contains(&url(&public, "fork")), "{names:?}");
     assert!(!names.contains(&url(&public, "old")), "{names:?}");
 
-    // A user's repositories, listed the same way; the HTML report lists the repositories,
-    // the failed one with its reason.
+    // A user's repositories, listed with the user's own token (so private ones too: the
+    // private repository is audited); the HTML report lists the repositories, the failed one
+    // with its reason.
     let html = env.path("audit.html");
     let run = env.run_with_env(
         &[
@@ -389,6 +394,13 @@ fn an_organisation_is_listed_page_by_page_and_audited_into_one_report_without_le
     );
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.contains("<h2>Repositories</h2>"), "{page}");
+    assert!(
+        page.contains(&format!(
+            "<code>{}</code></td><td>audited</td><td>no</td>",
+            url(&private, "vault")
+        )),
+        "{page}"
+    );
     assert!(
         page.contains(&format!(
             "<code>{}</code></td><td>failed</td>",
