@@ -90,12 +90,15 @@ pub struct GithubError(pub String);
 /// or could not be reached.
 pub fn list(api: &str, owner: &Owner, token: Option<&str>) -> Result<Vec<Repo>, GithubError> {
     let api = api.trim_end_matches('/');
-    let origin = origin_of(api).ok_or_else(|| {
-        GithubError(format!(
-            "--github-api-url {}: not an http:// or https:// URL",
-            crate::sanitize::echoed(api)
-        ))
-    })?;
+    let origin = origin_of(api)
+        .filter(|o| o.starts_with("https://") || is_loopback(o))
+        .ok_or_else(|| {
+            GithubError(format!(
+                "--github-api-url {}: not an https:// URL (http:// only to a loopback host: a \
+                 token must not cross a network in the clear)",
+                crate::sanitize::echoed(api)
+            ))
+        })?;
     let agent = agent(&origin);
     let who = owner.describe();
     // `/users/{user}/repos` lists a user's public repositories only, even to the user: with
@@ -371,6 +374,14 @@ mod tests {
             "https://evil.example/o/r.git"
         ));
         assert!(!token_belongs("https://ghe.example", "git@ghe.example:o/r"));
+    }
+
+    #[test]
+    fn the_api_is_https_or_on_this_machine() {
+        for bad in ["http://ghe.example/api/v3", "ftp://x", "ghe.example"] {
+            let e = list(bad, &Owner::Org("o".into()), Some("t")).unwrap_err();
+            assert!(e.0.contains("not an https:// URL"), "{bad}: {e}");
+        }
     }
 
     #[test]
