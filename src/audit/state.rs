@@ -99,7 +99,7 @@ impl Stored {
                     fingerprint: f.fingerprint.0.clone(),
                     rule: rules[f.rule].id.clone(),
                     key: f.secret.redacted(rules[f.rule].prefix.len()),
-                    locations: f.locations.clone(),
+                    locations: f.locations.iter().map(redacted).collect(),
                     unlisted: f.unlisted,
                     provenance: f.provenance.clone(),
                 })
@@ -128,6 +128,35 @@ impl Stored {
             })
             .collect()
     }
+}
+
+/// A place as it may be written to disk: every key in the names around it (a file or
+/// directory name, an author, a ref or tag name, an archive member) replaced by its redacted
+/// form, as every report shows them. Snippets are redacted already (nothing is stored with
+/// `--show-secrets`).
+fn redacted(l: &Location) -> Location {
+    let hide = crate::sanitize::hide_keys_in;
+    let mut l = l.clone();
+    match &mut l.origin {
+        crate::finding::Origin::Git(g) => {
+            g.author = hide(&g.author);
+            g.email = hide(&g.email);
+            g.path = g.path.as_deref().map(hide);
+        }
+        crate::finding::Origin::File(p) => {
+            *p = hide(&p.to_string_lossy()).into();
+        }
+        crate::finding::Origin::Stdin | crate::finding::Origin::Pending => {}
+    }
+    if let Some(inner) = &l.inner
+        && let Some(member) = &inner.member
+    {
+        let mut i = (**inner).clone();
+        i.member = Some(hide(member));
+        l.inner = Some(std::sync::Arc::new(i));
+    }
+    l.snippet = l.snippet.as_deref().map(hide);
+    l
 }
 
 /// A digest of everything besides the repository that decides an audit's findings: nmleaks'

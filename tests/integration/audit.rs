@@ -893,3 +893,48 @@ fn a_token_goes_to_the_github_apis_host_only_even_for_repositories_given_by_hand
     assert_eq!(status(&elsewhere), "failed");
     assert!(!run.stderr().contains(&token) && !run.stdout().contains(&token));
 }
+
+/// A regression test: a stored result serialised each place as found, so a key in an
+/// author's name, a file name or a tag name reached the clone directory in full.
+#[test]
+fn keys_in_names_are_stored_redacted_and_reused_as_reported() {
+    use crate::util::git_command;
+    let mut env = TestEnv::new();
+    let keys: Vec<String> = (0..4).map(|_| env.live_key()).collect();
+    let repo = env.path("repo");
+    std::fs::create_dir_all(repo.join("conf")).unwrap();
+    git_ok(&repo, &["init", "-q"]);
+    std::fs::write(repo.join(format!("conf/{}.env", keys[0])), "nothing\n").unwrap();
+    std::fs::write(repo.join("a.env"), format!("K={}\n", keys[1])).unwrap();
+    git_ok(&repo, &["add", "-A"]);
+    let commit = git_command(&repo)
+        .env("GIT_AUTHOR_NAME", format!("dev {}", keys[2]))
+        .args(["commit", "-qm", "one"])
+        .output()
+        .unwrap();
+    assert!(commit.status.success(), "{commit:?}");
+    git_ok(&repo, &["tag", &format!("t-{}", keys[3])]);
+    let clones = env.path("clones");
+    let args = [
+        "audit",
+        repo.to_str().unwrap(),
+        "--clone-dir",
+        clones.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    let first = env.run(&args);
+    assert_eq!(first.code(), 1, "{}", first.stderr());
+    assert_eq!(first.json()["findings"].as_array().unwrap().len(), 4);
+    let second = env.run(&args);
+    assert!(
+        second.stderr().contains("(unchanged"),
+        "{}",
+        second.stderr()
+    );
+    assert_eq!(second.stdout(), first.stdout());
+    for key in &keys {
+        assert_nothing_under_holds(&clones.join("audits"), &key[8..]);
+        assert!(!first.stdout().contains(&key[8..]) && !second.stdout().contains(&key[8..]));
+    }
+}
