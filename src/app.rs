@@ -977,7 +977,7 @@ impl AuditRun {
             let mut restamped = stored;
             restamped.run.clone_from(&self.run);
             if let Some(store) = &self.store {
-                let _ = store.save(&restamped);
+                let _ = store.save(name, &restamped);
             }
             return Some(reused(restamped, findings));
         }
@@ -1001,7 +1001,7 @@ impl AuditRun {
             &c.findings,
             rules,
         );
-        if let Err(e) = store.save(&result) {
+        if let Err(e) = store.save(name, &result) {
             messages::warning(format_args!(
                 "{}: cannot store the result for the next run ({e})",
                 crate::sanitize::text(name)

@@ -32,7 +32,8 @@ pub const MAX_PROBLEMS: usize = 100;
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Stored {
     format: u32,
-    /// The repository ([`super::Target::name`]).
+    /// The repository ([`super::Target::name`]), any key in it redacted (the file's name,
+    /// a digest of the whole name, tells two such repositories apart).
     pub repository: String,
     /// The run that wrote it.
     pub run: String,
@@ -86,7 +87,7 @@ impl Stored {
     ) -> Stored {
         Stored {
             format: FORMAT,
-            repository: repository.to_string(),
+            repository: crate::sanitize::hide_keys_in(repository),
             run: run.to_string(),
             settings: settings.to_string(),
             tips: tips.to_string(),
@@ -208,15 +209,17 @@ impl Store {
     pub fn load(&self, repository: &str) -> Option<Stored> {
         let bytes = crate::textfile::read_bytes(&self.file(repository), FILE_LIMIT).ok()?;
         let stored: Stored = serde_json::from_slice(&bytes).ok()?;
-        (stored.format == FORMAT && stored.repository == repository).then_some(stored)
+        (stored.format == FORMAT && stored.repository == crate::sanitize::hide_keys_in(repository))
+            .then_some(stored)
     }
 
-    /// Stores `result`, replacing any earlier one: written to a temporary file in the same
-    /// directory (readable by its owner only) and renamed into place.
+    /// Stores `result` as the result of `repository`, replacing any earlier one: written to a
+    /// temporary file in the same directory (readable by its owner only) and renamed into
+    /// place.
     ///
     /// # Errors
     /// The directory or the file cannot be written.
-    pub fn save(&self, result: &Stored) -> std::io::Result<()> {
+    pub fn save(&self, repository: &str, result: &Stored) -> std::io::Result<()> {
         use std::io::Write as _;
         std::fs::create_dir_all(&self.dir)?;
         let mut tmp = tempfile::Builder::new()
@@ -224,8 +227,7 @@ impl Store {
             .tempfile_in(&self.dir)?;
         serde_json::to_writer(&mut tmp, result)?;
         tmp.flush()?;
-        tmp.persist(self.file(&result.repository))
-            .map_err(|e| e.error)?;
+        tmp.persist(self.file(repository)).map_err(|e| e.error)?;
         Ok(())
     }
 

@@ -895,29 +895,40 @@ fn a_token_goes_to_the_github_apis_host_only_even_for_repositories_given_by_hand
 }
 
 /// A regression test: a stored result serialised each place as found, so a key in an
-/// author's name, a file name or a tag name reached the clone directory in full.
+/// author's name, a file name or a tag name reached the clone directory in full, and a
+/// repository named after a key named its mirror and its stored result after it.
 #[test]
 fn keys_in_names_are_stored_redacted_and_reused_as_reported() {
     use crate::util::git_command;
     let mut env = TestEnv::new();
-    let keys: Vec<String> = (0..4).map(|_| env.live_key()).collect();
-    let repo = env.path("repo");
-    std::fs::create_dir_all(repo.join("conf")).unwrap();
-    git_ok(&repo, &["init", "-q"]);
-    std::fs::write(repo.join(format!("conf/{}.env", keys[0])), "nothing\n").unwrap();
-    std::fs::write(repo.join("a.env"), format!("K={}\n", keys[1])).unwrap();
-    git_ok(&repo, &["add", "-A"]);
-    let commit = git_command(&repo)
+    let keys: Vec<String> = (0..5).map(|_| env.live_key()).collect();
+    let work = env.path("work/named");
+    std::fs::create_dir_all(work.join("conf")).unwrap();
+    git_ok(&work, &["init", "-q"]);
+    std::fs::write(work.join(format!("conf/{}.env", keys[0])), "nothing\n").unwrap();
+    std::fs::write(work.join("a.env"), format!("K={}\n", keys[1])).unwrap();
+    git_ok(&work, &["add", "-A"]);
+    let commit = git_command(&work)
         .env("GIT_AUTHOR_NAME", format!("dev {}", keys[2]))
         .args(["commit", "-qm", "one"])
         .output()
         .unwrap();
     assert!(commit.status.success(), "{commit:?}");
-    git_ok(&repo, &["tag", &format!("t-{}", keys[3])]);
+    git_ok(&work, &["tag", &format!("t-{}", keys[3])]);
+    // Served as a repository named after a key.
+    let bare = env.path(&format!("served/{}.git", keys[4]));
+    std::fs::create_dir_all(&bare).unwrap();
+    git_ok(&bare, &["init", "-q", "--bare"]);
+    git_ok(
+        &work,
+        &["push", "-q", bare.to_str().unwrap(), "HEAD:main", "--tags"],
+    );
+    let server = GitServer::start(&env.path("served"), None);
+    let url = server.url(&format!("{}.git", keys[4]));
     let clones = env.path("clones");
     let args = [
         "audit",
-        repo.to_str().unwrap(),
+        url.as_str(),
         "--clone-dir",
         clones.to_str().unwrap(),
         "--format",
@@ -933,8 +944,25 @@ fn keys_in_names_are_stored_redacted_and_reused_as_reported() {
         second.stderr()
     );
     assert_eq!(second.stdout(), first.stdout());
-    for key in &keys {
+    for key in &keys[..4] {
         assert_nothing_under_holds(&clones.join("audits"), &key[8..]);
-        assert!(!first.stdout().contains(&key[8..]) && !second.stdout().contains(&key[8..]));
+    }
+    for key in &keys {
+        for run in [&first, &second] {
+            assert!(!run.stdout().contains(&key[8..]) && !run.stderr().contains(&key[8..]));
+        }
+    }
+    // No name under the clone directory holds 12 characters of the repository's key.
+    let body = &keys[4][8..];
+    for dir in [clones.clone(), clones.join("audits")] {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            for i in 0..=body.len() - 12 {
+                assert!(
+                    !name.contains(&body[i..i + 12]),
+                    "a file is named after the key: {name}"
+                );
+            }
+        }
     }
 }

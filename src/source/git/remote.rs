@@ -81,13 +81,15 @@ fn mirror_dir(root: &Path, url: &str) -> PathBuf {
     root.join(format!("{}.git", file_stem(url)))
 }
 
-/// A file name for what `name` (a URL or a path) names: its last component, plain
-/// characters only (never starting with a dot), then 16 hex digits of the SHA-256 of the
-/// whole name, so that two names never share a file: `app-0123456789abcdef`.
+/// A file name for what `name` (a URL or a path) names: its last component with any key in it
+/// redacted, plain characters only (never starting with a dot), then 16 hex digits of the
+/// SHA-256 of the whole name, so that two names never share a file: `app-0123456789abcdef`.
 #[must_use]
 pub fn file_stem(name: &str) -> String {
     let digest = Sha256::digest(name.as_bytes());
     let hex = crate::finding::hex(&digest[..8]);
+    // A repository named after a key must not name a directory after it.
+    let name = crate::sanitize::hide_keys_in(name);
     let last: String = name
         .trim_end_matches('/')
         .rsplit(['/', ':'])
