@@ -841,7 +841,17 @@ fn ctrl_c_keeps_the_repositories_that_finished_and_resume_goes_on_from_there() {
     assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(err.contains("nmleaks: interrupted"), "{err}");
     assert!(out.stdout.is_empty(), "no report of part of the audit");
-    // The server answers again; --resume does not scan a again, and audits b.
+    // The server answers again; --resume does not scan a again, and audits b. A clone that
+    // a run which is gone left half done is removed (here one of a process id no process can
+    // have: over the kernel's pid_max).
+    let pid_max: u64 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let mirror_name = format!(".{}.git", nmleaks::source::git::remote::file_stem(&b));
+    let abandoned = clones.join(format!("{mirror_name}.partial-{}", pid_max + 1));
+    std::fs::create_dir_all(abandoned.join("objects")).unwrap();
     open.store(true, Ordering::Relaxed);
     let resumed = env.run(&[&args[..], &["--resume"]].concat());
     assert_eq!(resumed.code(), 1, "{}", resumed.stderr());
@@ -852,6 +862,8 @@ fn ctrl_c_keeps_the_repositories_that_finished_and_resume_goes_on_from_there() {
     );
     assert!(progress_of(&err, &b).contains("(cloned"), "{err}");
     assert_eq!(resumed.json()["findings"].as_array().unwrap().len(), 2);
+    assert!(!abandoned.exists(), "a half-done clone left behind");
+    assert!(clones.join(&mirror_name[1..]).join("HEAD").is_file());
 }
 
 #[test]

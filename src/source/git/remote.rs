@@ -196,11 +196,12 @@ pub fn mirror(url: &str, root: &Path, token: Option<&str>) -> Result<Mirror, Git
             up_to_date,
         });
     }
-    let partial = root.join(format!(
-        ".{}.partial-{}",
-        dir.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
+    let stem = format!(
+        ".{}.partial-",
+        dir.file_name().unwrap_or_default().to_string_lossy()
+    );
+    remove_abandoned(root, &stem);
+    let partial = root.join(format!("{stem}{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&partial);
     let made = (|| {
         std::fs::create_dir_all(&partial)
@@ -230,6 +231,31 @@ pub fn mirror(url: &str, root: &Path, token: Option<&str>) -> Result<Mirror, Git
         cloned: true,
         up_to_date: false,
     })
+}
+
+/// Removes the clones into `root` that a run which is gone left half done
+/// (`STEM<pid>`, a clone stopped by Ctrl-C or a crash): on Linux, those whose process no
+/// longer exists (`/proc/<pid>`); elsewhere none, since another run may still be cloning.
+fn remove_abandoned(root: &Path, stem: &str) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(stem))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// What `git ls-remote --symref origin` says: each ref (but HEAD and peeled tags) as the
