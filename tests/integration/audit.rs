@@ -2,12 +2,11 @@
 //! http-backend` on 127.0.0.1, [`crate::gitserver`]) and a fake GitHub REST API on 127.0.0.1
 //! that paginates with `Link` headers and refuses on request. Nothing reaches the internet.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 
-use crate::gitserver::{GitServer, bare_repo as bare, logging_git};
+use crate::gitserver::{GitServer, assert_nothing_under_holds, bare_repo as bare, logging_git};
 use crate::util::{TestEnv, git_ok};
 
 /// One repository as the fake API lists it.
@@ -134,21 +133,6 @@ impl Drop for FakeGithub {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(h) = self.handle.take() {
             let _ = h.join();
-        }
-    }
-}
-
-fn assert_nothing_under_holds(dir: &Path, secret: &str) {
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = entry.path();
-        if p.is_dir() {
-            assert_nothing_under_holds(&p, secret);
-        } else if let Ok(bytes) = std::fs::read(&p) {
-            assert!(
-                !String::from_utf8_lossy(&bytes).contains(secret),
-                "{} holds it",
-                p.display()
-            );
         }
     }
 }

@@ -283,3 +283,19 @@ printf '%s\\n' \"$*\" >> '{argv}'\n\
         procs,
     }
 }
+
+/// Fails if any file under `dir` holds `secret` (a token, a key's body).
+pub fn assert_nothing_under_holds(dir: &Path, secret: &str) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            assert_nothing_under_holds(&p, secret);
+        } else if let Ok(bytes) = std::fs::read(&p) {
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(secret),
+                "{} holds it",
+                p.display()
+            );
+        }
+    }
+}

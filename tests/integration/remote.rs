@@ -1,8 +1,6 @@
 //! `nmleaks git URL`: remote repositories mirrored with the system git, over real smart HTTP
 //! (`git http-backend` on 127.0.0.1, [`crate::gitserver`]); nothing reaches the internet.
 
-use std::path::Path;
-
 use crate::gitserver::GitServer;
 use crate::util::{TestEnv, git_ok};
 
@@ -123,20 +121,5 @@ fn a_token_reaches_the_server_but_never_argv_disk_or_output() {
     ] {
         assert!(!text.contains(&token), "the token is in {what}");
     }
-    assert_no_token_under(&clones, &token);
-}
-
-fn assert_no_token_under(dir: &Path, token: &str) {
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = entry.path();
-        if p.is_dir() {
-            assert_no_token_under(&p, token);
-        } else if let Ok(bytes) = std::fs::read(&p) {
-            assert!(
-                !String::from_utf8_lossy(&bytes).contains(token),
-                "the token is on disk in {}",
-                p.display()
-            );
-        }
-    }
+    crate::gitserver::assert_nothing_under_holds(&clones, &token);
 }
