@@ -233,8 +233,9 @@ fn report_overflow(o: &crate::finding::Overflow, limits: Limits, summary: &mut S
     let plural = |n: u64| if n == 1 { "" } else { "s" };
     if o.keys > 0 {
         summary.errors += 1;
-        summary.keys_unlisted = o.keys;
-        summary.locations_unlisted = o.key_locations;
+        // Added: an audit or a merge adds what each repository or report left out.
+        summary.keys_unlisted += o.keys;
+        summary.locations_unlisted += o.key_locations;
         messages::error(format_args!(
             "{}{} more distinct key{} ({} place{}) were found but are not listed: the report \
              lists {} keys, the limit (raise it with --max-keys)",
@@ -580,19 +581,11 @@ fn audit(cfg: &AuditConfig) -> anyhow::Result<ExitCode> {
     let mut outcomes = Vec::with_capacity(total);
     let mut repos = Vec::with_capacity(total);
     for (t, r) in targets.iter().zip(results) {
-        let r = r
-            .unwrap_or_else(|| Err("not audited".to_string()))
-            .map_err(|e| {
-                e.strip_prefix(&format!("{}: ", t.name))
-                    .map_or(e.clone(), str::to_string)
-            });
+        let r = r.unwrap_or_else(|| Err("not audited".to_string()));
         let (error, keys, problems) = match r {
             Ok(c) => {
                 let s = &c.summary;
-                summary.blobs += s.blobs;
-                summary.bytes += s.bytes;
-                summary.errors += s.errors;
-                summary.warnings += s.warnings;
+                summary.add_counts(s);
                 let keys = c.findings.len();
                 repos.push(crate::audit::RepoFindings {
                     repo: std::sync::Arc::from(t.name.as_str()),
@@ -688,13 +681,7 @@ fn audit_all(
                         ));
                     }
                 }
-                Err(e) => {
-                    // Errors name their repository already; the line names it once.
-                    let e = e
-                        .strip_prefix(&format!("{}: ", targets[i].name))
-                        .unwrap_or(e);
-                    messages::error(format_args!("[{done}/{total}] {name}: {e}"));
-                }
+                Err(e) => messages::error(format_args!("[{done}/{total}] {name}: {e}")),
             }
             results[i] = Some(outcome.map(|(_, c)| c));
         }
@@ -730,12 +717,7 @@ fn merge_reports(cfg: &MergeConfig) -> anyhow::Result<ExitCode> {
     for path in &cfg.reports {
         let r = report::read::read(path, rules)?;
         commands.insert(r.command);
-        summary.blobs += r.summary.blobs;
-        summary.bytes += r.summary.bytes;
-        summary.errors += r.summary.errors;
-        summary.warnings += r.summary.warnings;
-        summary.keys_unlisted += r.summary.keys_unlisted;
-        summary.locations_unlisted += r.summary.locations_unlisted;
+        summary.add_counts(&r.summary);
         if let Some(a) = r.summary.audit {
             any_audit = true;
             for o in a.repositories {
@@ -813,14 +795,14 @@ fn audit_targets(
     let api_token = explicit.or(cfg.github_token.as_ref().map(|t| t.0.as_str()));
     // Many hosts may be named: a token goes only to the GitHub API's host (github.com for
     // api.github.com). Other hosts get what git's own credential helpers give them.
+    let token_for = |url: &str| {
+        api_token
+            .filter(|_| github::token_belongs(&cfg.github_api_url, url))
+            .map(str::to_string)
+    };
     let mut targets: Vec<Target> = specs
         .iter()
-        .map(|s| {
-            let token = api_token
-                .filter(|_| github::token_belongs(&cfg.github_api_url, s))
-                .map(str::to_string);
-            Target::given(s, token)
-        })
+        .map(|s| Target::given(s, token_for(s)))
         .collect();
     for owner in &cfg.github {
         let listed = match github::list(&cfg.github_api_url, owner, api_token) {
@@ -848,10 +830,7 @@ fn audit_targets(
                 odd += 1;
                 continue;
             }
-            let token = api_token
-                .filter(|_| github::token_belongs(&cfg.github_api_url, &r.clone_url))
-                .map(str::to_string);
-            let mut t = Target::given(&r.clone_url, token);
+            let mut t = Target::given(&r.clone_url, token_for(&r.clone_url));
             t.public = Some(r.public);
             targets.push(t);
         }
@@ -859,7 +838,7 @@ fn audit_targets(
             summary.errors += 1;
             messages::error(format_args!(
                 "{}: {odd} listed repositor{} without an https:// clone URL, not audited",
-                owner_name(owner),
+                owner.describe(),
                 if odd == 1 { "y" } else { "ies" }
             ));
         }
@@ -881,7 +860,7 @@ fn audit_targets(
             };
             messages::note(format_args!(
                 "{}: {found} repositor{} listed{left}",
-                owner_name(owner),
+                owner.describe(),
                 if found == 1 { "y" } else { "ies" }
             ));
         }
@@ -900,15 +879,6 @@ fn audit_targets(
         }
     }
     Ok(targets)
-}
-
-fn owner_name(owner: &crate::source::github::Owner) -> String {
-    match owner {
-        crate::source::github::Owner::Org(o) => {
-            format!("organisation {}", crate::sanitize::text(o))
-        }
-        crate::source::github::Owner::User(u) => format!("user {}", crate::sanitize::text(u)),
-    }
 }
 
 /// What every repository of one audit shares: where results are stored (none with
@@ -944,7 +914,8 @@ impl AuditRun {
                 Ok(id) => Some(id),
                 Err(e) => {
                     messages::warning(format_args!(
-                        "cannot record this audit's run in the clone directory ({e}):                          --resume will not find it"
+                        "cannot record this audit's run in the clone directory ({e}): \
+                         --resume will not find it"
                     ));
                     None
                 }
@@ -1052,13 +1023,12 @@ fn audit_one(
         return Ok(("resumed", c));
     }
     let (dir, how) = if target.remote {
-        let root = cfg.clone_dir.as_deref().ok_or_else(|| {
-            "no cache directory to mirror the repository into (HOME and XDG_CACHE_HOME are \
-             unset): give one with --clone-dir"
-                .to_string()
-        })?;
+        let root = cfg
+            .clone_dir
+            .as_deref()
+            .ok_or_else(|| NO_CLONE_DIR.to_string())?;
         let m = source::git::remote::mirror(&target.spec, root, target.token.as_deref())
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| without_name(&e.to_string(), &target.name))?;
         let how = match (m.cloned, m.up_to_date) {
             (true, _) => "cloned",
             (false, true) => "up to date",
@@ -1068,7 +1038,8 @@ fn audit_one(
     } else {
         (std::path::PathBuf::from(&target.spec), "local")
     };
-    let repo = source::git::open(Some(&dir)).map_err(|e| e.to_string())?;
+    let repo =
+        source::git::open(Some(&dir)).map_err(|e| without_name(&e.to_string(), &target.name))?;
     let tips = source::git::tips_digest(&repo).map_err(|e| e.to_string())?;
     if let Some(c) = run.reusable(&target.name, Some(&tips), rules) {
         return Ok(("unchanged", c));
@@ -1099,6 +1070,16 @@ fn audit_one(
     Ok((how, collected))
 }
 
+/// An error about a repository without the repository's name in front (`NAME: git fetch
+/// failed: …`): the audit's lines and report name the repository once, themselves.
+fn without_name(error: &str, name: &str) -> String {
+    error
+        .strip_prefix(name)
+        .and_then(|e| e.strip_prefix(": "))
+        .unwrap_or(error)
+        .to_string()
+}
+
 /// "Nomotic API key" with the built-in rules alone, "key" once a rules file adds others.
 fn key_noun(rules: &[Rule]) -> &'static str {
     if rules::all_builtin(rules) {
@@ -1108,15 +1089,15 @@ fn key_noun(rules: &[Rule]) -> &'static str {
     }
 }
 
+/// Why a remote repository cannot be mirrored without `--clone-dir`.
+const NO_CLONE_DIR: &str = "no cache directory to mirror the repository into (HOME and \
+                            XDG_CACHE_HOME are unset): give one with --clone-dir";
+
 /// Mirrors a remote repository (cloning it, or fetching into the mirror of an earlier run)
 /// and returns the mirror's path.
 fn mirror(r: &crate::config::Remote) -> anyhow::Result<std::path::PathBuf> {
     let Some(root) = &r.clone_dir else {
-        anyhow::bail!(crate::error::UsageError(
-            "no cache directory to mirror the repository into (HOME and XDG_CACHE_HOME are \
-             unset): give one with --clone-dir"
-                .to_string()
-        ));
+        anyhow::bail!(crate::error::UsageError(NO_CLONE_DIR.to_string()));
     };
     let m = source::git::remote::mirror(&r.url, root, r.token.as_ref().map(|t| t.0.as_str()))?;
     if m.up_to_date {

@@ -980,9 +980,7 @@ impl Cli {
                         token: crate::source::git::remote::token_for(url, a.token.as_deref())
                             .map(Token),
                         url: url.to_string(),
-                        clone_dir: a.clone_dir.clone().or_else(|| {
-                            crate::verify::cache::default_dir().map(|d| d.join("repos"))
-                        }),
+                        clone_dir: a.clone_dir.clone().or_else(crate::audit::default_clone_dir),
                     });
                 let repo = if remote.is_some() { None } else { a.repo };
                 let index_file = hook_index(repo.as_ref());

@@ -116,15 +116,26 @@ impl Shard {
     }
 }
 
-/// Drops repeated repositories (by name), keeping the first, which keeps what a GitHub
-/// listing said of it when the same URL was also given by hand after it.
+/// Drops repeated repositories (by name), keeping the first in its place; what a GitHub
+/// listing said of its visibility is kept whichever came first (a URL given by hand comes
+/// before the listings that also hold it).
 #[must_use]
 pub fn dedup(targets: Vec<Target>) -> Vec<Target> {
-    let mut seen = std::collections::HashSet::new();
-    targets
-        .into_iter()
-        .filter(|t| seen.insert(t.name.clone()))
-        .collect()
+    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut out: Vec<Target> = Vec::with_capacity(targets.len());
+    for t in targets {
+        if let Some(&i) = at.get(&t.name) {
+            let kept = &mut out[i];
+            kept.public = kept.public.or(t.public);
+            if kept.token.is_none() {
+                kept.token = t.token;
+            }
+        } else {
+            at.insert(t.name.clone(), out.len());
+            out.push(t);
+        }
+    }
+    out
 }
 
 /// One repository's findings, as its own audit reported them.
@@ -306,6 +317,22 @@ mod tests {
         }
         // A hash, not a round robin: each shard gets a fair share.
         assert!(counts.iter().all(|&c| c > 120), "{counts:?}");
+    }
+
+    #[test]
+    fn a_repository_given_by_hand_and_listed_keeps_what_the_listing_said() {
+        let mut listed = Target::given("https://h/org/app.git", Some("t".into()));
+        listed.public = Some(true);
+        let got = dedup(vec![
+            Target::given("https://h/org/app.git", None),
+            Target::given("../lib", None),
+            listed,
+        ]);
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].name, "https://h/org/app.git");
+        assert_eq!(got[0].public, Some(true));
+        assert_eq!(got[0].token.as_deref(), Some("t"));
+        assert_eq!(got[1].name, "../lib");
     }
 
     #[test]

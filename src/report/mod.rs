@@ -51,6 +51,19 @@ pub struct Summary {
     pub audit: Option<AuditSummary>,
 }
 
+impl Summary {
+    /// Adds what `other` scanned and counted (blobs, bytes, errors, warnings, keys and
+    /// places left out): an audit's repositories, a merge's reports.
+    pub fn add_counts(&mut self, other: &Summary) {
+        self.blobs += other.blobs;
+        self.bytes += other.bytes;
+        self.errors += other.errors;
+        self.warnings += other.warnings;
+        self.keys_unlisted += other.keys_unlisted;
+        self.locations_unlisted += other.locations_unlisted;
+    }
+}
+
 /// How the repositories of an `nmleaks audit` went.
 #[derive(Debug, Clone, Default)]
 pub struct AuditSummary {

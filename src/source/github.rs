@@ -32,7 +32,9 @@ impl Owner {
         }
     }
 
-    fn describe(&self) -> String {
+    /// `organisation acme`, `user someone`: how messages name it.
+    #[must_use]
+    pub fn describe(&self) -> String {
         match self {
             Owner::Org(o) => format!("organisation {}", crate::sanitize::text(o)),
             Owner::User(u) => format!("user {}", crate::sanitize::text(u)),

@@ -962,3 +962,41 @@ fn keys_in_names_are_stored_redacted_and_reused_as_reported() {
         }
     }
 }
+
+/// A regression test: the audit's summary counted only the keys its own merge left out, not
+/// those each repository's scan left out under `--max-keys`, and said fewer keys were
+/// missing than were.
+#[test]
+fn keys_left_out_in_each_repository_are_counted_in_the_audit() {
+    let mut env = TestEnv::new();
+    let keys: Vec<String> = (0..4).map(|_| env.live_key()).collect();
+    let a = bare(
+        &env,
+        "local",
+        "a",
+        &[("a.env", format!("K={}\nL={}\n", keys[0], keys[1]))],
+    );
+    let b = bare(
+        &env,
+        "local",
+        "b",
+        &[("b.env", format!("K={}\nL={}\n", keys[2], keys[3]))],
+    );
+    let clones = env.path("clones");
+    let run = env.run(&[
+        "audit",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--max-keys",
+        "1",
+        "--clone-dir",
+        clones.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.code(), 2, "{}", run.stderr());
+    let json = run.json();
+    // Four keys, one listed: each repository left one out, the merge one more.
+    assert_eq!(json["findings"].as_array().unwrap().len(), 1);
+    assert_eq!(json["summary"]["keys_unlisted"], 3, "{:#}", json["summary"]);
+}

@@ -131,16 +131,10 @@ pub fn open(path: Option<&Path>) -> Result<Repository, GitError> {
 /// The refs cannot be listed.
 pub fn tips_digest(repo: &Repository) -> Result<String, GitError> {
     use sha2::{Digest, Sha256};
-    let refs = repo.references().map_err(|e| GitError::Git {
-        context: "listing the refs".to_string(),
-        message: git_message(&e),
-    })?;
+    let listing = |e: git2::Error| GitError::git("listing the refs", &e);
     let mut tips: Vec<Vec<u8>> = Vec::new();
-    for r in refs {
-        let r = r.map_err(|e| GitError::Git {
-            context: "listing the refs".to_string(),
-            message: git_message(&e),
-        })?;
+    for r in repo.references().map_err(listing)? {
+        let r = r.map_err(listing)?;
         let mut line = r.name_bytes().to_vec();
         line.push(0);
         match (r.target(), r.symbolic_target_bytes()) {
