@@ -596,7 +596,8 @@ fn audit(cfg: &AuditConfig) -> anyhow::Result<ExitCode> {
             }
             Err(e) => {
                 summary.errors += 1;
-                (Some(e), 0, 0)
+                // The report shows it as stderr did: a URL named after a key, redacted.
+                (Some(crate::sanitize::hide_keys_in(&e)), 0, 0)
             }
         };
         outcomes.push(report::RepoOutcome {

@@ -302,7 +302,10 @@ fn exposure_item(f: &Finding) -> Option<String> {
                 .first_commit_time
                 .map(|t| format!(" since {}", esc(&crate::timefmt::rfc3339(t))))
                 .unwrap_or_default();
-            format!("<code>{}</code>{public}{since}", esc(&e.repository))
+            format!(
+                "<code>{}</code>{public}{since}",
+                esc(&crate::sanitize::text(&e.repository))
+            )
         })
         .collect();
     Some(format!(
@@ -326,7 +329,7 @@ fn write_repositories(w: &mut dyn Write, a: &super::AuditSummary) -> io::Result<
         writeln!(
             w,
             "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&o.name),
+            esc(&crate::sanitize::text(&o.name)),
             if o.error.is_some() {
                 "failed"
             } else {

@@ -894,6 +894,7 @@ fn a_token_goes_to_the_github_apis_host_only_even_for_repositories_given_by_hand
 /// author's name, a file name or a tag name reached the clone directory in full, and a
 /// repository named after a key named its mirror and its stored result after it.
 #[test]
+#[allow(clippy::too_many_lines)] // every name a key can hide in, in every output of an audit
 fn keys_in_names_are_stored_redacted_and_reused_as_reported() {
     use crate::util::git_command;
     let mut env = TestEnv::new();
@@ -940,6 +941,45 @@ fn keys_in_names_are_stored_redacted_and_reused_as_reported() {
         second.stderr()
     );
     assert_eq!(second.stdout(), first.stdout());
+    // The HTML report names the repository (under its key, in the table) redacted.
+    let html = env.path("named.html");
+    let page = env.run(&[
+        "audit",
+        url.as_str(),
+        "--clone-dir",
+        clones.to_str().unwrap(),
+        "--format",
+        "html",
+        "-o",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(page.code(), 1, "{}", page.stderr());
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<h2>Repositories</h2>"), "{page}");
+    for key in &keys {
+        assert!(!page.contains(&key[8..]), "the HTML report shows a key");
+    }
+    // A repository named after a key that cannot be fetched: its error names it redacted.
+    let gone = server.url(&format!("{}-gone.git", keys[4]));
+    let failed = env.run(&[
+        "audit",
+        gone.as_str(),
+        "--clone-dir",
+        clones.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(failed.code(), 2, "{}", failed.stderr());
+    let error = failed.json()["audit"]["repositories"][0]["error"].clone();
+    assert!(
+        error.as_str().unwrap().contains("git fetch failed"),
+        "{error}"
+    );
+    assert!(
+        !failed.stdout().contains(&keys[4][8..]),
+        "{}",
+        failed.stdout()
+    );
     for key in &keys[..4] {
         assert_nothing_under_holds(&clones.join("audits"), &key[8..]);
     }
