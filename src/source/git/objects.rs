@@ -55,29 +55,30 @@ pub struct Odb<'s> {
     /// Every object id's bytes, with its position in `ids`. Keyed by the bytes rather than
     /// [`Oid`], whose comparison is a call into libgit2: this map answers a lookup for every
     /// subtree entry of every tree.
-    present: HashMap<[u8; 20], u32, BuildHasherDefault<super::IdHasher>>,
+    present: Present,
+    /// Each pack's entries for the two passes, taken by [`Odb::read_all`].
+    passes: std::sync::Mutex<Vec<Passes>>,
 }
 
 impl<'s> Odb<'s> {
     /// Lists every object id `store` holds: loose files and the indexes of the packs that
-    /// opened (a pack that did not is one of [`Store::problems`]).
+    /// opened (a pack that did not is one of [`Store::problems`]). Meanwhile another thread
+    /// sorts each pack's entries into the two passes of [`Odb::read_all`].
     #[must_use]
     pub fn open(store: &'s Store) -> Odb<'s> {
-        let mut ids = store.loose_ids();
-        ids.extend(store.packed_ids());
-        // Listed once even if loose and packed, or in two packs; the pack traversal still
-        // visits an object that two packs hold once per pack (rare: `git gc` leaves one).
-        ids.sort_unstable();
-        ids.dedup();
-        let present = ids
-            .iter()
-            .enumerate()
-            .filter_map(|(i, id)| Some((raw(id.as_bytes())?, u32::try_from(i).ok()?)))
-            .collect();
+        let (ids, present, passes) = std::thread::scope(|s| {
+            let passes = s.spawn(|| store.packs().iter().map(split_by_kind).collect());
+            let (ids, present) = list(store);
+            let passes = passes
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e));
+            (ids, present, passes)
+        });
         Odb {
             store,
             ids,
             present,
+            passes: std::sync::Mutex::new(passes),
         }
     }
 
@@ -136,17 +137,37 @@ impl<'s> Odb<'s> {
         let mut visited = vec![false; self.ids.len()];
         let mut later = vec![false; self.ids.len()];
         let mut trees = Vec::new();
-        for pack in self.store.packs() {
-            let (tree_entries, rest) = split_by_kind(pack);
+        let mut passes = std::mem::take(
+            &mut *self
+                .passes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if passes.len() != self.store.packs().len() {
+            // Taken by an earlier reading.
+            passes = self.store.packs().iter().map(split_by_kind).collect();
+        }
+        for (pack, (tree_entries, rest)) in self.store.packs().iter().zip(passes) {
             for e in &tree_entries {
                 if let Some(p) = self.position_of(e.oid.as_slice()) {
                     later[p as usize] = true;
                 }
             }
-            traverse_pack(pack, rest, threads, make, &mut |id| {
-                self.mark(&mut visited, id);
+            // The trees' delta tree is built beside the rest's, on a thread of its own.
+            let (rest, tree_delta) = std::thread::scope(|s| {
+                let trees = s.spawn(|| delta_tree(pack, tree_entries));
+                let rest = delta_tree(pack, rest);
+                let trees = trees
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+                (rest, trees)
             });
-            trees.push((pack, tree_entries));
+            if let Some(rest) = rest {
+                traverse_pack(pack, rest, threads, make, &mut |id| {
+                    self.mark(&mut visited, id);
+                });
+            }
+            trees.push((pack, tree_delta));
         }
         let rest: Vec<Oid> = self
             .ids
@@ -159,10 +180,12 @@ impl<'s> Odb<'s> {
         drop(rest);
         between();
         visited.fill(false);
-        for (pack, entries) in trees {
-            traverse_pack(pack, entries, threads, make, &mut |id| {
-                self.mark(&mut visited, id);
-            });
+        for (pack, tree) in trees {
+            if let Some(tree) = tree {
+                traverse_pack(pack, tree, threads, make, &mut |id| {
+                    self.mark(&mut visited, id);
+                });
+            }
         }
         // Sorted: `ids` is.
         let rest: Vec<Oid> = self
@@ -189,6 +212,33 @@ fn raw(id: &[u8]) -> Option<[u8; 20]> {
     id.try_into().ok()
 }
 
+/// Every object id `store` holds, sorted and each once, and the map from id to position.
+fn list(store: &Store) -> (Vec<Oid>, Present) {
+    let mut ids = store.loose_ids();
+    ids.extend(store.packed_ids());
+    // Listed once even if loose and packed, or in two packs; the pack traversal still
+    // visits an object that two packs hold once per pack (rare: `git gc` leaves one).
+    // By their bytes: `Oid`'s comparisons are calls into libgit2, 20 million of them to sort
+    // git/git's ids. One pack's index is sorted already.
+    if !ids.is_sorted_by(|a, b| a.as_bytes() <= b.as_bytes()) {
+        ids.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    }
+    ids.dedup_by(|a, b| a.as_bytes() == b.as_bytes());
+    let mut present = HashMap::with_capacity_and_hasher(ids.len(), BuildHasherDefault::default());
+    for (i, id) in ids.iter().enumerate() {
+        if let (Some(id), Ok(i)) = (raw(id.as_bytes()), u32::try_from(i)) {
+            present.insert(id, i);
+        }
+    }
+    (ids, present)
+}
+
+/// Object ids by their bytes, with their positions.
+type Present = HashMap<[u8; 20], u32, BuildHasherDefault<super::IdHasher>>;
+
+/// A pack's entries for the two passes of [`Odb::read_all`]: its trees, and the rest.
+type Passes = (Vec<Entry>, Vec<Entry>);
+
 /// Where a pack's first entry is: after its 12-byte header (`PACK`, version, count).
 const FIRST_ENTRY: u64 = 12;
 
@@ -197,6 +247,7 @@ const MARKER: u32 = u32::MAX;
 
 /// A pack entry as the traversal carries it: where it is, its id, and its position in the
 /// index (so marking it seen needs no lookup).
+#[derive(Debug)]
 struct Entry {
     pack_offset: u64,
     oid: gix_hash::ObjectId,
@@ -325,21 +376,13 @@ impl<V> Clone for PerThread<'_, V> {
     }
 }
 
-/// Traverses the delta chains of `entries` (sorted by pack offset, each chain whole) in one
-/// pack, adding the ids it handed to a visitor to `visited`. Entries gitoxide cannot decode are
-/// left for [`read_ids`] to read (and report).
-fn traverse_pack<V: Visitor>(
-    pack: &Pack,
-    entries: Vec<Entry>,
-    threads: usize,
-    make: &(dyn Fn() -> V + Sync),
-    visited: &mut dyn FnMut(&[u8]),
-) {
+/// The delta tree gix traverses, for `entries` (sorted by pack offset, each chain whole) of
+/// one pack; `None` when it cannot be built (the entries are then read by id).
+fn delta_tree(pack: &Pack, entries: Vec<Entry>) -> Option<DeltaTree> {
     if entries.is_empty() {
-        return;
+        return None;
     }
     let index = &pack.bundle.index;
-    let data = &pack.bundle.pack;
     let interrupt = AtomicBool::new(false);
     // gix reads the entries' headers in one pass that starts right after the pack's header,
     // at the pack's first entry, whatever the first offset given: a list that starts further
@@ -351,17 +394,34 @@ fn traverse_pack<V: Visitor>(
         oid: gix_hash::ObjectId::null(index.object_hash()),
         position: MARKER,
     });
-    let Ok(tree) = gix_pack::cache::delta::Tree::from_offsets_in_pack(
-        data.path(),
+    gix_pack::cache::delta::Tree::from_offsets_in_pack(
+        pack.bundle.pack.path(),
         marker.into_iter().chain(entries),
         &|e: &Entry| e.pack_offset,
         &|id| Ok(index.lookup(id).map(|i| index.pack_offset_at_index(i))),
         &mut gix_utils::progress::Discard,
         &interrupt,
         index.object_hash(),
-    ) else {
-        return;
-    };
+    )
+    .ok()
+}
+
+/// A delta tree over a pack's entries.
+type DeltaTree = gix_pack::cache::delta::Tree<Entry>;
+
+/// Traverses the delta chains of `tree` (from [`delta_tree`]) in one pack, passing the ids it
+/// handed to a visitor to `visited`. Entries gitoxide cannot decode are left for
+/// [`read_ids`] to read (and report).
+fn traverse_pack<V: Visitor>(
+    pack: &Pack,
+    tree: DeltaTree,
+    threads: usize,
+    make: &(dyn Fn() -> V + Sync),
+    visited: &mut dyn FnMut(&[u8]),
+) {
+    let index = &pack.bundle.index;
+    let data = &pack.bundle.pack;
+    let interrupt = AtomicBool::new(false);
     let seen: Vec<AtomicBool> = (0..index.num_objects())
         .map(|_| AtomicBool::new(false))
         .collect();
@@ -657,7 +717,8 @@ mod tests {
         let seen = std::sync::atomic::AtomicUsize::new(0);
         let visited = std::sync::atomic::AtomicUsize::new(0);
         let make = || Count(&visited);
-        traverse_pack(pack, trees, 2, &make, &mut |_| {
+        let tree = delta_tree(pack, trees).expect("a delta tree of the trees");
+        traverse_pack(pack, tree, 2, &make, &mut |_| {
             seen.fetch_add(1, Ordering::Relaxed);
         });
         assert_eq!(
