@@ -9,9 +9,9 @@
 //!    parents and time are kept; in a partial clone, trees are checked for entries the database
 //!    lacks (they are counted and reported). The trees that packs hold are read last, when
 //!    every blob has been scanned, so each is kept as the map needs it ([`table`]: its
-//!    subtrees, submodule entries and key-holding blobs, 8 bytes an entry) and step 3 walks
-//!    memory instead of reading every tree again. A pack that cannot be used and an object
-//!    that cannot be read are reported, and the rest is still scanned.
+//!    subtrees, submodule entries and key-holding blobs, 8 bytes an entry, found by position)
+//!    and step 3 walks memory instead of reading every tree again. A pack that cannot be used
+//!    and an object that cannot be read are reported, and the rest is still scanned.
 //! 2. **Walk.** From every ref (branches, remote-tracking branches, tags, `refs/stash` and its
 //!    parents, notes, HEAD; with `--all-objects` also every commit) the commits kept in step 1
 //!    are walked (`graph.rs`), each ref as far as its history can be read: a missing or
@@ -22,9 +22,10 @@
 //! 3. **Map**, only if something was found. The walked commits are visited oldest first in
 //!    topological order. Each tree is looked up once (in the table, or read by id when the
 //!    table lacks it: a loose tree, one a pack could not decode) and remembers which
-//!    key-holding blobs it contains and at which paths, so unchanged subtrees cost nothing. A location is reported
-//!    where a commit introduces a key-holding blob at a path (no parent has that blob there),
-//!    which is what `git log` shows. Each key also gets its [`crate::finding::Provenance`].
+//!    key-holding blobs it contains and at which paths, so unchanged subtrees cost nothing. A
+//!    location is reported where a commit introduces a key-holding blob at a path (no parent
+//!    has that blob there), which is what `git log` shows. Each key also gets its
+//!    [`crate::finding::Provenance`].
 //!
 //! Keys in objects no ref reaches are dropped unless `--all-objects`, or unless history is
 //! damaged: then a walk may have missed the commits that hold them, so a blob no walk placed
@@ -205,8 +206,13 @@ impl Visitor for Worker<'_> {
                 }
             }
             Kind::Tree => {
-                if let (Some(keys), Some(odb)) = (self.found.keys.get(), self.keep) {
-                    self.table.add(id, data, keys, odb);
+                // Keeping a tree reads its every entry, gitlinks among them.
+                let mut kept = false;
+                if let (Some(keys), Some(odb)) = (self.found.keys.get(), self.keep)
+                    && let Some(position) = odb.position(&id)
+                {
+                    kept = self.table.add(position, data, keys, odb);
+                    self.gitlinks |= self.table.gitlinks;
                 }
                 if self.scanner.holds_key(data) {
                     for (_, name, _) in objects::tree_entries(data) {
@@ -220,6 +226,7 @@ impl Visitor for Worker<'_> {
                 }
                 // A cheap search first: the mode of a gitlink entry.
                 if !self.gitlinks
+                    && !kept
                     && memchr::memmem::find(data, b"160000 ").is_some()
                     && objects::tree_entries(data)
                         .any(|(mode, _, _)| objects::is_gitlink_mode(mode))
@@ -309,7 +316,7 @@ pub fn audit(
         // No blob holds a key: the map has no blob to place, so the trees are not kept (a
         // key in a message or an entry name alone has the map read the trees it needs).
         if !keys.is_empty() {
-            let _ = found.keys.set(table::Keys::new(keys));
+            let _ = found.keys.set(table::Keys::new(&keys));
         }
     };
     let unreadable = odb.read_all(opts.threads, &make, &mut between, tx);
@@ -326,7 +333,7 @@ pub fn audit(
         tables,
         late,
     } = found;
-    let table = (!late.into_inner()).then(|| table::Table::new(into_inner(tables)));
+    let table = (!late.into_inner()).then(|| table::Table::new(into_inner(tables), odb.len()));
     send_problems(into_inner(problems), tx);
     let dropped = into_inner(dropped);
     if !dropped.is_empty() {
@@ -349,6 +356,8 @@ pub fn audit(
         damaged: !store.problems().is_empty() || !unreadable.is_empty(),
         reported: OidSet::default(),
         memo: OidMap::default(),
+        by_position: Vec::new(),
+        held: Vec::new(),
         empty: Rc::from(Vec::new()),
         keys: BTreeMap::new(),
         out: Vec::new(),
@@ -360,7 +369,7 @@ pub fn audit(
     let walked = mapper.walk(&roots, partial, &mut missing);
     report_missing(&missing, tx);
     if gitlinks.into_inner() {
-        mapper.submodules(&roots);
+        mapper.submodules(&store, &roots, opts.threads);
     }
     if blobs.is_empty() && messages.is_empty() {
         return;

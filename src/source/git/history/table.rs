@@ -6,16 +6,18 @@
 //! [`super::super::objects::Odb::read_all`]): the others, and any tree this table lacks, are
 //! read by id as before, so the table only saves time and never changes a result.
 //!
-//! Memory: 8 bytes per subtree or submodule entry and per key-holding entry, plus about 40
-//! bytes per tree for its slot, names interned once each.
+//! Trees are found by their position in the object database, and their entries name their
+//! subtrees by position too, so the map follows an entry without hashing an id.
+//!
+//! Memory: 8 bytes per subtree or submodule entry and per key-holding entry, 12 bytes per
+//! object in the database for the slots (git/git: 7.2 million entries and 850,000 objects,
+//! 68 MiB), names interned once each, and a 96 KiB cache of positions per worker.
 
 use std::hash::{BuildHasherDefault, Hasher};
 
 use git2::Oid;
 
 use crate::source::git::objects::Odb;
-
-use super::super::OidMap;
 
 /// What an edge leads to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +69,11 @@ impl Edge {
         self.tagged & NAME_MASK
     }
 
+    /// The entry's position in the object database.
+    pub(super) fn child(self) -> u32 {
+        self.child
+    }
+
     /// The entry's id.
     pub(super) fn id(self, odb: &Odb<'_>) -> Oid {
         odb.at(self.child).unwrap_or(Oid::ZERO_SHA1)
@@ -96,24 +103,32 @@ impl Names {
 /// almost every other blob without hashing (8 KiB: one bit per prefix).
 #[derive(Debug)]
 pub(super) struct Keys {
-    set: super::super::OidSet,
+    set: std::collections::HashSet<[u8; 20], BuildHasherDefault<super::super::IdHasher>>,
     prefixes: Box<[u64; 1024]>,
 }
 
 impl Keys {
     /// The filter over `set`.
-    pub(super) fn new(set: super::super::OidSet) -> Keys {
+    pub(super) fn new(set: &super::super::OidSet) -> Keys {
         let mut prefixes = Box::new([0u64; 1024]);
-        for id in &set {
+        let mut raw = std::collections::HashSet::default();
+        for id in set {
             let p = prefix(id.as_bytes());
             prefixes[p >> 6] |= 1 << (p & 63);
+            if let Ok(r) = id.as_bytes().try_into() {
+                raw.insert(r);
+            }
         }
-        Keys { set, prefixes }
+        Keys { set: raw, prefixes }
     }
 
-    fn may_hold(&self, raw: &[u8]) -> bool {
+    /// Whether the blob whose id is `raw` (20 bytes) holds a key.
+    fn holds(&self, raw: &[u8]) -> bool {
         let p = prefix(raw);
         self.prefixes[p >> 6] & (1 << (p & 63)) != 0
+            && raw
+                .try_into()
+                .is_ok_and(|r: [u8; 20]| self.set.contains(&r))
     }
 }
 
@@ -124,9 +139,95 @@ fn prefix(raw: &[u8]) -> usize {
 /// One worker's part of the table: the trees it read, their edges and the names they use.
 #[derive(Debug, Default)]
 pub(super) struct Part {
-    trees: OidMap<(u32, u32)>,
+    /// `(tree's position in the object database, first edge, edges)`, a tree each.
+    trees: Vec<(u32, u32, u32)>,
     edges: Vec<Edge>,
     names: Names,
+    /// Some tree it kept holds a submodule entry.
+    pub(super) gitlinks: bool,
+    positions: Positions,
+}
+
+/// Subtree ids recently looked up, with their positions in the object database: most trees
+/// name the same subtrees as the tree they were changed from (git/git's 382,000 trees have
+/// 7 million subtree entries), and the database's map, 20 MiB for git/git, misses the cache
+/// at nearly every lookup. A slot per value of an id's first 12 bits (96 KiB).
+#[derive(Debug)]
+struct Positions(Box<[([u8; 20], u32)]>);
+
+impl Default for Positions {
+    fn default() -> Self {
+        Positions(vec![([0; 20], u32::MAX); 1 << 12].into_boxed_slice())
+    }
+}
+
+impl Positions {
+    /// The position of the object `raw` (20 bytes) in `odb`, if it holds it.
+    fn get(&mut self, raw: &[u8], odb: &Odb<'_>) -> Option<u32> {
+        let id: [u8; 20] = raw.try_into().ok()?;
+        let slot = &mut self.0[usize::from(id[0]) << 4 | usize::from(id[1] >> 4)];
+        if slot.1 != u32::MAX && slot.0 == id {
+            return Some(slot.1);
+        }
+        let p = odb.position_of(raw)?;
+        *slot = (id, p);
+        Some(p)
+    }
+}
+
+/// Flags the bytes of `x` that are zero, in their top bits. The lowest flag is exact: a
+/// borrow can only flag a byte above a zero byte.
+#[inline]
+fn zeros64(x: u64) -> u64 {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    x.wrapping_sub(LOW) & !x & (LOW << 7)
+}
+
+/// [`zeros64`] over sixteen bytes.
+#[inline]
+fn zeros128(x: u128) -> u128 {
+    const LOW: u128 = 0x0101_0101_0101_0101_0101_0101_0101_0101;
+    x.wrapping_sub(LOW) & !x & (LOW << 7)
+}
+
+/// The offset of the first byte equal to `byte` in `data[from..]`, from `from`. Eight bytes
+/// at a time without a call: names and modes are a few bytes long, and a call to `memchr`
+/// per entry showed in profiles.
+#[inline]
+fn find_byte(data: &[u8], from: usize, byte: u8) -> Option<usize> {
+    let pattern = 0x0101_0101_0101_0101 * u64::from(byte);
+    let mut at = from;
+    while let Some(chunk) = data.get(at..at + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let found = zeros64(u64::from_le_bytes(word) ^ pattern);
+        if found != 0 {
+            return Some(at + (found.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    memchr::memchr(byte, data.get(at..)?).map(|n| at + n)
+}
+
+/// The modes the table keeps, with the space after them, as the low bytes of a word.
+const TREE_MODE: u64 = u64::from_le_bytes(*b"40000 \0\0");
+const TREE_MODE_0: u64 = u64::from_le_bytes(*b"040000 \0");
+const GITLINK_MODE: u64 = u64::from_le_bytes(*b"160000 \0");
+
+/// What the table keeps of an entry whose mode is in the low bytes of `word` (the mode's
+/// first eight bytes) and whose id is `raw`.
+#[inline]
+fn kept(word: u64, raw: &[u8], keys: &Keys) -> Option<To> {
+    let (six, seven) = (word & 0xffff_ffff_ffff, word & 0xff_ffff_ffff_ffff);
+    if six == TREE_MODE || seven == TREE_MODE_0 {
+        Some(To::Tree)
+    } else if seven == GITLINK_MODE {
+        Some(To::Gitlink)
+    } else if keys.holds(raw) {
+        Some(To::Key)
+    } else {
+        None
+    }
 }
 
 impl Part {
@@ -135,56 +236,92 @@ impl Part {
         self.trees.is_empty()
     }
 
-    /// Keeps what `data`, the raw tree `id`, holds of use to the map; `keys` are the blobs
-    /// that hold a key. This runs on every entry of every tree in the repository (145 million
-    /// in git/git), so it reads the encoding by hand and builds an id only for the entries it
-    /// keeps or that pass the filter.
-    pub(super) fn add(&mut self, id: Oid, mut data: &[u8], keys: &Keys, odb: &Odb<'_>) {
+    /// Keeps what `data`, the raw tree at `position` in `odb`, holds of use to the map;
+    /// `keys` are the blobs that hold a key. Returns false when the tree is not kept (it names
+    /// an object the database lacks: the map reads it by id).
+    ///
+    /// This runs on every entry of every tree in the repository (135 million in git/git), so
+    /// it reads the encoding sixteen bytes at a time, and looks up an id only for the entries
+    /// it keeps. An entry is `<mode> <name>\0<20-byte id>`, read as `objects::tree_entries`
+    /// reads it: the mode ends at the first space in its first eight bytes, the name at the
+    /// next zero byte, and a malformed entry ends the tree there.
+    pub(super) fn add(&mut self, position: u32, data: &[u8], keys: &Keys, odb: &Odb<'_>) -> bool {
+        const SPACES: u64 = 0x2020_2020_2020_2020;
         let start = self.edges.len();
-        // `<mode> <name>\0<20-byte id>`, as `objects::tree_entries` reads it; a malformed
-        // entry ends the tree there as it does there.
-        while let Some(sp) = data.iter().take(8).position(|&b| b == b' ') {
-            let mode = &data[..sp];
-            let Some(nul) = memchr::memchr(0, &data[sp + 1..]).map(|n| sp + 1 + n) else {
+        let mut at = 0;
+        // The common case: a space in the first eight bytes and no zero byte before it, so the
+        // first zero byte of the entry ends its name.
+        while let Some(chunk) = data.get(at..at + 16) {
+            let mut bytes = [0u8; 16];
+            bytes.copy_from_slice(chunk);
+            let word = u128::from_le_bytes(bytes);
+            let head = word as u64;
+            let spaces = zeros64(head ^ SPACES);
+            let zeros = zeros128(word);
+            let sp = spaces.trailing_zeros() / 8;
+            if spaces == 0 || (zeros as u64) & ((2u64 << (sp * 8)) - 1) != 0 {
+                // No space, or a zero byte at or before it: the careful reading decides.
+                break;
+            }
+            let nul = if zeros != 0 {
+                at + (zeros.trailing_zeros() / 8) as usize
+            } else {
+                match find_byte(data, at + 16, 0) {
+                    Some(n) => n,
+                    None => break,
+                }
+            };
+            let Some(raw) = data.get(nul + 1..nul + 21) else {
+                break;
+            };
+            if let Some(to) = kept(head, raw, keys)
+                && !self.edge(to, &data[at + sp as usize + 1..nul], raw, odb)
+            {
+                self.edges.truncate(start);
+                return false;
+            }
+            at = nul + 21;
+        }
+        // The rest (a tree's last entries, and anything odd), a byte search at a time.
+        while let Some(sp) = find_byte(&data[..data.len().min(at + 8)], at, b' ') {
+            let Some(nul) = find_byte(data, sp + 1, 0) else {
                 break;
             };
             let Some(raw) = data.get(nul + 1..nul + 21) else {
                 break;
             };
-            // Compared byte by byte: a slice pattern would call memcmp for every entry.
-            let to = match *mode {
-                [b'1', b'6', b'0', b'0', b'0', b'0'] => Some(To::Gitlink),
-                [b'4', b'0', b'0', b'0', b'0'] | [b'0', b'4', b'0', b'0', b'0', b'0'] => {
-                    Some(To::Tree)
-                }
-                _ if keys.may_hold(raw) => Some(To::Key),
-                _ => None,
-            };
-            if let Some(to) = to
-                && let Ok(entry) = Oid::from_bytes(raw)
-                && (to != To::Key || keys.set.contains(&entry))
+            let mut head = [0u8; 8];
+            head[..sp + 1 - at].copy_from_slice(&data[at..=sp]);
+            if let Some(to) = kept(u64::from_le_bytes(head), raw, keys)
+                && !self.edge(to, &data[sp + 1..nul], raw, odb)
             {
-                let child = if to == To::Gitlink {
-                    0
-                } else if let Some(p) = odb.position(&entry) {
-                    p
-                } else {
-                    // An entry the database lacks: the map reads this tree by id, and
-                    // reports what it cannot read as it always has.
-                    self.edges.truncate(start);
-                    return;
-                };
-                let name = self.names.intern(&data[sp + 1..nul]);
-                self.edges.push(Edge::new(to, name, child));
+                self.edges.truncate(start);
+                return false;
             }
-            data = &data[nul + 21..];
+            at = nul + 21;
         }
-        if let (Ok(start), Ok(len)) = (
+        if let (Ok(first), Ok(len)) = (
             u32::try_from(start),
             u32::try_from(self.edges.len() - start),
         ) {
-            self.trees.insert(id, (start, len));
+            self.trees.push((position, first, len));
         }
+        true
+    }
+
+    /// Keeps one entry; false when the database lacks what it names.
+    fn edge(&mut self, to: To, name: &[u8], raw: &[u8], odb: &Odb<'_>) -> bool {
+        let child = if to == To::Gitlink {
+            self.gitlinks = true;
+            0
+        } else if let Some(p) = self.positions.get(raw, odb) {
+            p
+        } else {
+            return false;
+        };
+        let name = self.names.intern(name);
+        self.edges.push(Edge::new(to, name, child));
+        true
     }
 
     /// The raw name of one of its edges.
@@ -196,55 +333,90 @@ impl Part {
     }
 }
 
-/// The kept trees of all workers. A tree is looked up in each part in turn: there are as
-/// many parts as workers, and joining them would hold every edge twice for a moment.
+/// Where a kept tree's edges are: its part, and the range of that part's edges.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    part: u32,
+    start: u32,
+    len: u32,
+}
+
+impl Slot {
+    const NONE: Slot = Slot {
+        part: u32::MAX,
+        start: 0,
+        len: 0,
+    };
+}
+
+/// The kept trees of all workers, found by their position in the object database (12 bytes
+/// an object). The parts keep their own edges and names: joining them would hold every edge
+/// twice for a moment.
 #[derive(Debug, Default)]
 pub(super) struct Table {
     parts: Vec<Part>,
+    slots: Vec<Slot>,
 }
 
 impl Table {
-    /// The workers' parts, as they are.
-    pub(super) fn new(parts: Vec<Part>) -> Table {
-        Table { parts }
+    /// The workers' parts, for a database of `objects` objects.
+    pub(super) fn new(mut parts: Vec<Part>, objects: usize) -> Table {
+        let mut slots = vec![Slot::NONE; objects];
+        for (i, p) in parts.iter_mut().enumerate() {
+            let part = u32::try_from(i).unwrap_or(u32::MAX);
+            for (position, start, len) in std::mem::take(&mut p.trees) {
+                if let Some(s) = slots.get_mut(position as usize) {
+                    *s = Slot { part, start, len };
+                }
+            }
+        }
+        Table { parts, slots }
     }
 
-    /// The kept entries of `tree` and the part that holds their names, or `None` if the
-    /// table does not hold it.
-    pub(super) fn get(&self, tree: &Oid) -> Option<(&Part, &[Edge])> {
-        self.parts.iter().find_map(|p| {
-            let &(start, len) = p.trees.get(tree)?;
-            Some((p, p.edges.get(start as usize..(start + len) as usize)?))
-        })
+    /// The kept entries of the tree at `position` and the part that holds their names, or
+    /// `None` if the table does not hold it.
+    pub(super) fn get(&self, position: u32) -> Option<(&Part, &[Edge])> {
+        let s = self.slots.get(position as usize)?;
+        let p = self.parts.get(s.part as usize)?;
+        Some((
+            p,
+            p.edges.get(s.start as usize..(s.start + s.len) as usize)?,
+        ))
     }
 }
 
-/// FNV-1a over a tree entry's name (names are short, and a collision only costs a compare);
-/// the standard `SipHash` showed in profiles of the tree pass.
+/// A hash of a tree entry's name from two 8-byte words (names are short, and a collision only
+/// costs a compare); the standard `SipHash`, and then FNV-1a's byte at a time, showed in
+/// profiles of the tree pass.
 #[derive(Debug, Default)]
 struct NameHasher(u64);
 
 impl Hasher for NameHasher {
     fn finish(&self) -> u64 {
-        self.0
+        self.0 ^ (self.0 >> 29)
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
+        let word = |b: &[u8]| {
+            let mut w = [0u8; 8];
+            w[..b.len()].copy_from_slice(b);
+            u64::from_le_bytes(w)
         };
-        for &b in bytes {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
+        let n = bytes.len();
+        let (a, b) = if n > 8 {
+            (word(&bytes[..8]), word(&bytes[n - 8..]))
+        } else {
+            (word(bytes), 0)
+        };
+        self.0 = (self.0.rotate_left(23) ^ a ^ b.rotate_left(31) ^ n as u64)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::git::objects;
 
     fn raw_tree(entries: &[(&str, &str, Oid)]) -> Vec<u8> {
         let mut out = Vec::new();
@@ -276,7 +448,7 @@ mod tests {
         let store =
             crate::source::git::store::Store::open(&repo, crate::source::git::store::Check::Full);
         let odb = Odb::open(&store);
-        let keys = Keys::new(std::iter::once(key).collect());
+        let keys = Keys::new(&std::iter::once(key).collect());
         let data = raw_tree(&[
             ("100644", "a.env", key),
             ("100644", "b.txt", plain),
@@ -285,9 +457,10 @@ mod tests {
             ("100755", "c.env", key),
         ]);
         let mut part = Part::default();
-        part.add(id(1), &data, &keys, &odb);
-        let table = Table::new(vec![part]);
-        let (part, edges) = table.get(&id(1)).unwrap_or_else(|| panic!("tree kept"));
+        assert!(part.add(1, &data, &keys, &odb));
+        assert!(part.gitlinks);
+        let table = Table::new(vec![part], odb.len());
+        let (part, edges) = table.get(1).unwrap_or_else(|| panic!("tree kept"));
         let got: Vec<(To, &[u8], Option<Oid>)> = edges
             .iter()
             .map(|&e| {
@@ -306,8 +479,89 @@ mod tests {
         );
         // A tree naming a subtree the database lacks is not kept: the map reads it by id.
         let mut part = Part::default();
-        part.add(id(2), &raw_tree(&[("40000", "gone", id(9))]), &keys, &odb);
-        assert!(Table::new(vec![part]).get(&id(2)).is_none());
-        assert!(table.get(&id(3)).is_none());
+        assert!(!part.add(2, &raw_tree(&[("40000", "gone", id(9))]), &keys, &odb));
+        assert!(Table::new(vec![part], odb.len()).get(2).is_none());
+        assert!(table.get(0).is_none());
+        assert!(table.get(7).is_none(), "a position past the database");
+    }
+
+    /// The table reads tree entries by hand, eight bytes at a time: it must split every tree
+    /// exactly as `objects::tree_entries` does, whatever the names' lengths (the word-wise
+    /// search crosses word boundaries), odd modes, and a tree cut anywhere.
+    #[test]
+    fn table_reads_entries_exactly_as_the_tree_parser_does() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let repo = git2::Repository::init_bare(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+        let key = repo.blob(b"k").unwrap_or_else(|e| panic!("{e}"));
+        let sub = repo
+            .treebuilder(None)
+            .and_then(|b| b.write())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let store =
+            crate::source::git::store::Store::open(&repo, crate::source::git::store::Check::Full);
+        let odb = Odb::open(&store);
+        let keys = Keys::new(&std::iter::once(key).collect());
+        let modes = [
+            "100644", "40000", "100755", "040000", "644", "100664", "160000",
+        ];
+        let mut entries: Vec<(String, String, Oid)> = Vec::new();
+        for n in 1..40 {
+            let name: String = (0..n).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+            let mode = modes[n % modes.len()];
+            let target = match mode {
+                "40000" | "040000" => sub,
+                "160000" => id(5),
+                _ if n % 3 == 0 => key,
+                // An id full of spaces and zero bytes: only the name's end counts.
+                _ => Oid::from_bytes(&[if n % 2 == 0 { 0 } else { b' ' }; 20]).unwrap_or(key),
+            };
+            entries.push((mode.to_string(), name, target));
+        }
+        let borrowed: Vec<(&str, &str, Oid)> = entries
+            .iter()
+            .map(|(m, n, i)| (m.as_str(), n.as_str(), *i))
+            .collect();
+        let data = raw_tree(&borrowed);
+        for cut in 0..=data.len() {
+            let data = &data[..cut];
+            let want: Vec<(To, Vec<u8>)> = objects::tree_entries(data)
+                .filter_map(|(mode, name, id)| {
+                    let to = if objects::is_gitlink_mode(mode) {
+                        To::Gitlink
+                    } else if objects::is_tree_mode(mode) {
+                        To::Tree
+                    } else if id == key {
+                        To::Key
+                    } else {
+                        return None;
+                    };
+                    Some((to, name.to_vec()))
+                })
+                .collect();
+            let mut part = Part::default();
+            assert!(part.add(0, data, &keys, &odb));
+            let table = Table::new(vec![part], odb.len());
+            let (part, edges) = table.get(0).unwrap_or_else(|| panic!("tree kept"));
+            let got: Vec<(To, Vec<u8>)> = edges
+                .iter()
+                .map(|&e| (e.to(), part.name(e).to_vec()))
+                .collect();
+            assert_eq!(got, want, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn find_byte_finds_the_first_one_at_any_offset() {
+        let mut data = vec![b'x'; 40];
+        for at in 0..40 {
+            data[at] = 0;
+            for from in 0..=40 {
+                let want = memchr::memchr(0, &data[from..]).map(|n| from + n);
+                assert_eq!(find_byte(&data, from, 0), want, "zero at {at}, from {from}");
+            }
+            data[at] = b'x';
+        }
+        // Bytes just above and below the one searched for are no match.
+        assert_eq!(find_byte(&[0x1f, 0x21, 0xa0, 0x20], 0, b' '), Some(3));
     }
 }
