@@ -229,14 +229,25 @@ impl Store {
         out
     }
 
-    /// A reader for one thread.
+    /// A reader for one thread, keeping up to [`CACHE_BYTES`] of decoded objects.
     #[must_use]
     pub fn reader(&self) -> Reader<'_> {
+        self.reader_with_cache(CACHE_BYTES)
+    }
+
+    /// A reader for one thread, keeping up to `bytes` of decoded objects: readers that run at
+    /// once share [`CACHE_BYTES`] between them, so reading on more threads takes no more
+    /// memory.
+    #[must_use]
+    pub fn reader_with_cache(&self, bytes: usize) -> Reader<'_> {
         Reader {
             store: self,
             pack_inflate: gix_zlib::Inflate::default(),
             loose_inflate: gix_zlib::Decompress::new(),
-            cache: DeltaCache::default(),
+            cache: DeltaCache {
+                limit: bytes,
+                ..DeltaCache::default()
+            },
             file: Vec::new(),
         }
     }
@@ -576,12 +587,13 @@ pub(crate) fn inflate_loose(
     Ok(kind)
 }
 
-/// Decoded packed objects by `(pack, offset)`, the oldest dropped past [`CACHE_BYTES`].
+/// Decoded packed objects by `(pack, offset)`, the oldest dropped past `limit` bytes.
 #[derive(Default)]
 struct DeltaCache {
     map: HashMap<(u32, u64), (gix_object::Kind, Vec<u8>, usize)>,
     order: VecDeque<(u32, u64)>,
     bytes: usize,
+    limit: usize,
 }
 
 impl gix_pack::cache::DecodeEntry for DeltaCache {
@@ -593,14 +605,14 @@ impl gix_pack::cache::DecodeEntry for DeltaCache {
         kind: gix_object::Kind,
         compressed_size: usize,
     ) {
-        if data.len() > CACHE_BYTES / 8 || self.map.contains_key(&(pack_id, offset)) {
+        if data.len() > self.limit / 8 || self.map.contains_key(&(pack_id, offset)) {
             return;
         }
         self.bytes += data.len();
         self.map
             .insert((pack_id, offset), (kind, data.to_vec(), compressed_size));
         self.order.push_back((pack_id, offset));
-        while self.bytes > CACHE_BYTES {
+        while self.bytes > self.limit {
             let Some(old) = self.order.pop_front() else {
                 break;
             };

@@ -12,7 +12,7 @@ use super::{BATCH, Named, SHOWN_SUBMODULES};
 use crate::finding::{GitKind, GitOrigin, Hit, Origin, Provenance, Secret};
 use crate::source::git::graph::{self, Commits};
 use crate::source::git::objects::{self, Kind, Odb};
-use crate::source::git::store::{ReadError, Reader, Store};
+use crate::source::git::store::{CACHE_BYTES, ReadError, Reader, Store};
 use crate::source::git::{
     GitError, OidMap, OidSet, blob_origin, commit_origin, display_path, git_message, tag_origin,
 };
@@ -279,9 +279,10 @@ impl Mapper<'_> {
     }
 
     /// Warns once about the submodules at the refs' tips: their commits were not audited.
-    /// The tips are shared among `threads` threads, each reading trees with its own reader:
-    /// without a table (no blob holds a key) every tip's trees are read by id, 8,500 of them
-    /// for git/git's 1,000 tags.
+    /// The tips are shared among `threads` threads, each reading trees with its own reader
+    /// and its share of [`CACHE_BYTES`] (a full cache each cost rails/rails 130 MiB of peak
+    /// memory): without a table (no blob holds a key) every tip's trees are read by id, 8,500
+    /// of them for git/git's 1,000 tags.
     pub(super) fn submodules(&mut self, store: &Store, roots: &Roots, threads: usize) {
         let tips: Vec<Oid> = roots
             .commits
@@ -297,7 +298,7 @@ impl Mapper<'_> {
                 .map(|chunk| {
                     s.spawn(move || {
                         let mut links = Gitlinks {
-                            reader: store.reader(),
+                            reader: store.reader_with_cache(CACHE_BYTES / threads.max(1)),
                             table,
                             odb,
                             memo: OidMap::default(),
