@@ -434,11 +434,14 @@ mod tests {
         Oid::from_bytes(&[n; 20]).unwrap_or(Oid::ZERO_SHA1)
     }
 
-    #[test]
-    fn table_keeps_subtrees_gitlinks_and_key_blobs_in_entry_order_and_nothing_else() {
+    /// A repository whose database holds a key blob, a plain blob and an empty subtree.
+    fn database() -> (
+        tempfile::TempDir,
+        crate::source::git::store::Store,
+        [Oid; 3],
+    ) {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let repo = git2::Repository::init_bare(dir.path()).unwrap_or_else(|e| panic!("{e}"));
-        // Objects the database holds: a key blob, a plain blob, a subtree.
         let key = repo.blob(b"k").unwrap_or_else(|e| panic!("{e}"));
         let plain = repo.blob(b"p").unwrap_or_else(|e| panic!("{e}"));
         let sub = repo
@@ -447,6 +450,12 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         let store =
             crate::source::git::store::Store::open(&repo, crate::source::git::store::Check::Full);
+        (dir, store, [key, plain, sub])
+    }
+
+    #[test]
+    fn table_keeps_subtrees_gitlinks_and_key_blobs_in_entry_order_and_nothing_else() {
+        let (_dir, store, [key, plain, sub]) = database();
         let odb = Odb::open(&store);
         let keys = Keys::new(&std::iter::once(key).collect());
         let data = raw_tree(&[
@@ -485,20 +494,12 @@ mod tests {
         assert!(table.get(7).is_none(), "a position past the database");
     }
 
-    /// The table reads tree entries by hand, eight bytes at a time: it must split every tree
-    /// exactly as `objects::tree_entries` does, whatever the names' lengths (the word-wise
-    /// search crosses word boundaries), odd modes, and a tree cut anywhere.
+    /// The table reads tree entries by hand, sixteen bytes at a time: it must split every
+    /// tree exactly as `objects::tree_entries` does, whatever the names' lengths (the
+    /// word-wise search crosses word boundaries), odd modes, and a tree cut anywhere.
     #[test]
     fn table_reads_entries_exactly_as_the_tree_parser_does() {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let repo = git2::Repository::init_bare(dir.path()).unwrap_or_else(|e| panic!("{e}"));
-        let key = repo.blob(b"k").unwrap_or_else(|e| panic!("{e}"));
-        let sub = repo
-            .treebuilder(None)
-            .and_then(|b| b.write())
-            .unwrap_or_else(|e| panic!("{e}"));
-        let store =
-            crate::source::git::store::Store::open(&repo, crate::source::git::store::Check::Full);
+        let (_dir, store, [key, _, sub]) = database();
         let odb = Odb::open(&store);
         let keys = Keys::new(&std::iter::once(key).collect());
         let modes = [
