@@ -11,7 +11,7 @@
 //!
 //! Memory: 8 bytes per subtree or submodule entry and per key-holding entry, 12 bytes per
 //! object in the database for the slots (git/git: 7.2 million entries and 850,000 objects,
-//! 68 MiB), names interned once each, and a 96 KiB cache of positions per worker.
+//! 68 MB), names interned once each, and a 96 KiB cache of positions per worker.
 
 use std::hash::{BuildHasherDefault, Hasher};
 
